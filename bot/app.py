@@ -1,0 +1,40 @@
+"""Start-up wiring: settings, database engine, sessions, script catalog and the visit desk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.desk import VisitDesk
+from bot.settings import Settings
+from dialogs.catalog import ScriptCatalog
+from storage.db import make_engine, make_sessionmaker
+
+__all__ = ["Services", "services"]
+
+
+@dataclass
+class Services:
+    """Everything a command or front-end needs, made once at start-up."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    catalog: ScriptCatalog
+    desk: VisitDesk
+
+
+@asynccontextmanager
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Build the services for ``settings`` and dispose of the engine afterwards."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    catalog = ScriptCatalog(Path(settings.scripts_dir) if settings.scripts_dir else None)
+    try:
+        yield Services(settings, engine, sessions, catalog, VisitDesk(sessions, catalog, settings))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,321 @@
+"""The ``visitbot`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.app import Services, services
+from bot.console import ConsoleVisit, stdin_reader
+from bot.desk import Actor, NotFound
+from bot.records import visit_record, visit_summary
+from bot.settings import Settings
+from dialogs.errors import DialogError
+from dialogs.i18n import message
+from storage import repositories as repo
+from storage.db import is_sqlite
+from storage.demo import load_demo
+from storage.migrate import upgrade
+
+__all__ = ["app"]
+
+T = TypeVar("T")
+
+app = typer.Typer(help="贷后回访助手 — Loan Visit Assistant", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+borrowers_app = typer.Typer(help="Borrowers and their loans.", no_args_is_help=True)
+visits_app = typer.Typer(help="Recorded visits.", no_args_is_help=True)
+users_app = typer.Typer(help="Officers, supervisors and admins.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(borrowers_app, name="borrowers")
+app.add_typer(visits_app, name="visits")
+app.add_typer(users_app, name="users")
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        err.print(f"[red]Settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _run(job: Callable[[Services], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Run an async job with fresh services; the embedded SQLite database is migrated first."""
+    settings = _settings()
+    if migrate and is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+
+    async def main() -> T:
+        async with services(settings) as svc:
+            return await job(svc)
+
+    try:
+        return asyncio.run(main())
+    except NotFound as exc:
+        err.print(f"[red]{exc.text}[/red]")
+        raise typer.Exit(1) from exc
+    except DialogError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or migrate the database schema (Alembic)."""
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    out.print(f"[green]Database at {revision}.[/green]")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load demo officers, borrowers and loans if the database has no borrowers yet."""
+
+    async def job(svc: Services) -> bool:
+        async with svc.sessions() as session, session.begin():
+            return await load_demo(session)
+
+    loaded = _run(job)
+    out.print("[green]Demo data loaded.[/green]" if loaded else "Borrowers exist already; nothing loaded.")
+
+
+@borrowers_app.command("list")
+def borrowers_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show borrowers: code, name, loan and officer."""
+
+    async def job(svc: Services) -> list[dict[str, Any]]:
+        async with svc.sessions() as session:
+            rows = []
+            for b in await repo.list_borrowers(session):
+                loan = b.loans[-1] if b.loans else None
+                rows.append(
+                    {
+                        "code": b.code,
+                        "name": b.name,
+                        "business": b.business,
+                        "risk_tier": b.risk_tier,
+                        "loan": {
+                            "contract_no": loan.contract_no,
+                            "amount": str(loan.amount),
+                            "disbursed_on": loan.disbursed_on.isoformat(),
+                            "status": loan.status,
+                        }
+                        if loan
+                        else None,
+                        "officer": b.officer.name if b.officer else None,
+                    }
+                )
+            return rows
+
+    rows = _run(job)
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("code", "name", "business", "loan", "disbursed", "status", "officer", "risk")
+    for r in rows:
+        loan = r["loan"] or {}
+        table.add_row(
+            r["code"],
+            r["name"],
+            r["business"] or "",
+            loan.get("amount", ""),
+            loan.get("disbursed_on", ""),
+            loan.get("status", ""),
+            r["officer"] or "",
+            r["risk_tier"],
+        )
+    out.print(table)
+
+
+@app.command("console")
+def console(
+    borrower: Annotated[str | None, typer.Option("--borrower", "-b", help="Borrower code.")] = None,
+    script: Annotated[str | None, typer.Option("--script", "-s", help="Script id.")] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help="zh-CN or en.")] = None,
+) -> None:
+    """Run (or resume) a visit in the terminal; works with piped stdin."""
+    piped = not sys.stdin.isatty()
+    read = stdin_reader(echo=piped)
+
+    async def job(svc: Services) -> str | None:
+        lang = locale or svc.settings.locale
+        code = borrower or await _pick_borrower(svc, read, lang)
+        if code is None:
+            return None
+        async with svc.sessions() as session:
+            found = await repo.borrower_by_code(session, code)
+        officer_id = found.officer_id if found else None
+        reply = await svc.desk.begin(
+            code, actor=Actor("officer", officer_id), officer_id=officer_id, script_id=script, locale=lang
+        )
+        visit = ConsoleVisit(svc.desk, code=code, locale=lang, out=out)
+        engine = svc.catalog.get(reply.turn.state.script_id, reply.turn.state.script_version)
+        out.print(
+            message(
+                "console_header",
+                lang,
+                visit=reply.visit_id,
+                borrower=code,
+                script=engine.script.id,
+                version=engine.script.version,
+            ),
+            style="cyan",
+        )
+        if reply.resumed:
+            out.print(message("console_resumed", lang), style="yellow")
+        out.print(message("console_help", lang), style="dim", markup=False)
+        return await visit.run(reply, officer_id, read)
+
+    _run(job)
+
+
+async def _pick_borrower(svc: Services, read: Callable[[], str | None], locale: str) -> str | None:
+    async with svc.sessions() as session:
+        borrowers = list(await repo.list_borrowers(session))
+    if not borrowers:
+        err.print("No borrowers yet: run `visitbot demo load` or `visitbot import`.")
+        return None
+    for number, b in enumerate(borrowers, 1):
+        out.print(f"  {number}. {b.code} {b.name} · {b.business or ''}", markup=False)
+    out.print("请选择借款人（序号或编号）：" if locale == "zh-CN" else "Pick a borrower (number or code):")
+    while True:
+        line = read()
+        if line is None:
+            return None
+        text = line.strip()
+        if text.isdigit() and 1 <= int(text) <= len(borrowers):
+            return borrowers[int(text) - 1].code
+        if any(b.code.upper() == text.upper() for b in borrowers):
+            return text.upper()
+        out.print("没有这个借款人，请重新输入。" if locale == "zh-CN" else "No such borrower, try again.")
+
+
+@visits_app.command("list")
+def visits_list(
+    borrower: Annotated[str | None, typer.Option("--borrower", "-b")] = None,
+    status: Annotated[str | None, typer.Option(help="open or finished")] = None,
+    outcome: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List visits, newest first."""
+
+    async def job(svc: Services) -> list[dict[str, Any]]:
+        async with svc.sessions() as session:
+            flt = repo.VisitFilter(borrower_code=borrower, status=status, outcome=outcome)
+            result = []
+            for v in await repo.list_visits(session, flt):
+                row = visit_summary(v)
+                row["flags"] = [
+                    {"code": f.code, "severity": f.severity} for f in await repo.visit_flags(session, v.id)
+                ]
+                result.append(row)
+            return result
+
+    rows = _run(job)
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("id", "borrower", "officer", "script", "status", "outcome", "flags", "started")
+    for r in rows:
+        flags = ", ".join(f"{f['code']}({f['severity']})" for f in r["flags"])
+        table.add_row(
+            str(r["id"]),
+            f"{r['borrower']['code']} {r['borrower']['name']}",
+            (r["officer"] or {}).get("name", ""),
+            f"{r['script']['id']} v{r['script']['version']}",
+            r["status"],
+            r["outcome"] or "",
+            flags,
+            (r["started_at"] or "")[:16],
+        )
+    out.print(table)
+
+
+@visits_app.command("show")
+def visits_show(
+    visit_id: Annotated[int, typer.Argument(help="Visit id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show one visit: answers (raw and parsed), risk flags and the full transcript."""
+
+    async def job(svc: Services) -> dict[str, Any]:
+        async with svc.sessions() as session:
+            visit = await repo.load_visit(session, visit_id)
+            if visit is None:
+                raise NotFound(message("desk_no_visit", svc.settings.locale, id=visit_id))
+            return await visit_record(session, visit)
+
+    record = _run(job)
+    if as_json:
+        _emit_json(record)
+        return
+    from bot.show import print_record
+
+    print_record(out, record)
+
+
+@users_app.command("add")
+def users_add(
+    telegram_id: Annotated[int, typer.Option("--telegram-id", help="The person's Telegram user id.")],
+    role: Annotated[str, typer.Option(help="officer, supervisor or admin")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    team: Annotated[str | None, typer.Option(help="Team (supervisors see their team's visits).")] = None,
+) -> None:
+    """Add a staff member (or update the one with this Telegram id)."""
+    if role not in ("officer", "supervisor", "admin"):
+        err.print("[red]--role must be officer, supervisor or admin[/red]")
+        raise typer.Exit(2)
+
+    async def job(svc: Services) -> int:
+        async with svc.sessions() as session, session.begin():
+            user = await repo.upsert_user(session, telegram_id=telegram_id, name=name, role=role, team=team)
+            return user.id
+
+    user_id = _run(job)
+    out.print(
+        f"[green]User #{user_id}: {name} ({role}{', ' + team if team else ''}), "
+        f"Telegram {telegram_id}.[/green]"
+    )
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List staff."""
+
+    async def job(svc: Services) -> list[tuple[str, ...]]:
+        async with svc.sessions() as session:
+            return [
+                (
+                    str(u.id),
+                    u.name,
+                    u.role,
+                    u.team or "",
+                    str(u.telegram_id or ""),
+                    "yes" if u.active else "no",
+                )
+                for u in await repo.list_users(session)
+            ]
+
+    table = Table("id", "name", "role", "team", "telegram id", "active")
+    for row in _run(job):
+        table.add_row(*row)
+    out.print(table)

@@ -1,0 +1,174 @@
+"""The console front-end: a visit in the terminal (or driven by piped stdin). Input/output only."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import TextIO
+
+from rich.console import Console
+
+from bot.desk import Actor, DeskReply, VisitDesk
+from dialogs.answers import Reply, parse_answer
+from dialogs.engine import Back, Cancel, Event, Skip, Submit, Turn
+from dialogs.errors import InvalidAnswer
+from dialogs.i18n import message, register
+from dialogs.schema import AnswerKind, Outcome, Question
+
+__all__ = ["ConsoleVisit"]
+
+register(
+    {
+        "console_header": {
+            "zh-CN": "回访 #{visit} · {borrower} · 话术 {script} v{version}",
+            "en": "Visit #{visit} · {borrower} · script {script} v{version}",
+        },
+        "console_resumed": {"zh-CN": "（继续上次未完成的回访）", "en": "(resuming the unfinished visit)"},
+        "console_help": {
+            "zh-CN": "输入序号、选项文字或回答内容。命令：/back 撤回上一题  /skip 跳过  /note 备注  "
+            "/cancel 结果 [时间]（refused 拒绝、unreachable 无法联系、wrong_party 非本人、"
+            "callback 约回访 时间）  "
+            "/quit 暂停",
+            "en": "Type a number, an option or your answer. Commands: /back undo  /skip  /note text  "
+            "/cancel outcome [time] (refused, unreachable, wrong_party, callback <time>)  /quit pause",
+        },
+        "console_paused": {
+            "zh-CN": "已暂停，回答都已保存。继续：visitbot console --borrower {code}",
+            "en": "Paused; every answer is saved. Resume with: visitbot console --borrower {code}",
+        },
+        "console_finished": {
+            "zh-CN": "回访结束：{outcome}（记录 #{visit}）",
+            "en": "Visit ended: {outcome} (record #{visit})",
+        },
+        "console_bad_outcome": {
+            "zh-CN": "不认识的结果“{text}”。可选：refused、unreachable、wrong_party、callback",
+            "en": "Unknown outcome '{text}'. Use refused, unreachable, wrong_party or callback",
+        },
+        "console_noted": {"zh-CN": "备注已保存。", "en": "Remark saved."},
+        "outcome_completed": {"zh-CN": "已完成", "en": "completed"},
+        "outcome_wrong_party": {"zh-CN": "非本人", "en": "wrong party"},
+        "outcome_callback": {"zh-CN": "约定再回访", "en": "call back later"},
+        "outcome_refused": {"zh-CN": "拒绝", "en": "refused"},
+        "outcome_unreachable": {"zh-CN": "无法联系", "en": "unreachable"},
+        "outcome_opted_out": {"zh-CN": "不想回访", "en": "opted out"},
+    }
+)
+
+OUTCOME_WORDS = {
+    "拒绝": Outcome.REFUSED,
+    "无法联系": Outcome.UNREACHABLE,
+    "非本人": Outcome.WRONG_PARTY,
+    "约回访": Outcome.CALLBACK,
+    "回电": Outcome.CALLBACK,
+}
+
+
+class ConsoleVisit:
+    """Drives one visit from lines of text, printing what the officer should say."""
+
+    def __init__(self, desk: VisitDesk, *, code: str, locale: str, out: Console | None = None) -> None:
+        self.desk = desk
+        self.code = code
+        self.locale = locale
+        self.out = out or Console(highlight=False)
+
+    def show(self, turn: Turn) -> None:
+        """Print a turn: notices, lines said, the question and its numbered choices."""
+        for text, style in ((turn.notice, "green"), (turn.error, "bold red")):
+            if text:
+                self.out.print(text, style=style, markup=False)
+        for line in turn.said:
+            self.out.print(f"» {line}", markup=False)
+        prompt = turn.prompt
+        if prompt is None:
+            return
+        self.out.print(f"» {prompt.text}", style="bold", markup=False)
+        for number, (_, label) in enumerate(prompt.options, 1):
+            self.out.print(f"   {number}. {label}", markup=False)
+        if prompt.hint and prompt.kind not in (AnswerKind.CHOICE,):
+            self.out.print(f"   ({prompt.hint})", style="dim", markup=False)
+
+    async def run(
+        self, reply: DeskReply, officer_id: int | None, read: Callable[[], str | None]
+    ) -> str | None:
+        """Loop until the visit ends or input stops; returns the outcome (None when paused)."""
+        actor = Actor("officer", officer_id)
+        self.show(reply.turn)
+        visit_id = reply.visit_id
+        while not reply.turn.finished:
+            line = read()
+            if line is None or line.strip() in ("/quit", "/pause", "/exit"):
+                self.out.print(message("console_paused", self.locale, code=self.code), style="yellow")
+                return None
+            text = line.strip()
+            if not text:
+                continue
+            if text == "/help":
+                self.out.print(message("console_help", self.locale), markup=False)
+                continue
+            if text.startswith("/note"):
+                await self.desk.remark(visit_id, text[5:].strip(), actor=actor)
+                self.out.print(message("console_noted", self.locale), style="green")
+                continue
+            event = self._event(text)
+            if event is None:
+                continue
+            reply = await self.desk.act(visit_id, event, actor=actor, said=text)
+            self.show(reply.turn)
+        outcome = reply.turn.state.outcome or ""
+        label = message(f"outcome_{outcome}", self.locale)
+        self.out.print(
+            message("console_finished", self.locale, outcome=label, visit=visit_id), style="bold green"
+        )
+        return outcome
+
+    def _event(self, text: str) -> Event | None:
+        if text == "/back":
+            return Back()
+        if text == "/skip":
+            return Skip()
+        if text.startswith("/cancel"):
+            return self._cancel(text[7:].strip())
+        return Submit(Reply(text=text))
+
+    def _cancel(self, rest: str) -> Event | None:
+        word, _, when = rest.partition(" ")
+        outcome = OUTCOME_WORDS.get(word)
+        if outcome is None:
+            try:
+                outcome = Outcome(word)
+            except ValueError:
+                self.out.print(
+                    message("console_bad_outcome", self.locale, text=word), style="red", markup=False
+                )
+                return None
+        if outcome is not Outcome.CALLBACK or not when.strip():
+            return Cancel(outcome)
+        try:
+            at = parse_answer(
+                Question(kind=AnswerKind.DATETIME), Reply(text=when), locale=self.locale, now=self.desk.now()
+            )
+        except InvalidAnswer as exc:
+            self.out.print(message(exc.key, self.locale, **exc.params), style="red", markup=False)
+            return None
+        return Cancel(outcome, datetime.fromisoformat(str(at)))
+
+
+def stdin_reader(stream: TextIO = sys.stdin, *, echo: bool) -> Callable[[], str | None]:
+    """Read lines from a stream; when input is piped, echo each line so the output reads as a chat."""
+
+    def read() -> str | None:
+        if stream.isatty():
+            try:
+                return input("> ")
+            except EOFError:
+                return None
+        line = stream.readline()
+        if not line:
+            return None
+        if echo:
+            print(f"> {line.rstrip()}", flush=True)
+        return line.rstrip("\n")
+
+    return read

@@ -1,0 +1,262 @@
+"""The visit desk: loads a visit, runs the engine on one input, stores the result in one transaction.
+
+Both front-ends (console and Telegram) go through here, so a visit behaves the same everywhere and
+its state is in the database after every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from dialogs.catalog import ScriptCatalog
+from dialogs.engine import (
+    AnswerRecorded,
+    AnswerUndone,
+    Event,
+    FlagRaised,
+    Turn,
+    VisitEnded,
+    VisitEngine,
+    VisitState,
+)
+from dialogs.i18n import message, register
+from storage import repositories as repo
+from storage.models import Answer, Borrower, RiskFlag, Visit, utcnow
+
+__all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "turn_lines"]
+
+register(
+    {
+        "desk_no_borrower": {"zh-CN": "找不到借款人“{code}”。", "en": "No borrower '{code}'."},
+        "desk_no_loan": {
+            "zh-CN": "借款人“{code}”名下没有贷款记录。",
+            "en": "Borrower '{code}' has no loan on file.",
+        },
+        "desk_no_visit": {"zh-CN": "找不到回访记录 #{id}。", "en": "No visit #{id}."},
+    }
+)
+
+
+class NotFound(LookupError):
+    """A borrower, loan or visit that does not exist; ``text`` is ready to show the user."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who gave an input: an officer, the borrower themself, or the system."""
+
+    kind: str
+    user_id: int | None = None
+
+
+@dataclass
+class DeskReply:
+    """What the front-end shows after an input."""
+
+    visit_id: int
+    turn: Turn
+    resumed: bool = False
+    duplicate: bool = False
+    raised: list[FlagRaised] = field(default_factory=list)
+
+
+def turn_lines(turn: Turn) -> list[str]:
+    """The turn as plain text lines: notices, lines said, the question with its choices."""
+    lines = [text for text in (turn.notice, turn.error) if text]
+    lines.extend(line for line in turn.said if line)
+    if turn.prompt is not None:
+        lines.append(turn.prompt.text)
+        if turn.prompt.options:
+            lines.append("  ".join(f"{i}. {label}" for i, (_, label) in enumerate(turn.prompt.options, 1)))
+    return lines
+
+
+class VisitDesk:
+    """Starts, resumes and advances visits; every call is one database transaction."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], catalog: ScriptCatalog, settings: Settings
+    ) -> None:
+        self.sessions = sessions
+        self.catalog = catalog
+        self.settings = settings
+
+    def now(self, zone: str | None = None) -> datetime:
+        """The current time in a borrower's (or the deployment's) time zone."""
+        return datetime.now(ZoneInfo(zone or self.settings.timezone))
+
+    async def begin(
+        self,
+        borrower_code: str,
+        *,
+        actor: Actor,
+        officer_id: int | None,
+        script_id: str | None = None,
+        channel: str = "phone",
+        locale: str | None = None,
+    ) -> DeskReply:
+        """Resume the borrower's open visit of this script, or start a new one."""
+        script_id = script_id or self.settings.default_script
+        async with self.sessions() as session, session.begin():
+            borrower = await repo.borrower_by_code(session, borrower_code)
+            lang = locale or self.settings.locale
+            if borrower is None:
+                raise NotFound(message("desk_no_borrower", lang, code=borrower_code))
+            visit = await repo.open_visit_for(session, borrower.id, script_id)
+            if visit is not None:
+                engine = await self._engine(session, visit)
+                return DeskReply(
+                    visit.id, engine.resume(VisitState.from_json(visit.state), self._facts(visit)), True
+                )
+            if not borrower.loans:
+                raise NotFound(message("desk_no_loan", lang, code=borrower.code))
+            engine = self.catalog.latest(script_id)
+            script = engine.script
+            await repo.pin_script(session, script.id, script.version, engine.compiled.source)
+            visit = Visit(
+                borrower=borrower,
+                loan=borrower.loans[-1],
+                officer_id=officer_id if officer_id is not None else borrower.officer_id,
+                script_id=script.id,
+                script_version=script.version,
+                channel=channel,
+                locale=lang,
+                state={},
+            )
+            session.add(visit)
+            await session.flush()
+            await session.refresh(visit, ["officer"])
+            turn = engine.start(self._facts(visit), lang)
+            await self._store(session, visit, turn, actor)
+            return DeskReply(visit.id, turn)
+
+    async def current(self, visit_id: int, locale: str | None = None) -> DeskReply:
+        """The question a visit waits on (or its end, when finished)."""
+        async with self.sessions() as session:
+            visit = await self._visit(session, visit_id, locale)
+            engine = await self._engine(session, visit)
+            return DeskReply(
+                visit.id, engine.resume(VisitState.from_json(visit.state), self._facts(visit)), True
+            )
+
+    async def act(
+        self, visit_id: int, event: Event, *, actor: Actor, said: str, update_key: str | None = None
+    ) -> DeskReply:
+        """Apply one input to a visit; an update seen before (``update_key``) is not applied twice."""
+        async with self.sessions() as session, session.begin():
+            if update_key is not None and not await repo.claim_update(session, update_key):
+                visit = await self._visit(session, visit_id)
+                engine = await self._engine(session, visit)
+                state = VisitState.from_json(visit.state)
+                return DeskReply(visit.id, engine.resume(state, self._facts(visit)), duplicate=True)
+            visit = await self._visit(session, visit_id, for_update=True)
+            engine = await self._engine(session, visit)
+            state = VisitState.from_json(visit.state)
+            now = self.now(visit.borrower.timezone)
+            await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
+            turn = engine.handle(state, self._facts(visit), event, now=now)
+            raised = await self._store(session, visit, turn, actor)
+            return DeskReply(visit.id, turn, raised=raised)
+
+    async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
+        """Add the officer's remark to a visit (kept in the transcript too)."""
+        async with self.sessions() as session, session.begin():
+            visit = await self._visit(session, visit_id, for_update=True)
+            visit.remark = f"{visit.remark}\n{text}" if visit.remark else text
+            await repo.add_transcript(session, visit.id, "note", text, actor=actor.kind)
+
+    # -- internals ----------------------------------------------------------------------------
+    async def _visit(
+        self, session: AsyncSession, visit_id: int, locale: str | None = None, *, for_update: bool = False
+    ) -> Visit:
+        visit = await repo.load_visit(session, visit_id, for_update=for_update)
+        if visit is None:
+            raise NotFound(message("desk_no_visit", locale or self.settings.locale, id=visit_id))
+        return visit
+
+    async def _engine(self, session: AsyncSession, visit: Visit) -> VisitEngine:
+        source = None
+        if not self.catalog.has(visit.script_id, visit.script_version):
+            source = await repo.pinned_source(session, visit.script_id, visit.script_version)
+        return self.catalog.get(visit.script_id, visit.script_version, pinned_source=source)
+
+    def _facts(self, visit: Visit) -> dict[str, Any]:
+        borrower: Borrower = visit.borrower
+        loan = visit.loan
+        officer = visit.officer
+        return {
+            "borrower": {
+                "code": borrower.code,
+                "name": borrower.name,
+                "phone": borrower.phone or "",
+                "business": borrower.business or "",
+            },
+            "loan": {
+                "amount": loan.amount if loan else 0,
+                "disbursed_on": loan.disbursed_on if loan else None,
+                "purpose": loan.purpose if loan else "",
+                "product": loan.product if loan else "",
+                "overdue_amount": loan.overdue_amount if loan else 0,
+                "overdue_days": loan.overdue_days if loan else 0,
+            },
+            "officer": {
+                "name": officer.name if officer else "",
+                "phone": (officer.phone or "") if officer else "",
+            },
+            "institution": self.settings.institution,
+            "today": self.now(borrower.timezone).date(),
+            "visit": {"id": visit.id, "channel": visit.channel},
+        }
+
+    async def _store(self, session: AsyncSession, visit: Visit, turn: Turn, actor: Actor) -> list[FlagRaised]:
+        state = turn.state
+        raised: list[FlagRaised] = []
+        for record in turn.records:
+            if isinstance(record, AnswerRecorded):
+                session.add(
+                    Answer(
+                        visit_id=visit.id,
+                        step_id=record.step,
+                        question=record.question,
+                        raw=record.raw,
+                        value=record.value,
+                        display=record.display,
+                        skipped=record.skipped,
+                        answered_by=actor.kind,
+                        answered_by_user_id=actor.user_id,
+                    )
+                )
+            elif isinstance(record, AnswerUndone):
+                await repo.undo_answer(session, visit.id, record.step)
+            elif isinstance(record, FlagRaised):
+                session.add(
+                    RiskFlag(
+                        visit_id=visit.id,
+                        code=record.flag,
+                        severity=record.severity.value,
+                        step_id=record.step,
+                        note=record.note,
+                    )
+                )
+                raised.append(record)
+            elif isinstance(record, VisitEnded):
+                visit.status = "finished"
+                visit.outcome = record.outcome.value
+                visit.finished_at = utcnow()
+                visit.callback_at = datetime.fromisoformat(record.callback_at) if record.callback_at else None
+        visit.state = state.to_json()
+        visit.step = None if state.finished else state.step
+        for line in turn_lines(turn):
+            await repo.add_transcript(session, visit.id, "out", line, actor="bot")
+        await session.flush()
+        return raised

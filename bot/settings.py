@@ -1,0 +1,50 @@
+"""Settings from environment variables / ``.env`` with the prefix ``VISITBOT_``."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dialogs.i18n import LOCALES
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Deployment settings; every field can be set as ``VISITBOT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VISITBOT_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./visitbot.db"
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str | None = None
+    locale: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    institution: str = "示例农商银行"
+    scripts_dir: str | None = None
+    default_script: str = "officer_phone_visit"
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    bot_username: str = Field(default="", description="Filled from getMe when the bot starts.")
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"VISITBOT_LOCALE must be one of {', '.join(LOCALES)}, not {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"VISITBOT_TIMEZONE {value!r} is not a known time zone") from exc
+        return value

@@ -1,0 +1,259 @@
+"""Compile a validated script once into templates, conditions and a `transitions` machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, UndefinedError
+from transitions import Machine
+
+from dialogs.errors import ScriptError
+from dialogs.schema import RiskRule, Script, Step
+from dialogs.templating import CONTEXT_NAMES, compile_condition, compile_text, condition_names
+
+__all__ = ["ADVANCE", "CompiledBranch", "CompiledRule", "CompiledScript", "compile_script", "sample_facts"]
+
+ADVANCE = "advance"
+Condition = Callable[[dict[str, Any]], bool]
+Renderer = Callable[[dict[str, Any]], str]
+
+
+def sample_facts() -> dict[str, Any]:
+    """Facts used to render every line at load time, so a missing variable fails then, not mid-call."""
+    return {
+        "borrower": {"code": "B0000", "name": "张三", "phone": "+8613800138000", "business": "餐饮"},
+        "loan": {
+            "amount": Decimal("50000"),
+            "disbursed_on": date(2026, 1, 15),
+            "purpose": "进货",
+            "product": "经营贷",
+            "overdue_amount": Decimal("0"),
+            "overdue_days": 0,
+        },
+        "officer": {"name": "李经理", "phone": "+8613900139000"},
+        "institution": "示例农商银行",
+        "today": date(2026, 2, 1),
+        "visit": {"id": 1, "channel": "phone"},
+    }
+
+
+def restricted(facts: dict[str, Any]) -> dict[str, Any]:
+    """What may be shown before the borrower's identity is confirmed: no loan, no institution."""
+    return {
+        "borrower": {"name": facts["borrower"]["name"]},
+        "officer": {"name": facts["officer"]["name"]},
+        "today": facts["today"],
+        "visit": facts.get("visit", {}),
+    }
+
+
+@dataclass(frozen=True)
+class CompiledBranch:
+    """A branch with its condition compiled."""
+
+    goto: str
+    when: str | None
+    test: Condition | None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A risk rule with its condition compiled."""
+
+    rule: RiskRule
+    test: Condition
+
+
+class _Holder:
+    """The short-lived object a trigger moves: the visit's step and the condition context."""
+
+    __slots__ = ("context", "state")
+
+    def __init__(self, state: str, context: dict[str, Any]) -> None:
+        self.state = state
+        self.context = context
+
+
+class CompiledScript:
+    """A script ready to run: built once per script version and cached by the catalog."""
+
+    def __init__(self, script: Script, source: str, *, source_name: str | None = None) -> None:
+        self.script = script
+        self.source = source
+        self.source_name = source_name or script.id
+        self.steps: dict[str, Step] = {}
+        for step in script.steps:
+            if step.id in self.steps:
+                raise self._fail("duplicate step id", step.id)
+            self.steps[step.id] = step
+        self.order = [s.id for s in script.steps]
+        self.branches: dict[str, list[CompiledBranch]] = {}
+        self.rules: dict[str, list[CompiledRule]] = {}
+        self.texts: dict[tuple[str, str], Renderer] = {}
+        self._check_top()
+        for step in script.steps:
+            self._compile_step(step)
+        self.before_identity = self._steps_before_identity()
+        self._render_samples()
+        self.machine = self._build_machine()
+
+    # -- validation -----------------------------------------------------------------------------
+    def _fail(self, problem: str, step: str | None = None) -> ScriptError:
+        return ScriptError(problem, source=self.source_name, step=step)
+
+    def _check_top(self) -> None:
+        if self.script.first_step not in self.steps:
+            raise self._fail(f"start step '{self.script.first_step}' does not exist")
+        ident = self.script.identity_step
+        if ident is not None:
+            if ident not in self.steps:
+                raise self._fail(f"identity_step '{ident}' does not exist")
+            if not any(b.confirms_identity for b in self.steps[ident].next):
+                raise self._fail("the identity step needs a branch with confirms_identity: true", ident)
+
+    def _texts_of(self, step: Step) -> list[tuple[str, dict[str, str]]]:
+        found: list[tuple[str, dict[str, str]]] = []
+        if step.say:
+            found.append(("say", step.say))
+        if step.ask:
+            found.extend((f"option '{o.id}'", o.label) for o in step.ask.options)
+            if step.ask.hint:
+                found.append(("hint", step.ask.hint))
+        found.extend((f"risk '{r.flag}' note", r.note) for r in step.risk if r.note)
+        return found
+
+    def _check_names(self, source: str, step: Step, what: str, *, expression: bool) -> None:
+        try:
+            names, answer_steps = condition_names(source, expression=expression)
+        except TemplateSyntaxError as exc:
+            raise self._fail(f"{what} does not parse: {exc.message}", step.id) from exc
+        unknown = names - CONTEXT_NAMES
+        if unknown:
+            known = ", ".join(sorted(CONTEXT_NAMES))
+            raise self._fail(f"{what} uses unknown name(s) {sorted(unknown)}; known: {known}", step.id)
+        missing = answer_steps - self.steps.keys()
+        if missing:
+            raise self._fail(f"{what} refers to answers of missing step(s) {sorted(missing)}", step.id)
+
+    def _compile_step(self, step: Step) -> None:
+        for what, texts in self._texts_of(step):
+            absent = [loc for loc in self.script.locales if not texts.get(loc)]
+            if absent:
+                raise self._fail(f"{what} has no text for locale(s) {absent}", step.id)
+        if step.say:
+            for loc in self.script.locales:
+                self._check_names(step.say[loc], step, "the line", expression=False)
+                self.texts[(step.id, loc)] = compile_text(step.say[loc])
+        branches: list[CompiledBranch] = []
+        for branch in step.next:
+            if branch.goto not in self.steps:
+                raise self._fail(f"branch goes to missing step '{branch.goto}'", step.id)
+            test = None
+            if branch.when is not None:
+                self._check_names(branch.when, step, f"condition '{branch.when}'", expression=True)
+                test = compile_condition(branch.when)
+            branches.append(CompiledBranch(branch.goto, branch.when, test))
+        if step.outcome is None:
+            if not step.next:
+                index = self.order.index(step.id)
+                if index + 1 >= len(self.order):
+                    raise self._fail("the last step needs an outcome or a 'next'", step.id)
+                branches.append(CompiledBranch(self.order[index + 1], None, None))
+            elif step.next[-1].when is not None:
+                raise self._fail("the last branch must have no 'when' (the fallback)", step.id)
+        self.branches[step.id] = branches
+        rules = []
+        for rule in step.risk:
+            self._check_names(rule.when, step, f"risk condition '{rule.when}'", expression=True)
+            rules.append(CompiledRule(rule, compile_condition(rule.when)))
+        self.rules[step.id] = rules
+
+    def _steps_before_identity(self) -> frozenset[str]:
+        ident = self.script.identity_step
+        if ident is None:
+            return frozenset()
+        seen = {self.script.first_step}
+        todo = [self.script.first_step]
+        while todo:
+            current = todo.pop()
+            for branch, raw in zip(self.branches[current], self._raw_next(current), strict=True):
+                if raw is not None and raw.confirms_identity:
+                    continue
+                if branch.goto not in seen:
+                    seen.add(branch.goto)
+                    todo.append(branch.goto)
+        return frozenset(seen)
+
+    def _raw_next(self, step_id: str) -> list[Any]:
+        step = self.steps[step_id]
+        return list(step.next) if step.next else [None] * len(self.branches[step_id])
+
+    def _render_samples(self) -> None:
+        facts = sample_facts()
+        answers = dict.fromkeys(self.steps)
+        for (step_id, loc), render in self.texts.items():
+            context = self.context(step_id, facts, answers, loc)
+            try:
+                render(context)
+            except UndefinedError as exc:
+                hint = " (nothing about the loan may be said before identity is confirmed)"
+                extra = hint if step_id in self.before_identity else ""
+                raise self._fail(
+                    f"line in {loc} uses an undefined value: {exc.message}{extra}", step_id
+                ) from exc
+            except (TypeError, ValueError, ArithmeticError, AttributeError):
+                continue  # depends on answers not given in the sample; checked when it runs
+
+    def _build_machine(self) -> Machine:
+        machine = Machine(
+            model=None,
+            states=self.order,
+            initial=None,
+            auto_transitions=False,
+            send_event=True,
+        )
+        for step_id, branches in self.branches.items():
+            for branch in branches:
+                conditions = [self._condition(branch.test)] if branch.test else []
+                machine.add_transition(ADVANCE, step_id, branch.goto, conditions=conditions)
+        return machine
+
+    @staticmethod
+    def _condition(test: Condition) -> Callable[[Any], bool]:
+        def check(event: Any) -> bool:
+            try:
+                return test(event.model.context)
+            except (TypeError, ValueError, ArithmeticError, UndefinedError):
+                return False
+
+        return check
+
+    # -- running --------------------------------------------------------------------------------
+    def context(
+        self, step_id: str, facts: dict[str, Any], answers: dict[str, Any], locale: str, answer: Any = None
+    ) -> dict[str, Any]:
+        """The template/condition context for a step (restricted before identity is confirmed)."""
+        base = restricted(facts) if step_id in self.before_identity else dict(facts)
+        base.update(answers=answers, answer=answer, locale=locale)
+        return base
+
+    def advance(self, step_id: str, context: dict[str, Any]) -> str:
+        """Fire the machine's ``advance`` event from ``step_id``; returns the next step."""
+        holder = _Holder(step_id, context)
+        if not self.machine.events[ADVANCE].trigger(holder):
+            raise self._fail("no branch matched", step_id)
+        return holder.state
+
+    def render(self, step_id: str, context: dict[str, Any]) -> str:
+        """The step's line in the context's locale ('' when the step says nothing)."""
+        renderer = self.texts.get((step_id, context["locale"]))
+        return renderer(context) if renderer else ""
+
+
+def compile_script(script: Script, source: str, *, source_name: str | None = None) -> CompiledScript:
+    """Compile a validated script; raises :class:`ScriptError` naming the step and problem."""
+    return CompiledScript(script, source, source_name=source_name)

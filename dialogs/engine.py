@@ -1,0 +1,369 @@
+"""The visit engine: takes a visit's state and an input, returns what to show and what to record.
+
+It never sends or stores anything itself; the front-ends show :class:`Turn` and the storage
+layer applies its :attr:`Turn.records`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dialogs.answers import JsonValue, Reply, answer_hint, decode_value, format_value, parse_answer
+from dialogs.compiler import CompiledScript
+from dialogs.errors import InvalidAnswer, VisitClosed
+from dialogs.i18n import message, pick, register
+from dialogs.schema import AnswerKind, Outcome, Severity, Step
+
+__all__ = [
+    "AnswerRecorded",
+    "AnswerUndone",
+    "Back",
+    "Cancel",
+    "Event",
+    "FlagRaised",
+    "Prompt",
+    "Record",
+    "Skip",
+    "Submit",
+    "Turn",
+    "VisitEnded",
+    "VisitEngine",
+    "VisitState",
+]
+
+register(
+    {
+        "engine_nothing_to_undo": {
+            "zh-CN": "已经是第一个问题，没有可以撤回的回答。",
+            "en": "This is the first question: nothing to undo.",
+        },
+        "engine_not_skippable": {
+            "zh-CN": "这个问题不能跳过，请回答。",
+            "en": "This question cannot be skipped; please answer it.",
+        },
+        "engine_undone": {"zh-CN": "已撤回上一个回答。", "en": "The last answer was undone."},
+        "engine_completed_by_cancel": {
+            "zh-CN": "取消时不能选择“已完成”，请选择其他结果。",
+            "en": "A cancelled visit cannot be 'completed'; pick another outcome.",
+        },
+        "engine_callback_needs_time": {
+            "zh-CN": "约定回访需要一个时间，例如“明天下午三点”。",
+            "en": "A call-back needs a time, for example 'tomorrow 3pm'.",
+        },
+    }
+)
+
+LOOP_GUARD = 200
+
+
+@dataclass
+class VisitState:
+    """A visit's dialog state as plain JSON-shaped data, stored after every step."""
+
+    script_id: str
+    script_version: int
+    locale: str
+    step: str
+    history: list[str] = field(default_factory=list)
+    answers: dict[str, JsonValue] = field(default_factory=dict)
+    flags: list[dict[str, str]] = field(default_factory=list)
+    outcome: str | None = None
+    callback_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the visit has an outcome."""
+        return self.outcome is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as a JSON-serialisable mapping."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VisitState:
+        """Rebuild a state stored with :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Submit:
+    """The user answered the current question."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Back:
+    """Undo the last answer and ask that question again."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Skip the current question (only where the script allows)."""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """End the visit now with an outcome (call-backs need a time)."""
+
+    outcome: Outcome
+    callback_at: datetime | None = None
+
+
+Event = Submit | Back | Skip | Cancel
+
+
+@dataclass(frozen=True)
+class AnswerRecorded:
+    """An answer to keep: the question as shown, the raw input, the parsed value."""
+
+    step: str
+    question: str
+    raw: str
+    value: JsonValue
+    display: str
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class AnswerUndone:
+    """The answer to ``step`` was taken back."""
+
+    step: str
+
+
+@dataclass(frozen=True)
+class FlagRaised:
+    """A risk rule fired."""
+
+    flag: str
+    severity: Severity
+    step: str
+    note: str
+
+
+@dataclass(frozen=True)
+class VisitEnded:
+    """The visit reached an outcome."""
+
+    outcome: Outcome
+    callback_at: str | None
+
+
+Record = AnswerRecorded | AnswerUndone | FlagRaised | VisitEnded
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The question to put now: the line to say, the kind and the choices."""
+
+    step: str
+    text: str
+    kind: AnswerKind
+    options: tuple[tuple[str, str], ...]
+    hint: str
+    can_back: bool
+    can_skip: bool
+
+
+@dataclass
+class Turn:
+    """What one input produced: lines said, the next prompt, records, or a re-ask message."""
+
+    state: VisitState
+    said: list[str] = field(default_factory=list)
+    prompt: Prompt | None = None
+    records: list[Record] = field(default_factory=list)
+    error: str | None = None
+    notice: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True when the visit ended in this turn (or earlier)."""
+        return self.state.finished
+
+
+class VisitEngine:
+    """Runs one compiled script; stateless, so one instance serves every visit."""
+
+    def __init__(self, compiled: CompiledScript) -> None:
+        self.compiled = compiled
+        self.script = compiled.script
+
+    # -- public API ---------------------------------------------------------------------------
+    def start(self, facts: dict[str, Any], locale: str) -> Turn:
+        """Begin a visit: the first question (after any say-only lines)."""
+        state = VisitState(self.script.id, self.script.version, locale, self.script.first_step)
+        turn = Turn(state)
+        self._settle(turn, facts)
+        if not state.finished:
+            turn.prompt = self._prompt(state, facts)
+        return turn
+
+    def resume(self, state: VisitState, facts: dict[str, Any]) -> Turn:
+        """Show the question a paused visit is waiting on."""
+        turn = Turn(state)
+        if not state.finished:
+            turn.prompt = self._prompt(state, facts)
+        return turn
+
+    def handle(self, state: VisitState, facts: dict[str, Any], event: Event, *, now: datetime) -> Turn:
+        """Apply one event to a visit's state."""
+        if state.finished:
+            raise VisitClosed(f"visit already ended as {state.outcome}")
+        turn = Turn(state)
+        if isinstance(event, Submit):
+            self._submit(turn, facts, event.reply, now)
+        elif isinstance(event, Skip):
+            self._skip(turn, facts)
+        elif isinstance(event, Back):
+            self._back(turn, facts)
+        else:
+            self._cancel(turn, facts, event)
+        if not state.finished and turn.prompt is None:
+            turn.prompt = self._prompt(state, facts)
+        return turn
+
+    # -- events -------------------------------------------------------------------------------
+    def _submit(self, turn: Turn, facts: dict[str, Any], reply: Reply, now: datetime) -> None:
+        state = turn.state
+        step = self.compiled.steps[state.step]
+        assert step.ask is not None
+        try:
+            value = parse_answer(step.ask, reply, locale=state.locale, now=now)
+        except InvalidAnswer as exc:
+            turn.error = message(exc.key, state.locale, **exc.params)
+            return
+        raw = reply.text if reply.text is not None else _raw_of(reply)
+        self._accept(turn, facts, step, raw, value, skipped=False)
+
+    def _skip(self, turn: Turn, facts: dict[str, Any]) -> None:
+        step = self.compiled.steps[turn.state.step]
+        if not step.skippable:
+            turn.error = message("engine_not_skippable", turn.state.locale)
+            return
+        self._accept(turn, facts, step, "", None, skipped=True)
+
+    def _back(self, turn: Turn, facts: dict[str, Any]) -> None:
+        state = turn.state
+        if not state.history:
+            turn.error = message("engine_nothing_to_undo", state.locale)
+            return
+        last = state.history.pop()
+        state.answers.pop(last, None)
+        state.flags = [f for f in state.flags if f["step"] != last]
+        state.step = last
+        turn.records.append(AnswerUndone(last))
+        turn.notice = message("engine_undone", state.locale)
+
+    def _cancel(self, turn: Turn, facts: dict[str, Any], event: Cancel) -> None:
+        if event.outcome is Outcome.COMPLETED:
+            turn.error = message("engine_completed_by_cancel", turn.state.locale)
+            return
+        if event.outcome is Outcome.CALLBACK and event.callback_at is None:
+            turn.error = message("engine_callback_needs_time", turn.state.locale)
+            return
+        at = event.callback_at.isoformat() if event.callback_at else None
+        self._finish(turn, event.outcome, at)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _accept(
+        self, turn: Turn, facts: dict[str, Any], step: Step, raw: str, value: JsonValue, *, skipped: bool
+    ) -> None:
+        state = turn.state
+        assert step.ask is not None
+        context = self._context(state, facts, step.id)
+        question = self.compiled.render(step.id, context)
+        display = "" if skipped else format_value(step.ask, value, state.locale)
+        turn.records.append(AnswerRecorded(step.id, question, raw, value, display, skipped))
+        state.answers[step.id] = value
+        state.history.append(step.id)
+        context = self._context(state, facts, step.id, answer=value)
+        for compiled_rule in self.compiled.rules[step.id]:
+            if skipped or not _holds(compiled_rule.test, context):
+                continue
+            rule = compiled_rule.rule
+            note = pick(rule.note, state.locale) if rule.note else ""
+            state.flags.append(
+                {"flag": rule.flag, "severity": rule.severity.value, "step": step.id, "note": note}
+            )
+            turn.records.append(FlagRaised(rule.flag, rule.severity, step.id, note))
+        state.step = self.compiled.advance(step.id, context)
+        self._settle(turn, facts)
+
+    def _settle(self, turn: Turn, facts: dict[str, Any]) -> None:
+        """Walk through say-only steps; stop at a question or an outcome."""
+        state = turn.state
+        for _ in range(LOOP_GUARD):
+            step = self.compiled.steps[state.step]
+            context = self._context(state, facts, step.id)
+            if step.outcome is not None:
+                line = self.compiled.render(step.id, context)
+                if line:
+                    turn.said.append(line)
+                self._finish(turn, step.outcome, self._callback_at(state))
+                return
+            if step.ask is not None:
+                return
+            turn.said.append(self.compiled.render(step.id, context))
+            state.step = self.compiled.advance(step.id, context)
+        raise RuntimeError(f"script {self.script.id} loops through say-only steps at {state.step}")
+
+    def _finish(self, turn: Turn, outcome: Outcome, callback_at: str | None) -> None:
+        turn.state.outcome = outcome.value
+        turn.state.callback_at = callback_at
+        turn.prompt = None
+        turn.records.append(VisitEnded(outcome, callback_at))
+
+    def _callback_at(self, state: VisitState) -> str | None:
+        for step_id, value in state.answers.items():
+            if self.compiled.steps[step_id].sets == "callback_at" and isinstance(value, str):
+                return value
+        return None
+
+    def _context(
+        self, state: VisitState, facts: dict[str, Any], step_id: str, answer: Any = None
+    ) -> dict[str, Any]:
+        answers: dict[str, Any] = dict.fromkeys(self.compiled.steps)
+        for key, value in state.answers.items():
+            ask = self.compiled.steps[key].ask
+            answers[key] = decode_value(ask, value) if ask is not None and value is not None else value
+        step_ask = self.compiled.steps[step_id].ask
+        decoded = decode_value(step_ask, answer) if step_ask is not None and answer is not None else answer
+        return self.compiled.context(step_id, facts, answers, state.locale, decoded)
+
+    def _prompt(self, state: VisitState, facts: dict[str, Any]) -> Prompt:
+        step = self.compiled.steps[state.step]
+        assert step.ask is not None
+        context = self._context(state, facts, step.id)
+        options = tuple((o.id, pick(o.label, state.locale)) for o in step.ask.options)
+        return Prompt(
+            step=step.id,
+            text=self.compiled.render(step.id, context),
+            kind=step.ask.kind,
+            options=options,
+            hint=answer_hint(step.ask, state.locale),
+            can_back=bool(state.history),
+            can_skip=step.skippable,
+        )
+
+
+def _holds(test: Any, context: dict[str, Any]) -> bool:
+    try:
+        return bool(test(context))
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+
+
+def _raw_of(reply: Reply) -> str:
+    if reply.option is not None:
+        return reply.option
+    if reply.options is not None:
+        return ",".join(reply.options)
+    if reply.photo is not None:
+        return reply.photo
+    if reply.location is not None:
+        return f"{reply.location[0]},{reply.location[1]}"
+    return ""

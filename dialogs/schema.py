@@ -1,0 +1,174 @@
+"""Typed models of a visit script as written in YAML (validated when loaded)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AnswerKind",
+    "Branch",
+    "LocalText",
+    "Option",
+    "Outcome",
+    "Question",
+    "RiskRule",
+    "Script",
+    "Severity",
+    "Step",
+]
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+LocalText = dict[str, str]
+"""A text per locale, e.g. ``{"zh-CN": "您好", "en": "Hello"}``."""
+
+
+class AnswerKind(StrEnum):
+    """What sort of answer a question takes."""
+
+    CHOICE = "choice"
+    MULTI = "multi"
+    YESNO = "yesno"
+    INTEGER = "integer"
+    MONEY = "money"
+    PERCENT = "percent"
+    DATE = "date"
+    DATETIME = "datetime"
+    PHONE = "phone"
+    TEXT = "text"
+    PHOTO = "photo"
+    LOCATION = "location"
+
+
+class Outcome(StrEnum):
+    """How a visit ended (回访结果)."""
+
+    COMPLETED = "completed"
+    WRONG_PARTY = "wrong_party"
+    CALLBACK = "callback"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    OPTED_OUT = "opted_out"
+
+
+class Severity(StrEnum):
+    """How serious a risk flag is; ``high`` alerts supervisors at once."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        """Order for comparisons: low < medium < high."""
+        return {"low": 1, "medium": 2, "high": 3}[self.value]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Model):
+    """One choice of a choice or multi question."""
+
+    id: Identifier
+    label: LocalText
+    default: bool = False
+
+
+class Question(_Model):
+    """The typed question a step asks."""
+
+    kind: AnswerKind
+    options: tuple[Option, ...] = ()
+    min: Decimal | None = None
+    max: Decimal | None = None
+    min_length: int = Field(default=1, ge=0)
+    max_length: int = Field(default=500, ge=1, le=4000)
+    hint: LocalText | None = None
+
+    @model_validator(mode="after")
+    def _options_fit_kind(self) -> Question:
+        needs = self.kind in (AnswerKind.CHOICE, AnswerKind.MULTI)
+        if needs and len(self.options) < 2:
+            raise ValueError(f"a {self.kind} question needs at least two options")
+        if not needs and self.options:
+            raise ValueError(f"a {self.kind} question takes no options")
+        ids = [o.id for o in self.options]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate option ids: {', '.join(sorted(dup))}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        if self.min_length > self.max_length:
+            raise ValueError("min_length is greater than max_length")
+        return self
+
+
+class Branch(_Model):
+    """Where to go next; ``when`` is a sandboxed Jinja2 expression, absent for the fallback."""
+
+    goto: Identifier
+    when: str | None = None
+    confirms_identity: bool = False
+
+
+class RiskRule(_Model):
+    """Turns an answer into a risk flag when ``when`` holds."""
+
+    flag: Identifier
+    severity: Severity
+    when: str
+    note: LocalText | None = None
+
+
+class Step(_Model):
+    """One step: a line to say, optionally a question, the branches, and risk rules.
+
+    A step with ``outcome`` ends the visit; a step with neither ``ask`` nor ``outcome`` only
+    says its line and moves on.
+    """
+
+    id: Identifier
+    say: LocalText | None = None
+    ask: Question | None = None
+    next: tuple[Branch, ...] = ()
+    skippable: bool = False
+    risk: tuple[RiskRule, ...] = ()
+    outcome: Outcome | None = None
+    sets: Identifier | None = None
+    """Names the visit field this answer fills, e.g. ``callback_at``."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> Step:
+        if self.outcome is not None and (self.ask is not None or self.next):
+            raise ValueError("a step with an outcome ends the visit: it takes no 'ask' or 'next'")
+        if self.outcome is None and self.ask is None and self.say is None:
+            raise ValueError("a step needs 'say', 'ask' or 'outcome'")
+        if self.risk and self.ask is None:
+            raise ValueError("risk rules need a question to look at")
+        if self.skippable and self.ask is None:
+            raise ValueError("only a step with a question can be skipped")
+        return self
+
+
+class Script(_Model):
+    """A whole visit script, one version of it."""
+
+    id: Identifier
+    version: int = Field(ge=1)
+    title: LocalText
+    audience: str = Field(default="officer", pattern=r"^(officer|borrower|any)$")
+    locales: tuple[str, ...] = ("zh-CN", "en")
+    start: Identifier | None = None
+    identity_step: Identifier | None = None
+    """The step that confirms who we talk to; nothing about the loan may be said before it."""
+    steps: tuple[Step, ...]
+
+    @property
+    def first_step(self) -> str:
+        """The step a visit starts at."""
+        return self.start or self.steps[0].id

@@ -1,0 +1,239 @@
+"""The database tables: people, loans, visits with their answers, transcript and risk flags."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Answer",
+    "Base",
+    "Borrower",
+    "Loan",
+    "ProcessedUpdate",
+    "RiskFlag",
+    "ScriptVersion",
+    "TranscriptMessage",
+    "User",
+    "Visit",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps everywhere: stored in UTC, read back aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware one (e.g. storage.models.utcnow())")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Stamp = UtcDateTime()
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention (stable constraint names for Alembic)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: Stamp}
+
+
+class User(Base):
+    """Staff who use the bot: officers, supervisors and admins (by Telegram id)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(16), default="officer")
+    team: Mapped[str | None] = mapped_column(String(80))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class Borrower(Base):
+    """A person or firm that owes a loan (借款人)."""
+
+    __tablename__ = "borrowers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    business: Mapped[str | None] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(255))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    risk_tier: Mapped[str] = mapped_column(String(8), default="low")
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+    officer: Mapped[User | None] = relationship(lazy="joined")
+    loans: Mapped[list[Loan]] = relationship(back_populates="borrower", lazy="selectin", order_by="Loan.id")
+
+
+class Loan(Base):
+    """One loan of a borrower."""
+
+    __tablename__ = "loans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    contract_no: Mapped[str] = mapped_column(String(40), unique=True)
+    product: Mapped[str] = mapped_column(String(60))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    disbursed_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    overdue_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    overdue_days: Mapped[int] = mapped_column(Integer, default=0)
+
+    borrower: Mapped[Borrower] = relationship(back_populates="loans")
+
+
+class ScriptVersion(Base):
+    """The exact text of a script version a visit ran with (visits stay pinned to it)."""
+
+    __tablename__ = "script_versions"
+
+    script_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class Visit(Base):
+    """One contact with a borrower; its dialog state is stored after every step."""
+
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_borrower_status", "borrower_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    script_id: Mapped[str] = mapped_column(String(40))
+    script_version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    step: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    callback_at: Mapped[datetime | None] = mapped_column(Stamp)
+    remark: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": revision}
+
+    borrower: Mapped[Borrower] = relationship(lazy="joined")
+    loan: Mapped[Loan | None] = relationship(lazy="joined")
+    officer: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Answer(Base):
+    """One answer: the question as shown, the raw input, the parsed value, who and when."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[str] = mapped_column(String(40))
+    question: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    display: Mapped[str] = mapped_column(Text, default="")
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_by: Mapped[str] = mapped_column(String(16), default="officer")
+    answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class TranscriptMessage(Base):
+    """Every message into and out of a visit, in order."""
+
+    __tablename__ = "transcript_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    text: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(16), default="bot")
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class RiskFlag(Base):
+    """A risk rule hit on a visit (风险预警), with its severity."""
+
+    __tablename__ = "risk_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(8))
+    step_id: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    raised_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class ProcessedUpdate(Base):
+    """A front-end update already applied (Telegram redelivers after a crash): applied once."""
+
+    __tablename__ = "processed_updates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)

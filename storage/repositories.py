@@ -1,0 +1,219 @@
+"""Queries and writes, each taking a session; the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Answer,
+    Borrower,
+    ProcessedUpdate,
+    RiskFlag,
+    ScriptVersion,
+    TranscriptMessage,
+    User,
+    Visit,
+    utcnow,
+)
+
+__all__ = [
+    "VisitFilter",
+    "add_transcript",
+    "borrower_by_code",
+    "claim_update",
+    "find_borrowers",
+    "list_borrowers",
+    "list_users",
+    "list_visits",
+    "load_visit",
+    "open_visit_for",
+    "pin_script",
+    "pinned_source",
+    "undo_answer",
+    "upsert_user",
+    "user_by_telegram_id",
+    "visit_answers",
+    "visit_flags",
+    "visit_transcript",
+]
+
+
+async def upsert_user(
+    session: AsyncSession, *, telegram_id: int | None, name: str, role: str, team: str | None = None
+) -> User:
+    """Add a staff member, or update the one with this Telegram id."""
+    user = await user_by_telegram_id(session, telegram_id) if telegram_id is not None else None
+    if user is None:
+        user = User(telegram_id=telegram_id, name=name, role=role, team=team)
+        session.add(user)
+    else:
+        user.name, user.role, user.team, user.active = name, role, team, True
+    await session.flush()
+    return user
+
+
+async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
+    """The active staff member with this Telegram id, if any."""
+    return await session.scalar(select(User).where(User.telegram_id == telegram_id, User.active.is_(True)))
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    """All staff, by role then name."""
+    return (await session.scalars(select(User).order_by(User.role, User.name))).all()
+
+
+async def list_borrowers(session: AsyncSession, *, officer_id: int | None = None) -> Sequence[Borrower]:
+    """Borrowers with their loans and officer, by code; only one officer's when given."""
+    query = select(Borrower).order_by(Borrower.code)
+    if officer_id is not None:
+        query = query.where(Borrower.officer_id == officer_id)
+    return (await session.scalars(query)).unique().all()
+
+
+async def borrower_by_code(session: AsyncSession, code: str) -> Borrower | None:
+    """The borrower with this code (case-insensitive)."""
+    return await session.scalar(select(Borrower).where(func.upper(Borrower.code) == code.strip().upper()))
+
+
+async def find_borrowers(
+    session: AsyncSession, text: str, *, officer_id: int | None = None
+) -> Sequence[Borrower]:
+    """Borrowers whose code is ``text`` or whose name contains it."""
+    needle = text.strip()
+    query = select(Borrower).where(
+        or_(func.upper(Borrower.code) == needle.upper(), Borrower.name.contains(needle))
+    )
+    if officer_id is not None:
+        query = query.where(Borrower.officer_id == officer_id)
+    return (await session.scalars(query.order_by(Borrower.code))).unique().all()
+
+
+async def pin_script(session: AsyncSession, script_id: str, version: int, source: str) -> None:
+    """Keep the text of a script version once, so visits started with it can always resume."""
+    if await session.get(ScriptVersion, (script_id, version)) is None:
+        session.add(ScriptVersion(script_id=script_id, version=version, source=source))
+        await session.flush()
+
+
+async def pinned_source(session: AsyncSession, script_id: str, version: int) -> str | None:
+    """The stored text of a script version, if pinned."""
+    row = await session.get(ScriptVersion, (script_id, version))
+    return row.source if row else None
+
+
+async def open_visit_for(
+    session: AsyncSession, borrower_id: int, script_id: str | None = None
+) -> Visit | None:
+    """The borrower's unfinished visit (of a script, when given), newest first."""
+    query = select(Visit).where(Visit.borrower_id == borrower_id, Visit.status == "open")
+    if script_id is not None:
+        query = query.where(Visit.script_id == script_id)
+    return await session.scalar(query.order_by(Visit.id.desc()).limit(1))
+
+
+async def load_visit(session: AsyncSession, visit_id: int, *, for_update: bool = False) -> Visit | None:
+    """A visit; ``for_update`` locks its row (PostgreSQL) so concurrent updates queue up."""
+    query = select(Visit).where(Visit.id == visit_id).execution_options(populate_existing=True)
+    if for_update:
+        query = query.with_for_update(of=Visit)
+    return await session.scalar(query)
+
+
+async def add_transcript(
+    session: AsyncSession, visit_id: int, direction: str, text: str, *, actor: str, at: datetime | None = None
+) -> None:
+    """Append a message to a visit's transcript."""
+    session.add(
+        TranscriptMessage(visit_id=visit_id, direction=direction, text=text, actor=actor, at=at or utcnow())
+    )
+
+
+async def undo_answer(session: AsyncSession, visit_id: int, step_id: str) -> None:
+    """Mark the live answer to a step (and the flags it raised) as taken back; nothing is deleted."""
+    now = utcnow()
+    await session.execute(
+        update(Answer)
+        .where(Answer.visit_id == visit_id, Answer.step_id == step_id, Answer.undone_at.is_(None))
+        .values(undone_at=now)
+    )
+    await session.execute(
+        update(RiskFlag)
+        .where(RiskFlag.visit_id == visit_id, RiskFlag.step_id == step_id, RiskFlag.cleared_at.is_(None))
+        .values(cleared_at=now)
+    )
+
+
+async def claim_update(session: AsyncSession, key: str) -> bool:
+    """Record that an update is being applied; False if it was applied before (a redelivery)."""
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedUpdate(key=key))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def visit_answers(
+    session: AsyncSession, visit_id: int, *, include_undone: bool = False
+) -> Sequence[Answer]:
+    """A visit's answers in the order given."""
+    query = select(Answer).where(Answer.visit_id == visit_id)
+    if not include_undone:
+        query = query.where(Answer.undone_at.is_(None))
+    return (await session.scalars(query.order_by(Answer.id))).all()
+
+
+async def visit_flags(session: AsyncSession, visit_id: int) -> Sequence[RiskFlag]:
+    """A visit's live risk flags."""
+    query = select(RiskFlag).where(RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None))
+    return (await session.scalars(query.order_by(RiskFlag.id))).all()
+
+
+async def visit_transcript(session: AsyncSession, visit_id: int) -> Sequence[TranscriptMessage]:
+    """A visit's transcript in order."""
+    query = select(TranscriptMessage).where(TranscriptMessage.visit_id == visit_id)
+    return (await session.scalars(query.order_by(TranscriptMessage.id))).all()
+
+
+@dataclass(frozen=True)
+class VisitFilter:
+    """Which visits to list."""
+
+    borrower_code: str | None = None
+    officer_id: int | None = None
+    status: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    team: str | None = None
+    limit: int = 200
+
+
+async def list_visits(session: AsyncSession, flt: VisitFilter | None = None) -> Sequence[Visit]:
+    """Visits matching the filter, newest first."""
+    flt = flt or VisitFilter()
+    query = select(Visit).order_by(Visit.id.desc()).limit(flt.limit)
+    conditions: list[Any] = []
+    if flt.borrower_code:
+        conditions.append(Visit.borrower.has(func.upper(Borrower.code) == flt.borrower_code.upper()))
+    if flt.officer_id is not None:
+        conditions.append(Visit.officer_id == flt.officer_id)
+    if flt.status:
+        conditions.append(Visit.status == flt.status)
+    if flt.outcome:
+        conditions.append(Visit.outcome == flt.outcome)
+    if flt.since:
+        conditions.append(Visit.started_at >= flt.since)
+    if flt.until:
+        conditions.append(Visit.started_at < flt.until)
+    if flt.team:
+        conditions.append(Visit.officer.has(User.team == flt.team))
+    return (await session.scalars(query.where(*conditions))).unique().all()
