@@ -82,7 +82,7 @@ register(
         },
         "answer_datetime_invalid": {
             "zh-CN": "没看懂这个时间，请输入日期和钟点，例如 明天下午三点 或 2026-12-01 15:00。",
-            "en": "I could not read that time. Type a day and an hour such as tomorrow 3pm or 2026-12-01 15:00.",
+            "en": "I could not read that time. Type a day and an hour: tomorrow 3pm or 2026-12-01 15:00.",
         },
         "answer_datetime_needs_time": {
             "zh-CN": "请同时说明几点，例如 明天下午三点 或 明天15点。",
@@ -93,13 +93,14 @@ register(
             "en": "That time has already passed. Type a time in the future, for example tomorrow 3pm.",
         },
         "answer_phone_invalid": {
-            "zh-CN": "这个电话号码不对，请输入 11 位手机号（如 138 0013 8000）或带区号的座机（如 010-12345678）。",
+            "zh-CN": "这个电话号码不对，请输入 11 位手机号（如 138 0013 8000）"
+            "或带区号的座机（如 010-12345678）。",
             "en": "That phone number is not valid. Type an 11-digit mobile such as 138 0013 8000 "
             "or a landline with its area code such as 010-12345678.",
         },
         "answer_location_invalid": {
             "zh-CN": "没看懂这个位置，请发送定位，或输入 纬度,经度，例如 31.23,121.47。",
-            "en": "I could not read that location. Share your location or type latitude,longitude such as 31.23,121.47.",
+            "en": "I could not read that location. Share it, or type latitude,longitude: 31.23,121.47.",
         },
         "answer_location_range": {
             "zh-CN": "坐标超出范围：纬度在 -90 到 90 之间，经度在 -180 到 180 之间。",
@@ -109,8 +110,7 @@ register(
 )
 
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
-_UNITS = {"百": Decimal(100), "千": Decimal(1000), "k": Decimal(1000), "万": Decimal(10_000), "w": Decimal(10_000),
-          "亿": Decimal(100_000_000)}  # fmt: skip
+_UNITS = {"百": 100, "千": 1000, "k": 1000, "万": 10_000, "w": 10_000, "亿": 100_000_000}
 _ARABIC = re.compile(r"([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(百|千|k|万|w|亿)?")
 _MONEY_AFFIXES = re.compile(r"^(?:¥|rmb|cny)|(?:元整?|块钱|块|圆|人民币|rmb|cny|yuan)$")
 _COUNTERS = re.compile(r"(?:个|次|人|位|天|期|家|笔)$")
@@ -139,7 +139,7 @@ def _number(text: str) -> Decimal | None:
     match = _ARABIC.fullmatch(text)
     if match:
         sign, digits, fraction, unit = match.groups()
-        value = Decimal(digits.replace(",", "") + (fraction or "")) * _UNITS.get(unit or "", Decimal(1))
+        value = Decimal(digits.replace(",", "") + (fraction or "")) * _UNITS.get(unit or "", 1)
         return -value if sign == "-" else value
     if not re.fullmatch(rf"[-+负]?[\d.{_CN_DIGITS}点wk]+", text):
         return None
@@ -209,8 +209,8 @@ _CLOCK = re.compile(
     rf"(?:{_PERIOD}\s*)?(?P<hour>\d{{1,2}})\s*[点时]\s*(?:(?P<half>半)|(?P<minute>\d{{1,2}})\s*分?)?"
     rf"|{_PERIOD.replace('period', 'period2')}\s*(?P<hour2>\d{{1,2}})\s*:\s*(?P<minute2>\d{{2}})"
 )
-_SHORT_FORMS = {"今早": "今天早上", "今晚": "今天晚上", "明早": "明天早上", "明晚": "明天晚上", "半小时": "30分钟",
-                "一刻": "15分", "三刻": "45分", "点钟": "点"}  # fmt: skip
+_SHORT_FORMS = {"今早": "今天早上", "今晚": "今天晚上", "明早": "明天早上", "明晚": "明天晚上"}
+_SHORT_FORMS |= {"半小时": "30分钟", "一刻": "15分", "三刻": "45分", "点钟": "点"}
 
 
 def _clock(match: re.Match[str]) -> str:
@@ -218,11 +218,13 @@ def _clock(match: re.Match[str]) -> str:
     hour = int(match["hour"] or match["hour2"])
     minute = 30 if match["half"] else int(match["minute"] or match["minute2"] or 0)
     if period in ("下午", "傍晚", "晚上", "晚") and hour <= 12:
-        hour += 12  # 晚上12点 becomes 24:00, which dateparser refuses rather than reading noon
+        hour += 12  # 晚上12点 is 24:00: midnight ending that day, see _when
     elif period == "中午" and hour < 6:
         hour += 12
     elif period in ("凌晨", "早上", "早晨", "上午", "早") and hour == 12:
         hour = 0
+    if hour > 24 or minute > 59 or (hour == 24 and minute):
+        raise ValueError(f"no such time of day: {match[0]}")
     return f" {hour:02d}:{minute:02d} "
 
 
@@ -251,7 +253,9 @@ def _normalise_when(text: str, today: date) -> str:
         day, ahead = int(match[2]), (match[1] or "").startswith("下")
         if not ahead and not match[1] and day < today.day:
             ahead = True
-        year, month = (today.year + today.month // 12, today.month % 12 + 1) if ahead else (today.year, today.month)
+        year, month = (
+            (today.year + today.month // 12, today.month % 12 + 1) if ahead else (today.year, today.month)
+        )
         return f" {date(year, month, day):%Y-%m-%d} "
 
     text = _DAY_OF_MONTH.sub(day_of_month, text)
@@ -267,6 +271,8 @@ def _when(text: str, now: datetime) -> tuple[datetime, str] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             normalised = _normalise_when(text, base.date())
+            midnight = " 24:00" in f" {normalised}"
+            normalised = normalised.replace("24:00", "00:00")
             data = DateDataParser(languages=["zh", "en"], settings=settings).get_date_data(normalised)
     except (ValueError, IndexError, OverflowError):  # e.g. month 13, 99999 days ahead
         return None
@@ -275,11 +281,13 @@ def _when(text: str, now: datetime) -> tuple[datetime, str] | None:
         return None
     if found.tzinfo is not None:  # the text named its own offset
         found = found.astimezone(now.tzinfo).replace(tzinfo=None)
+    if midnight:
+        found += timedelta(days=1)
     return found.replace(microsecond=0), data.period or "day"
 
 
 def parse_date(text: str, now: datetime) -> date:
-    """A day (``2026-12-01``, ``12月1日``, ``明天``, ``下周一``, ``tomorrow``); later dates win when unsure."""
+    """A day (``2026-12-01``, ``12月1日``, ``明天``, ``下周一``, ``tomorrow``); the later one when unsure."""
     found = _when(text, now)
     if found is None or found[1] not in ("day", "time"):
         raise InvalidAnswer("answer_date_invalid")

@@ -1,0 +1,135 @@
+"""Storage against SQLite and the local PostgreSQL: visits survive, answers keep raw and parsed values."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.desk import Actor, NotFound, VisitDesk
+from bot.records import visit_record
+from bot.settings import Settings
+from dialogs.answers import Reply
+from dialogs.catalog import ScriptCatalog
+from dialogs.engine import Back, Submit
+from storage import repositories as repo
+from storage.db import make_engine, make_sessionmaker
+from storage.demo import load_demo
+from storage.models import Answer, Loan, Visit
+
+OFFICER = Actor("officer", 1)
+
+
+@pytest.fixture
+async def desk(database_url: str) -> AsyncIterator[VisitDesk]:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        assert await load_demo(session)
+    settings = Settings(database_url=database_url, institution="测试农商银行")
+    yield VisitDesk(sessions, ScriptCatalog(), settings)
+    await engine.dispose()
+
+
+async def answer(desk: VisitDesk, visit_id: int, *texts: str) -> None:
+    for text in texts:
+        reply = await desk.act(visit_id, Submit(Reply(text=text)), actor=OFFICER, said=text)
+        assert reply.turn.error is None, reply.turn.error
+
+
+async def test_demo_data_is_loaded_once(desk: VisitDesk) -> None:
+    async with desk.sessions() as session, session.begin():
+        assert not await load_demo(session)
+        borrowers = await repo.list_borrowers(session)
+    assert [b.code for b in borrowers][:3] == ["B001", "B002", "B003"]
+    assert all(b.loans and b.officer for b in borrowers)
+
+
+async def test_a_visit_is_recorded_with_raw_and_parsed_answers(desk: VisitDesk) -> None:
+    started = await desk.begin("b001", actor=OFFICER, officer_id=None)
+    await answer(desk, started.visit_id, "1", "记得", "差", "1", "压力很大", "有", "5w", "民间借贷")
+    async with desk.sessions() as session:
+        visit = await repo.load_visit(session, started.visit_id)
+        assert visit is not None
+        record = await visit_record(session, visit)
+    assert record["script"] == {"id": "officer_phone_visit", "version": 1}
+    assert record["status"] == "open" and record["step"] == "changes"
+    amount = next(a for a in record["answers"] if a["step"] == "other_borrowing_amount")
+    assert amount["raw"] == "5w" and amount["value"] == "50000" and amount["display"] == "5万元"
+    assert {(f["code"], f["severity"]) for f in record["flags"]} >= {
+        ("repayment_pressure_high", "high"),
+        ("other_debt", "high"),
+    }
+    ins = [m["text"] for m in record["transcript"] if m["direction"] == "in"]
+    assert ins[:3] == ["1", "记得", "差"]
+    assert any("测试农商银行" in m["text"] for m in record["transcript"] if m["direction"] == "out")
+    assert all(m["at"].endswith("+00:00") for m in record["transcript"])
+
+
+async def test_an_open_visit_resumes_from_the_database(desk: VisitDesk) -> None:
+    first = await desk.begin("B002", actor=OFFICER, officer_id=None)
+    await answer(desk, first.visit_id, "1", "1")
+    fresh = VisitDesk(desk.sessions, ScriptCatalog(), desk.settings)  # as after a restart
+    again = await fresh.begin("B002", actor=OFFICER, officer_id=None)
+    assert again.resumed and again.visit_id == first.visit_id
+    assert again.turn.prompt is not None and again.turn.prompt.step == "business_status"
+    assert again.turn.state.answers == {"identity": "self", "introduction": "remembers"}
+
+
+async def test_back_keeps_the_undone_answer_for_audit(desk: VisitDesk) -> None:
+    started = await desk.begin("B003", actor=OFFICER, officer_id=None)
+    await answer(desk, started.visit_id, "1", "1", "差")
+    await desk.act(started.visit_id, Back(), actor=OFFICER, said="/back")
+    async with desk.sessions() as session:
+        live = await repo.visit_answers(session, started.visit_id)
+        every = await repo.visit_answers(session, started.visit_id, include_undone=True)
+        flags = await repo.visit_flags(session, started.visit_id)
+    assert [a.step_id for a in live] == ["identity", "introduction"]
+    assert len(every) == 3 and every[-1].undone_at is not None
+    assert not flags
+
+
+async def test_a_redelivered_update_is_applied_once(desk: VisitDesk) -> None:
+    started = await desk.begin("B004", actor=OFFICER, officer_id=None)
+    event = Submit(Reply(text="1"))
+    first = await desk.act(started.visit_id, event, actor=OFFICER, said="1", update_key="tg:42")
+    second = await desk.act(started.visit_id, event, actor=OFFICER, said="1", update_key="tg:42")
+    assert not first.duplicate and second.duplicate
+    async with desk.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Answer).where(Answer.visit_id == started.visit_id)
+        )
+    assert count == 1
+
+
+async def test_concurrent_answers_to_one_visit_are_serialised(desk: VisitDesk) -> None:
+    started = await desk.begin("B005", actor=OFFICER, officer_id=None)
+    await answer(desk, started.visit_id, "1", "1")
+    # two updates race for the same question: exactly one is recorded for it, the other answers the next
+    results = await asyncio.gather(
+        desk.act(started.visit_id, Submit(Reply(text="好")), actor=OFFICER, said="好", update_key="u1"),
+        desk.act(started.visit_id, Submit(Reply(text="没有")), actor=OFFICER, said="没有", update_key="u2"),
+    )
+    assert all(not r.duplicate for r in results)
+    async with desk.sessions() as session:
+        answers = await repo.visit_answers(session, started.visit_id)
+        visit = await repo.load_visit(session, started.visit_id)
+    assert visit is not None
+    steps = [a.step_id for a in answers]
+    assert steps.count("business_status") == 1 and len(steps) == len(set(steps))
+    assert visit.revision >= 4
+
+
+async def test_unknown_borrower_is_a_clear_message(desk: VisitDesk) -> None:
+    with pytest.raises(NotFound, match="B999"):
+        await desk.begin("B999", actor=OFFICER, officer_id=None)
+
+
+async def test_money_is_exact(desk: VisitDesk) -> None:
+    async with desk.sessions() as session:
+        amount = await session.scalar(select(Loan.amount).limit(1))
+        assert isinstance(amount, Decimal)
+        assert await session.scalar(select(func.count()).select_from(Visit)) == 0
