@@ -10,7 +10,7 @@ from typing import TextIO
 from rich.console import Console
 
 from bot.desk import Actor, DeskReply, VisitDesk
-from dialogs.answers import Reply, parse_answer
+from dialogs.answers import Reply, parse_answer, photo_path
 from dialogs.engine import Back, Cancel, Event, Skip, Submit, Turn
 from dialogs.errors import InvalidAnswer
 from dialogs.i18n import message, register
@@ -72,6 +72,7 @@ class ConsoleVisit:
         self.code = code
         self.locale = locale
         self.out = out or Console(highlight=False)
+        self.kind: AnswerKind | None = None
 
     def show(self, turn: Turn) -> None:
         """Print a turn: notices, lines said, the question and its numbered choices."""
@@ -81,6 +82,7 @@ class ConsoleVisit:
         for line in turn.said:
             self.out.print(f"» {line}", markup=False)
         prompt = turn.prompt
+        self.kind = prompt.kind if prompt else None
         if prompt is None:
             return
         self.out.print(f"» {prompt.text}", style="bold", markup=False)
@@ -130,6 +132,8 @@ class ConsoleVisit:
             return Skip()
         if text.startswith("/cancel"):
             return self._cancel(text[7:].strip())
+        if self.kind is AnswerKind.PHOTO and (path := photo_path(text)) is not None:
+            return Submit(Reply(photo=path))
         return Submit(Reply(text=text))
 
     def _cancel(self, rest: str) -> Event | None:

@@ -33,7 +33,16 @@ from dialogs.parsing import (
 )
 from dialogs.schema import AnswerKind, Option, Question
 
-__all__ = ["JsonValue", "Reply", "answer_hint", "decode_value", "format_value", "mask_phone", "parse_answer"]
+__all__ = [
+    "JsonValue",
+    "Reply",
+    "answer_hint",
+    "decode_value",
+    "format_value",
+    "mask_phone",
+    "parse_answer",
+    "photo_path",
+]
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
@@ -327,15 +336,20 @@ def _yesno(folded: str) -> bool:
 
 
 def _photo(reply: Reply) -> JsonValue:
+    """Only a real photo counts: typed text is never taken as a file (a front-end turns a path into one)."""
     if reply.photo and reply.photo.strip():
-        return {"file": reply.photo}
-    text = (reply.text or "").strip()
-    if not text and reply.location is None:
+        return {"file": reply.photo.strip()}
+    if not (reply.text or "").strip() and reply.location is None:
         raise InvalidAnswer("answer_empty")
-    path = Path(text).expanduser()
-    if text and path.suffix.lower() in _IMAGE_SUFFIXES and path.is_file():
-        return {"file": str(path.resolve())}
     raise InvalidAnswer("answer_photo_needed")
+
+
+def photo_path(text: str) -> str | None:
+    """The absolute path of an image file typed on the console, or None if it is not one."""
+    path = Path(text.strip()).expanduser()
+    if path.suffix.lower() in _IMAGE_SUFFIXES and path.is_file():
+        return str(path.resolve())
+    return None
 
 
 def _location(reply: Reply) -> JsonValue:

@@ -218,7 +218,9 @@ class CompiledScript:
         )
         for step_id, branches in self.branches.items():
             for branch in branches:
-                conditions = [self._condition(branch.test)] if branch.test else []
+                conditions: list[str | Callable[..., bool | None]] = (
+                    [self._condition(branch.test)] if branch.test else []
+                )
                 machine.add_transition(ADVANCE, step_id, branch.goto, conditions=conditions)
         return machine
 

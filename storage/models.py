@@ -176,7 +176,7 @@ class Visit(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Stamp)
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": revision}
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 - SQLAlchemy's declared type
 
     borrower: Mapped[Borrower] = relationship(lazy="joined")
     loan: Mapped[Loan | None] = relationship(lazy="joined")

@@ -19,6 +19,7 @@ from dialogs.answers import (
     format_value,
     mask_phone,
     parse_answer,
+    photo_path,
 )
 from dialogs.errors import InvalidAnswer
 from dialogs.i18n import LOCALES, message
@@ -419,10 +420,12 @@ def test_photo(tmp_path: Path) -> None:
     assert parse(question, photo="AgACAgUAAxkBAAIB") == {"file": "AgACAgUAAxkBAAIB"}
     picture = tmp_path / "site.jpg"
     picture.write_bytes(b"\xff\xd8\xff")
-    assert parse(question, f"  {picture}  ") == {"file": str(picture.resolve())}
+    assert rejects(question, str(picture)).key == "answer_photo_needed"  # typed text is never a file
+    assert photo_path(f"  {picture}  ") == str(picture.resolve())
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo")
     for text in (str(tmp_path / "missing.jpg"), str(notes), "门店照片"):
+        assert photo_path(text) is None
         assert rejects(question, text).key == "answer_photo_needed"
     assert rejects(question, location=(31.2, 121.4)).key == "answer_photo_needed"
 
