@@ -28,10 +28,13 @@ __all__ = [
     "Answer",
     "Base",
     "Borrower",
+    "Consent",
+    "Invite",
     "Loan",
     "ProcessedUpdate",
     "RiskFlag",
     "ScriptVersion",
+    "Task",
     "TranscriptMessage",
     "User",
     "Visit",
@@ -114,6 +117,9 @@ class Borrower(Base):
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
     locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(Stamp)
+    opt_out_reason: Mapped[str | None] = mapped_column(String(200))
+    preferred_channel: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
 
     officer: Mapped[User | None] = relationship(lazy="joined")
@@ -174,13 +180,17 @@ class Visit(Base):
     started_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+    review_status: Mapped[str | None] = mapped_column(String(16))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(Stamp)
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 - SQLAlchemy's declared type
 
     borrower: Mapped[Borrower] = relationship(lazy="joined")
     loan: Mapped[Loan | None] = relationship(lazy="joined")
-    officer: Mapped[User | None] = relationship(lazy="joined")
+    officer: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[officer_id])
 
 
 class Answer(Base):
@@ -237,3 +247,53 @@ class ProcessedUpdate(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class Invite(Base):
+    """A one-time self-service link for a borrower; only the token's hash is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    script_id: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Stamp)
+    used_at: Mapped[datetime | None] = mapped_column(Stamp)
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    borrower: Mapped[Borrower] = relationship(lazy="joined")
+
+
+class Consent(Base):
+    """A borrower's consent or refusal, with time and channel."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    channel: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class Task(Base):
+    """Something an officer must do: call a borrower back, answer a review comment."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime | None] = mapped_column(Stamp)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(Stamp)
+    done_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+    borrower: Mapped[Borrower] = relationship(lazy="joined")
