@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from bot.app import Services, services
+from bot import cli_share
+from bot.app import Services
+from bot.cli_base import emit_json, err, out, run, settings_or_exit
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
 from bot.records import visit_record, visit_summary
-from bot.settings import Settings
-from dialogs.errors import DialogError
 from dialogs.i18n import message
 from storage import repositories as repo
-from storage.db import is_sqlite
 from storage.demo import load_demo
 from storage.migrate import upgrade
 
 __all__ = ["app"]
-
-T = TypeVar("T")
 
 app = typer.Typer(help="贷后回访助手 — Loan Visit Assistant", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -40,46 +34,11 @@ app.add_typer(borrowers_app, name="borrowers")
 app.add_typer(visits_app, name="visits")
 app.add_typer(users_app, name="users")
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        err.print(f"[red]Settings:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _run(job: Callable[[Services], Awaitable[T]], *, migrate: bool = True) -> T:
-    """Run an async job with fresh services; the embedded SQLite database is migrated first."""
-    settings = _settings()
-    if migrate and is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-
-    async def main() -> T:
-        async with services(settings) as svc:
-            return await job(svc)
-
-    try:
-        return asyncio.run(main())
-    except NotFound as exc:
-        err.print(f"[red]{exc.text}[/red]")
-        raise typer.Exit(1) from exc
-    except DialogError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create or migrate the database schema (Alembic)."""
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(settings.database_url, revision)
     out.print(f"[green]Database at {revision}.[/green]")
 
@@ -92,7 +51,7 @@ def demo_load() -> None:
         async with svc.sessions() as session, session.begin():
             return await load_demo(session)
 
-    loaded = _run(job)
+    loaded = run(job)
     out.print("[green]Demo data loaded.[/green]" if loaded else "Borrowers exist already; nothing loaded.")
 
 
@@ -126,9 +85,9 @@ def borrowers_list(
                 )
             return rows
 
-    rows = _run(job)
+    rows = run(job)
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     table = Table("code", "name", "business", "loan", "disbursed", "status", "officer", "risk")
     for r in rows:
@@ -185,7 +144,7 @@ def console(
         out.print(message("console_help", lang), style="dim", markup=False)
         return await visit.run(reply, officer_id, read)
 
-    _run(job)
+    run(job)
 
 
 async def _pick_borrower(svc: Services, read: Callable[[], str | None], locale: str) -> str | None:
@@ -230,9 +189,9 @@ def visits_list(
                 result.append(row)
             return result
 
-    rows = _run(job)
+    rows = run(job)
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     table = Table("id", "borrower", "officer", "script", "status", "outcome", "flags", "started")
     for r in rows:
@@ -264,9 +223,9 @@ def visits_show(
                 raise NotFound(message("desk_no_visit", svc.settings.locale, id=visit_id))
             return await visit_record(session, visit)
 
-    record = _run(job)
+    record = run(job)
     if as_json:
-        _emit_json(record)
+        emit_json(record)
         return
     from bot.show import print_record
 
@@ -290,7 +249,7 @@ def users_add(
             user = await repo.upsert_user(session, telegram_id=telegram_id, name=name, role=role, team=team)
             return user.id
 
-    user_id = _run(job)
+    user_id = run(job)
     out.print(
         f"[green]User #{user_id}: {name} ({role}{', ' + team if team else ''}), "
         f"Telegram {telegram_id}.[/green]"
@@ -316,6 +275,10 @@ def users_list() -> None:
             ]
 
     table = Table("id", "name", "role", "team", "telegram id", "active")
-    for row in _run(job):
+    for row in run(job):
         table.add_row(*row)
     out.print(table)
+
+
+app.command("invite")(cli_share.invite)
+app.command("export")(cli_share.export)

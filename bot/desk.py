@@ -26,8 +26,10 @@ from dialogs.engine import (
     VisitState,
 )
 from dialogs.i18n import message, register
+from dialogs.schema import Outcome, Severity
 from storage import repositories as repo
 from storage.models import Answer, Borrower, RiskFlag, Visit, utcnow
+from storage.self_service import add_task, record_consent
 
 __all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "turn_lines"]
 
@@ -68,6 +70,9 @@ class DeskReply:
     resumed: bool = False
     duplicate: bool = False
     raised: list[FlagRaised] = field(default_factory=list)
+    tasks: list[int] = field(default_factory=list)
+    """Ids of officer tasks this input created (call-backs)."""
+    opted_out: bool = False
 
 
 def turn_lines(turn: Turn) -> list[str]:
@@ -137,8 +142,9 @@ class VisitDesk:
             await session.flush()
             await session.refresh(visit, ["officer"])
             turn = engine.start(self._facts(visit), lang)
-            await self._store(session, visit, turn, actor)
-            return DeskReply(visit.id, turn)
+            reply = DeskReply(visit.id, turn)
+            await self._store(session, engine, visit, reply, actor)
+            return reply
 
     async def current(self, visit_id: int, locale: str | None = None) -> DeskReply:
         """The question a visit waits on (or its end, when finished)."""
@@ -165,8 +171,9 @@ class VisitDesk:
             now = self.now(visit.borrower.timezone)
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
-            raised = await self._store(session, visit, turn, actor)
-            return DeskReply(visit.id, turn, raised=raised)
+            reply = DeskReply(visit.id, turn)
+            await self._store(session, engine, visit, reply, actor)
+            return reply
 
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
         """Add the officer's remark to a visit (kept in the transcript too)."""
@@ -218,9 +225,11 @@ class VisitDesk:
             "visit": {"id": visit.id, "channel": visit.channel},
         }
 
-    async def _store(self, session: AsyncSession, visit: Visit, turn: Turn, actor: Actor) -> list[FlagRaised]:
+    async def _store(
+        self, session: AsyncSession, engine: VisitEngine, visit: Visit, reply: DeskReply, actor: Actor
+    ) -> None:
+        turn = reply.turn
         state = turn.state
-        raised: list[FlagRaised] = []
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
                 session.add(
@@ -236,6 +245,14 @@ class VisitDesk:
                         answered_by_user_id=actor.user_id,
                     )
                 )
+                if engine.compiled.steps[record.step].sets == "consent":
+                    await record_consent(
+                        session,
+                        visit.borrower_id,
+                        granted=record.value is True or record.value == "agree",
+                        channel=visit.channel,
+                        visit_id=visit.id,
+                    )
             elif isinstance(record, AnswerUndone):
                 await repo.undo_answer(session, visit.id, record.step)
             elif isinstance(record, FlagRaised):
@@ -248,15 +265,47 @@ class VisitDesk:
                         note=record.note,
                     )
                 )
-                raised.append(record)
+                reply.raised.append(record)
             elif isinstance(record, VisitEnded):
-                visit.status = "finished"
-                visit.outcome = record.outcome.value
-                visit.finished_at = utcnow()
-                visit.callback_at = datetime.fromisoformat(record.callback_at) if record.callback_at else None
+                await self._finish(session, visit, record, reply, actor)
         visit.state = state.to_json()
         visit.step = None if state.finished else state.step
         for line in turn_lines(turn):
             await repo.add_transcript(session, visit.id, "out", line, actor="bot")
         await session.flush()
-        return raised
+
+    async def _finish(
+        self, session: AsyncSession, visit: Visit, ended: VisitEnded, reply: DeskReply, actor: Actor
+    ) -> None:
+        """Close the visit and act on its outcome: call-back tasks, opt-out, review queue."""
+        visit.status = "finished"
+        visit.outcome = ended.outcome.value
+        visit.finished_at = utcnow()
+        visit.callback_at = datetime.fromisoformat(ended.callback_at) if ended.callback_at else None
+        visit.review_status = "pending"
+        borrower = visit.borrower
+        for name in ("opt_out_reason", "preferred_channel"):
+            value = ended.fields.get(name)
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            if value is not None:
+                setattr(borrower, name, str(value))
+        if ended.outcome is Outcome.OPTED_OUT:
+            borrower.opted_out_at = utcnow()
+            reply.opted_out = True
+        worrying = (
+            [f for f in reply.raised if f.severity is Severity.HIGH] if actor.kind == "borrower" else []
+        )
+        wants_call = ended.fields.get("wants_call") is True
+        if visit.callback_at is not None or wants_call or worrying:
+            note = ", ".join(f.flag for f in worrying) or ("wants_call" if wants_call else "callback")
+            task = await add_task(
+                session,
+                kind="callback",
+                borrower_id=borrower.id,
+                officer_id=visit.officer_id,
+                visit_id=visit.id,
+                note=note,
+                due_at=visit.callback_at,
+            )
+            reply.tasks.append(task.id)

@@ -38,6 +38,8 @@ def visit_summary(visit: Visit) -> dict[str, Any]:
         "callback_at": _iso(visit.callback_at),
         "started_at": _iso(visit.started_at),
         "finished_at": _iso(visit.finished_at),
+        "review_status": visit.review_status,
+        "review_comment": visit.review_comment,
     }
 
 

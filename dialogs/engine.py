@@ -150,6 +150,8 @@ class VisitEnded:
 
     outcome: Outcome
     callback_at: str | None
+    fields: dict[str, JsonValue] = field(default_factory=dict)
+    """Answers of steps with ``sets: <field>`` (opt-out reason, preferred channel, ...)."""
 
 
 Record = AnswerRecorded | AnswerUndone | FlagRaised | VisitEnded
@@ -315,13 +317,20 @@ class VisitEngine:
         turn.state.outcome = outcome.value
         turn.state.callback_at = callback_at
         turn.prompt = None
-        turn.records.append(VisitEnded(outcome, callback_at))
+        turn.records.append(VisitEnded(outcome, callback_at, self.fields(turn.state)))
+
+    def fields(self, state: VisitState) -> dict[str, JsonValue]:
+        """The answers of steps marked ``sets: <field>``, by field name."""
+        found: dict[str, JsonValue] = {}
+        for step_id, value in state.answers.items():
+            target = self.compiled.steps[step_id].sets
+            if target is not None and value is not None:
+                found[target] = value
+        return found
 
     def _callback_at(self, state: VisitState) -> str | None:
-        for step_id, value in state.answers.items():
-            if self.compiled.steps[step_id].sets == "callback_at" and isinstance(value, str):
-                return value
-        return None
+        value = self.fields(state).get("callback_at")
+        return value if isinstance(value, str) else None
 
     def _context(
         self, state: VisitState, facts: dict[str, Any], step_id: str, answer: Any = None

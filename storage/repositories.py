@@ -194,6 +194,9 @@ class VisitFilter:
     since: datetime | None = None
     until: datetime | None = None
     team: str | None = None
+    risk: str | None = None
+    """A severity (``high``, ``medium``, ``low``: that or worse) or a flag code."""
+    review_status: str | None = None
     limit: int = 200
 
 
@@ -216,4 +219,14 @@ async def list_visits(session: AsyncSession, flt: VisitFilter | None = None) -> 
         conditions.append(Visit.started_at < flt.until)
     if flt.team:
         conditions.append(Visit.officer.has(User.team == flt.team))
+    if flt.review_status:
+        conditions.append(Visit.review_status == flt.review_status)
+    if flt.risk:
+        levels = {"low": ["low", "medium", "high"], "medium": ["medium", "high"], "high": ["high"]}
+        live = select(RiskFlag.id).where(RiskFlag.visit_id == Visit.id, RiskFlag.cleared_at.is_(None))
+        if flt.risk in levels:
+            live = live.where(RiskFlag.severity.in_(levels[flt.risk]))
+        else:
+            live = live.where(RiskFlag.code == flt.risk)
+        conditions.append(live.exists())
     return (await session.scalars(query.where(*conditions))).unique().all()

@@ -1,0 +1,104 @@
+"""``visitbot invite`` and ``visitbot export``: what leaves the system (links and files)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from bot.app import Services
+from bot.cli_base import run
+from bot.export import export_csv, export_rows, export_xlsx
+from bot.settings import Settings
+from dialogs.i18n import message
+from storage import repositories as repo
+from storage.self_service import create_invite
+
+__all__ = ["bot_username", "deep_link", "export", "invite"]
+
+out = Console(highlight=False)
+
+
+async def bot_username(settings: Settings) -> str:
+    """The bot's @username: from VISITBOT_BOT_USERNAME, else asked from the Bot API (getMe)."""
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    if not settings.telegram_token:
+        raise typer.BadParameter("set VISITBOT_BOT_USERNAME or VISITBOT_TELEGRAM_TOKEN to build invite links")
+    from telegram import Bot
+
+    bot = Bot(settings.telegram_token, base_url=settings.telegram_api_url)
+    async with bot:
+        me = await bot.get_me()
+    if not me.username:
+        raise typer.BadParameter("the bot has no username (getMe)")
+    return me.username
+
+
+def deep_link(username: str, token: str) -> str:
+    """A Telegram deep link that opens the bot with ``/start <token>``."""
+    return f"https://t.me/{username}?start={token}"
+
+
+def _day(value: str | None, zone: str, *, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta())
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
+
+
+def invite(
+    borrower: Annotated[str, typer.Argument(help="Borrower code.")],
+    script: Annotated[str, typer.Option(help="Self-service script.")] = "self_checkin",
+    days: Annotated[int, typer.Option(help="Days the link stays valid.")] = 7,
+) -> None:
+    """Print a one-time self-service link for a borrower (t.me deep link; the token is stored hashed)."""
+
+    async def job(svc: Services) -> str:
+        username = await bot_username(svc.settings)
+        svc.catalog.latest(script)
+        async with svc.sessions() as session, session.begin():
+            found = await repo.borrower_by_code(session, borrower)
+            if found is None:
+                raise typer.BadParameter(message("desk_no_borrower", svc.settings.locale, code=borrower))
+            token = await create_invite(
+                session, found, script_id=script, created_by=None, valid_for=timedelta(days=days)
+            )
+        return deep_link(username, token)
+
+    print(run(job))
+
+
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.xlsx or .csv).")],
+    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to and including this day.")] = None,
+    officer: Annotated[int | None, typer.Option(help="Officer's user id.")] = None,
+    outcome: Annotated[str | None, typer.Option()] = None,
+    risk: Annotated[str | None, typer.Option(help="high/medium/low (or worse), or a flag code.")] = None,
+    team: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Export visits: one row per visit, one column per question (+ a risk flag sheet in XLSX)."""
+    kind = output.suffix.lower().lstrip(".")
+    if kind not in ("xlsx", "csv"):
+        raise typer.BadParameter("--output must end in .xlsx or .csv")
+
+    async def job(svc: Services) -> int:
+        zone = svc.settings.timezone
+        flt = repo.VisitFilter(
+            since=_day(since, zone), until=_day(until, zone, end=True), officer_id=officer,
+            outcome=outcome, risk=risk, team=team, limit=100_000,
+        )  # fmt: skip
+        async with svc.sessions() as session:
+            header, visits, flags = await export_rows(session, flt)
+        data = export_xlsx(header, visits, flags) if kind == "xlsx" else export_csv(header, visits)
+        await asyncio.to_thread(output.write_bytes, data)
+        return len(visits)
+
+    count = run(job)
+    out.print(f"[green]{count} visit(s) written to {output}.[/green]")

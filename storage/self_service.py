@@ -1,0 +1,119 @@
+"""Borrowers' self-service: one-time invite links, consent records, opt-outs and officers' tasks."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Borrower, Consent, Invite, Task, utcnow
+
+__all__ = [
+    "InviteCheck",
+    "add_task",
+    "create_invite",
+    "hash_token",
+    "open_tasks",
+    "record_consent",
+    "redeem_invite",
+]
+
+
+def hash_token(token: str) -> str:
+    """The stored form of an invite token (SHA-256, hex)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_invite(
+    session: AsyncSession,
+    borrower: Borrower,
+    *,
+    script_id: str,
+    created_by: int | None,
+    valid_for: timedelta = timedelta(days=7),
+) -> str:
+    """Make a one-time token for a borrower's self-service check-in; only its hash is kept."""
+    token = secrets.token_urlsafe(18)
+    session.add(
+        Invite(
+            token_hash=hash_token(token),
+            borrower_id=borrower.id,
+            script_id=script_id,
+            created_by=created_by,
+            expires_at=utcnow() + valid_for,
+        )
+    )
+    await session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class InviteCheck:
+    """The result of opening an invite: the invite, or why it was refused."""
+
+    invite: Invite | None
+    problem: str | None = None
+
+
+async def redeem_invite(
+    session: AsyncSession, token: str, *, telegram_id: int, now: datetime | None = None
+) -> InviteCheck:
+    """Use an invite once: links the borrower to this Telegram user. Refuses unknown, used, expired."""
+    now = now or utcnow()
+    invite = await session.scalar(
+        select(Invite).where(Invite.token_hash == hash_token(token)).with_for_update(of=Invite)
+    )
+    if invite is None:
+        return InviteCheck(None, "unknown")
+    if invite.used_at is not None:
+        return InviteCheck(invite, "used")
+    if invite.expires_at <= now:
+        return InviteCheck(invite, "expired")
+    other = await session.scalar(select(Borrower).where(Borrower.telegram_id == telegram_id))
+    if other is not None and other.id != invite.borrower_id:
+        other.telegram_id = None
+    invite.used_at = now
+    invite.used_by_telegram_id = telegram_id
+    invite.borrower.telegram_id = telegram_id
+    await session.flush()
+    return InviteCheck(invite)
+
+
+async def record_consent(
+    session: AsyncSession, borrower_id: int, *, granted: bool, channel: str, visit_id: int | None
+) -> None:
+    """Keep a consent or refusal with its time and channel."""
+    session.add(Consent(borrower_id=borrower_id, visit_id=visit_id, granted=granted, channel=channel))
+    await session.flush()
+
+
+async def add_task(
+    session: AsyncSession,
+    *,
+    kind: str,
+    borrower_id: int,
+    officer_id: int | None,
+    visit_id: int | None,
+    note: str,
+    due_at: datetime | None = None,
+) -> Task:
+    """Give an officer something to do (a call-back, a reply to a review)."""
+    task = Task(
+        kind=kind, borrower_id=borrower_id, officer_id=officer_id, visit_id=visit_id, note=note, due_at=due_at
+    )
+    session.add(task)
+    await session.flush()
+    return task
+
+
+async def open_tasks(session: AsyncSession, *, officer_id: int | None = None) -> Sequence[Task]:
+    """Tasks not done yet, soonest first."""
+    query = select(Task).where(Task.done_at.is_(None))
+    if officer_id is not None:
+        query = query.where(Task.officer_id == officer_id)
+    return (await session.scalars(query.order_by(Task.due_at.is_(None), Task.due_at, Task.id))).unique().all()
