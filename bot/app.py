@@ -14,7 +14,7 @@ from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from storage.db import make_engine, make_sessionmaker
 
-__all__ = ["Services", "services"]
+__all__ = ["Services", "make_services", "services"]
 
 
 @dataclass
@@ -28,13 +28,19 @@ class Services:
     desk: VisitDesk
 
 
-@asynccontextmanager
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    """Build the services for ``settings`` and dispose of the engine afterwards."""
+def make_services(settings: Settings) -> Services:
+    """Build the services for ``settings`` (dispose of ``engine`` when done)."""
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     catalog = ScriptCatalog(Path(settings.scripts_dir) if settings.scripts_dir else None)
+    return Services(settings, engine, sessions, catalog, VisitDesk(sessions, catalog, settings))
+
+
+@asynccontextmanager
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Build the services for ``settings`` and dispose of the engine afterwards."""
+    svc = make_services(settings)
     try:
-        yield Services(settings, engine, sessions, catalog, VisitDesk(sessions, catalog, settings))
+        yield svc
     finally:
-        await engine.dispose()
+        await svc.engine.dispose()

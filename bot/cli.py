@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bot import cli_share
+from bot import cli_bot, cli_share
 from bot.app import Services
 from bot.cli_base import emit_json, err, out, run, settings_or_exit
 from bot.console import ConsoleVisit, stdin_reader
@@ -17,7 +17,7 @@ from bot.desk import Actor, NotFound
 from bot.records import visit_record, visit_summary
 from dialogs.i18n import message
 from storage import repositories as repo
-from storage.demo import load_demo
+from storage.demo import link_demo_user, load_demo
 from storage.migrate import upgrade
 
 __all__ = ["app"]
@@ -44,15 +44,29 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @demo_app.command("load")
-def demo_load() -> None:
+def demo_load(
+    officer_telegram_id: Annotated[
+        int | None, typer.Option(help="Your Telegram id: become the demo officer 王磊 (owns B001, B003, ...).")
+    ] = None,
+    supervisor_telegram_id: Annotated[
+        int | None, typer.Option(help="A Telegram id to become the demo supervisor 刘主管.")
+    ] = None,
+) -> None:
     """Load demo officers, borrowers and loans if the database has no borrowers yet."""
 
     async def job(svc: Services) -> bool:
         async with svc.sessions() as session, session.begin():
-            return await load_demo(session)
+            loaded = await load_demo(session)
+            for telegram_id, role in ((officer_telegram_id, "officer"), (supervisor_telegram_id, "supervisor")):
+                if telegram_id is not None:
+                    await link_demo_user(session, telegram_id, role)
+            return loaded
 
     loaded = run(job)
     out.print("[green]Demo data loaded.[/green]" if loaded else "Borrowers exist already; nothing loaded.")
+    for telegram_id, name in ((officer_telegram_id, "王磊"), (supervisor_telegram_id, "刘主管")):
+        if telegram_id is not None:
+            out.print(f"Telegram user {telegram_id} is now the demo user {name}.")
 
 
 @borrowers_app.command("list")
@@ -183,9 +197,7 @@ def visits_list(
             result = []
             for v in await repo.list_visits(session, flt):
                 row = visit_summary(v)
-                row["flags"] = [
-                    {"code": f.code, "severity": f.severity} for f in await repo.visit_flags(session, v.id)
-                ]
+                row["flags"] = [{"code": f.code, "severity": f.severity} for f in await repo.visit_flags(session, v.id)]
                 result.append(row)
             return result
 
@@ -250,10 +262,7 @@ def users_add(
             return user.id
 
     user_id = run(job)
-    out.print(
-        f"[green]User #{user_id}: {name} ({role}{', ' + team if team else ''}), "
-        f"Telegram {telegram_id}.[/green]"
-    )
+    out.print(f"[green]User #{user_id}: {name} ({role}{', ' + team if team else ''}), Telegram {telegram_id}.[/green]")
 
 
 @users_app.command("list")
@@ -281,4 +290,5 @@ def users_list() -> None:
 
 
 app.command("invite")(cli_share.invite)
+app.command("bot")(cli_bot.bot)
 app.command("export")(cli_share.export)

@@ -91,9 +91,7 @@ class ConsoleVisit:
         if prompt.hint and prompt.kind not in (AnswerKind.CHOICE,):
             self.out.print(f"   ({prompt.hint})", style="dim", markup=False)
 
-    async def run(
-        self, reply: DeskReply, officer_id: int | None, read: Callable[[], str | None]
-    ) -> str | None:
+    async def run(self, reply: DeskReply, officer_id: int | None, read: Callable[[], str | None]) -> str | None:
         """Loop until the visit ends or input stops; returns the outcome (None when paused)."""
         actor = Actor("officer", officer_id)
         self.show(reply.turn)
@@ -120,9 +118,7 @@ class ConsoleVisit:
             self.show(reply.turn)
         outcome = reply.turn.state.outcome or ""
         label = message(f"outcome_{outcome}", self.locale)
-        self.out.print(
-            message("console_finished", self.locale, outcome=label, visit=visit_id), style="bold green"
-        )
+        self.out.print(message("console_finished", self.locale, outcome=label, visit=visit_id), style="bold green")
         return outcome
 
     def _event(self, text: str) -> Event | None:
@@ -143,9 +139,7 @@ class ConsoleVisit:
             try:
                 outcome = Outcome(word)
             except ValueError:
-                self.out.print(
-                    message("console_bad_outcome", self.locale, text=word), style="red", markup=False
-                )
+                self.out.print(message("console_bad_outcome", self.locale, text=word), style="red", markup=False)
                 return None
         if outcome is not Outcome.CALLBACK or not when.strip():
             return Cancel(outcome)

@@ -69,6 +69,8 @@ class DeskReply:
     turn: Turn
     resumed: bool = False
     duplicate: bool = False
+    stale: bool = False
+    """The input was meant for another question (an old button); nothing was recorded."""
     raised: list[FlagRaised] = field(default_factory=list)
     tasks: list[int] = field(default_factory=list)
     """Ids of officer tasks this input created (call-backs)."""
@@ -89,9 +91,7 @@ def turn_lines(turn: Turn) -> list[str]:
 class VisitDesk:
     """Starts, resumes and advances visits; every call is one database transaction."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], catalog: ScriptCatalog, settings: Settings
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: ScriptCatalog, settings: Settings) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.settings = settings
@@ -120,9 +120,7 @@ class VisitDesk:
             visit = await repo.open_visit_for(session, borrower.id, script_id)
             if visit is not None:
                 engine = await self._engine(session, visit)
-                return DeskReply(
-                    visit.id, engine.resume(VisitState.from_json(visit.state), self._facts(visit)), True
-                )
+                return DeskReply(visit.id, engine.resume(VisitState.from_json(visit.state), self._facts(visit)), True)
             if not borrower.loans:
                 raise NotFound(message("desk_no_loan", lang, code=borrower.code))
             engine = self.catalog.latest(script_id)
@@ -151,14 +149,22 @@ class VisitDesk:
         async with self.sessions() as session:
             visit = await self._visit(session, visit_id, locale)
             engine = await self._engine(session, visit)
-            return DeskReply(
-                visit.id, engine.resume(VisitState.from_json(visit.state), self._facts(visit)), True
-            )
+            return DeskReply(visit.id, engine.resume(VisitState.from_json(visit.state), self._facts(visit)), True)
 
     async def act(
-        self, visit_id: int, event: Event, *, actor: Actor, said: str, update_key: str | None = None
+        self,
+        visit_id: int,
+        event: Event,
+        *,
+        actor: Actor,
+        said: str,
+        update_key: str | None = None,
+        expect_step: str | None = None,
     ) -> DeskReply:
-        """Apply one input to a visit; an update seen before (``update_key``) is not applied twice."""
+        """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
+
+        An update seen before (same ``update_key``) is not applied again.
+        """
         async with self.sessions() as session, session.begin():
             if update_key is not None and not await repo.claim_update(session, update_key):
                 visit = await self._visit(session, visit_id)
@@ -168,6 +174,8 @@ class VisitDesk:
             visit = await self._visit(session, visit_id, for_update=True)
             engine = await self._engine(session, visit)
             state = VisitState.from_json(visit.state)
+            if state.finished or (expect_step is not None and state.step != expect_step):
+                return DeskReply(visit.id, engine.resume(state, self._facts(visit)), stale=True)
             now = self.now(visit.borrower.timezone)
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
@@ -293,9 +301,7 @@ class VisitDesk:
         if ended.outcome is Outcome.OPTED_OUT:
             borrower.opted_out_at = utcnow()
             reply.opted_out = True
-        worrying = (
-            [f for f in reply.raised if f.severity is Severity.HIGH] if actor.kind == "borrower" else []
-        )
+        worrying = [f for f in reply.raised if f.severity is Severity.HIGH] if actor.kind == "borrower" else []
         wants_call = ended.fields.get("wants_call") is True
         if visit.callback_at is not None or wants_call or worrying:
             note = ", ".join(f.flag for f in worrying) or ("wants_call" if wants_call else "callback")

@@ -26,9 +26,7 @@ def visit_summary(visit: Visit) -> dict[str, Any]:
         "id": visit.id,
         "script": {"id": visit.script_id, "version": visit.script_version},
         "borrower": {"code": visit.borrower.code, "name": visit.borrower.name},
-        "loan": (
-            {"contract_no": visit.loan.contract_no, "amount": str(visit.loan.amount)} if visit.loan else None
-        ),
+        "loan": ({"contract_no": visit.loan.contract_no, "amount": str(visit.loan.amount)} if visit.loan else None),
         "officer": {"id": visit.officer.id, "name": visit.officer.name} if visit.officer else None,
         "channel": visit.channel,
         "locale": visit.locale,

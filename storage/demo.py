@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Borrower, Loan, User
 
-__all__ = ["DEMO_TEAM", "load_demo"]
+__all__ = ["DEMO_TEAM", "link_demo_user", "load_demo"]
 
 DEMO_TEAM = "城东支行"
 PRODUCTS = ("个人经营贷", "小微企业流动资金贷", "商户信用贷")
@@ -65,3 +65,18 @@ async def load_demo(session: AsyncSession, *, seed: int = 20261123, borrowers: i
         )
     await session.flush()
     return True
+
+
+async def link_demo_user(session: AsyncSession, telegram_id: int, role: str) -> User:
+    """Give a Telegram id to the first demo user of a role (the officer 王磊, the supervisor 刘主管)."""
+    holder = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    if holder is not None:
+        holder.telegram_id = None
+        await session.flush()
+    user = await session.scalar(select(User).where(User.role == role, User.team == DEMO_TEAM).order_by(User.id))
+    if user is None:
+        raise LookupError(f"no demo {role}: run `visitbot demo load` on an empty database first")
+    user.telegram_id = telegram_id
+    user.active = True
+    await session.flush()
+    return user

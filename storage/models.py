@@ -28,6 +28,7 @@ __all__ = [
     "Answer",
     "Base",
     "Borrower",
+    "ChatSession",
     "Consent",
     "Invite",
     "Loan",
@@ -297,3 +298,17 @@ class Task(Base):
     done_at: Mapped[datetime | None] = mapped_column(Stamp)
 
     borrower: Mapped[Borrower] = relationship(lazy="joined")
+
+
+class ChatSession(Base):
+    """Which visit a Telegram chat is on, and the question message to edit in place."""
+
+    __tablename__ = "chat_sessions"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    step: Mapped[str | None] = mapped_column(String(40))
+    picked: Mapped[list[str] | None] = mapped_column(JSON)
+    """Options ticked so far on a multiple-choice question answered with buttons."""
+    updated_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,56 @@
+"""``visitbot bot``: run the Telegram front-end by long polling or as a webhook server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from telegram import Update
+
+from bot.app import make_services
+from bot.cli_base import err, settings_or_exit
+from bot.logs import setup_logging
+from bot.telegram.app import build_application
+from storage.db import is_sqlite
+from storage.migrate import upgrade
+
+__all__ = ["bot"]
+
+
+def bot(
+    webhook: Annotated[bool, typer.Option("--webhook", help="Serve a webhook instead of long polling.")] = False,
+    listen: Annotated[str | None, typer.Option(help="Webhook: address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Webhook: port to listen on.")] = None,
+    path: Annotated[str | None, typer.Option(help="Webhook: URL path.")] = None,
+    url: Annotated[str | None, typer.Option(help="Webhook: public URL Telegram posts to.")] = None,
+    set_webhook: Annotated[bool, typer.Option(help="Webhook: register the URL with Telegram on start.")] = True,
+) -> None:
+    """Run the Telegram bot (VISITBOT_TELEGRAM_TOKEN; VISITBOT_TELEGRAM_API_URL for another Bot API server)."""
+    settings = settings_or_exit()
+    if not settings.telegram_token:
+        err.print("[red]Set VISITBOT_TELEGRAM_TOKEN to the bot's token (from @BotFather).[/red]")
+        raise typer.Exit(2)
+    setup_logging(logging.INFO)
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    svc = make_services(settings)
+    application = build_application(svc)
+    if not webhook:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        return
+    secret = settings.webhook_secret
+    if not secret:
+        err.print("[red]Webhook mode needs VISITBOT_WEBHOOK_SECRET (Telegram sends it in every request).[/red]")
+        raise typer.Exit(2)
+    url_path = (path or settings.webhook_path).strip("/")
+    public = url or settings.webhook_url
+    application.run_webhook(
+        listen=listen or settings.webhook_listen,
+        port=port or settings.webhook_port,
+        url_path=url_path,
+        secret_token=secret,
+        webhook_url=public if set_webhook else None,
+        allowed_updates=Update.ALL_TYPES,
+        drop_pending_updates=False,
+    )

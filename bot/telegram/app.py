@@ -1,0 +1,208 @@
+"""The Telegram application: handlers by role, the command menu, polling or webhook."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import Services
+from bot.telegram import officer
+from bot.telegram.common import Sender, identify, send, services_of, t
+from bot.telegram.visits import on_button, on_input
+from dialogs.i18n import LOCALES, message, register
+from storage import repositories as repo
+
+__all__ = ["COMMANDS", "build_application"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE, Sender], Awaitable[object]]
+
+STAFF = ("officer", "supervisor", "admin")
+OFFICERS = ("officer", "admin")
+
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "stranger": ("start", "help"),
+    "borrower": ("start", "help", "cancel"),
+    "officer": ("start", "help", "visit", "resume", "back", "skip", "cancel", "note"),
+    "supervisor": ("start", "help"),
+    "admin": ("start", "help", "visit", "resume", "back", "skip", "cancel", "note"),
+}
+
+register(
+    {
+        "cmd_start": {"zh-CN": "开始", "en": "Start"},
+        "cmd_help": {"zh-CN": "帮助", "en": "Help"},
+        "cmd_visit": {"zh-CN": "开始回访（可加编号或姓名）", "en": "Start a visit (code or name)"},
+        "cmd_resume": {"zh-CN": "继续未完成的回访", "en": "Resume an unfinished visit"},
+        "cmd_back": {"zh-CN": "撤回上一个回答", "en": "Undo the last answer"},
+        "cmd_skip": {"zh-CN": "跳过当前问题", "en": "Skip this question"},
+        "cmd_cancel": {"zh-CN": "结束回访并选择结果", "en": "End the visit with an outcome"},
+        "cmd_note": {"zh-CN": "给回访加备注", "en": "Add a remark to the visit"},
+        "tg_welcome_officer": {
+            "zh-CN": "{name}，您好！电话回访时用 /visit 选择借款人，我会一步步给出要说的话，您点选对方的回答即可。\n"
+            "/resume 继续未完成的回访，/back 撤回，/skip 跳过，/cancel 结束，/note 备注。",
+            "en": "Hello {name}! During a call, send /visit to pick the borrower; I show each line to say and "
+            "you tap what they answered.\n/resume continues a visit, /back undoes, /skip skips, /cancel ends, "
+            "/note adds a remark.",
+        },
+        "tg_welcome_supervisor": {
+            "zh-CN": "{name}，您好！高风险预警会第一时间发送给您。",
+            "en": "Hello {name}! High-risk alerts reach you as they happen.",
+        },
+    }
+)
+
+
+def guarded(
+    handler: Handler, roles: tuple[str, ...]
+) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    """Wrap a handler: identify the sender, refuse anyone outside ``roles`` politely."""
+
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        sender = await identify(update, context)
+        if sender is None:
+            return
+        if sender.role not in roles:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            key = "tg_stranger" if sender.role == "stranger" else "tg_not_allowed"
+            await send(context, sender.chat_id, html.escape(t(key, sender, id=sender.telegram_id)))
+            return
+        await handler(update, context, sender)
+
+    return callback
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """/start: greet staff by role (and refresh their command menu)."""
+    await set_commands_for(context, sender)
+    if sender.user is None:
+        await send(context, sender.chat_id, html.escape(t("tg_stranger", sender, id=sender.telegram_id)))
+        return
+    key = "tg_welcome_officer" if sender.role in OFFICERS else "tg_welcome_supervisor"
+    await send(context, sender.chat_id, html.escape(t(key, sender, name=sender.user.name)))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """/help: what this person can do here."""
+    await start(update, context, sender)
+
+
+async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """Route a button press by its callback data prefix."""
+    query = update.callback_query
+    assert query is not None
+    data = query.data or ""
+    kind, _, rest = data.partition(":")
+    if kind in ("a", "m", "c"):
+        await on_button(update, context, sender)
+    elif kind == "v" and sender.role in OFFICERS:
+        await query.answer()
+        await officer.pick_borrower(update, context, sender, rest)
+    elif kind == "r" and sender.role in OFFICERS and rest.isdigit():
+        await query.answer()
+        await officer.resume_visit(update, context, sender, int(rest))
+    elif kind == "x" and rest.count(":") == 1:
+        visit_id, outcome = rest.split(":")
+        await officer.cancel_button(update, context, sender, int(visit_id), outcome)
+    else:
+        await query.answer(t("tg_stale", sender))
+
+
+async def set_commands_for(context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """Register the command menu of this person's role for their chat."""
+    names = COMMANDS.get(sender.role, COMMANDS["stranger"])
+    commands = [BotCommand(name, message(f"cmd_{name}", sender.locale)) for name in names]
+    try:
+        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(sender.chat_id))
+    except TelegramError as exc:
+        log.info("could not set commands for chat %s: %s", sender.chat_id, exc)
+
+
+async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """On start: the default menu per language, and each known staff member's menu."""
+    svc: Services = application.bot_data["services"]
+    for locale in LOCALES:
+        commands = [BotCommand(n, message(f"cmd_{n}", locale)) for n in COMMANDS["stranger"]]
+        language = "zh" if locale == "zh-CN" else "en"
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language)
+    await application.bot.set_my_commands(
+        [BotCommand(n, message(f"cmd_{n}", svc.settings.locale)) for n in COMMANDS["stranger"]]
+    )
+    async with svc.sessions() as session:
+        users = [u for u in await repo.list_users(session) if u.telegram_id and u.active]
+    for user in users:
+        locale = user.locale or svc.settings.locale
+        names = COMMANDS.get(user.role, COMMANDS["stranger"])
+        assert user.telegram_id is not None
+        try:
+            await application.bot.set_my_commands(
+                [BotCommand(n, message(f"cmd_{n}", locale)) for n in names],
+                scope=BotCommandScopeChat(user.telegram_id),
+            )
+        except TelegramError as exc:  # e.g. the person never opened a chat with the bot
+            log.info("no command menu for user %s: %s", user.id, exc)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure (masked) and tell the user their answers are safe."""
+    log.error("update failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        svc = services_of(context)
+        user = update.effective_user
+        locale = svc.settings.locale if user is None or not user.language_code else user.language_code
+        from dialogs.i18n import normalize_locale
+
+        try:
+            await context.bot.send_message(update.effective_chat.id, message("tg_error", normalize_locale(locale)))
+        except TelegramError:
+            log.warning("could not tell chat %s about the error", update.effective_chat.id)
+
+
+def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
+    """The PTB application talking to ``VISITBOT_TELEGRAM_API_URL`` with every handler registered."""
+    settings = svc.settings
+    if not settings.telegram_token:
+        raise ValueError("VISITBOT_TELEGRAM_TOKEN is not set")
+    builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_url)
+    file_url = settings.telegram_file_url or settings.telegram_api_url.replace("/bot", "/file/bot")
+    builder = (
+        builder.base_file_url(file_url)
+        .post_init(post_init)
+        .rate_limiter(
+            AIORateLimiter(max_retries=3)  # type: ignore[arg-type]  # PTB types the default builder as [None]
+        )
+    )
+    application = builder.build()
+    application.bot_data["services"] = svc
+    officers = OFFICERS
+    application.add_handler(CommandHandler("start", guarded(start, (*STAFF, "stranger", "borrower"))))
+    application.add_handler(CommandHandler("help", guarded(help_command, (*STAFF, "stranger", "borrower"))))
+    application.add_handler(CommandHandler("visit", guarded(officer.visit, officers)))
+    application.add_handler(CommandHandler("resume", guarded(officer.resume, officers)))
+    application.add_handler(CommandHandler("back", guarded(officer.back, (*officers, "borrower"))))
+    application.add_handler(CommandHandler("skip", guarded(officer.skip, (*officers, "borrower"))))
+    application.add_handler(CommandHandler("cancel", guarded(officer.cancel, officers)))
+    application.add_handler(CommandHandler("note", guarded(officer.note, officers)))
+    application.add_handler(CallbackQueryHandler(guarded(buttons, (*STAFF, "borrower"))))
+    answers = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
+    application.add_handler(MessageHandler(answers, guarded(on_input, (*officers, "borrower"))))
+    application.add_handler(MessageHandler(filters.ALL, guarded(help_command, (*STAFF, "stranger", "borrower"))))
+    application.add_error_handler(on_error)
+    return application

@@ -1,0 +1,128 @@
+"""What every Telegram handler needs: who is writing, their language, services, safe sending."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.app import Services
+from bot.telegram.render import split_text
+from dialogs.i18n import message, normalize_locale, register
+from storage import repositories as repo
+from storage.models import Borrower, User
+
+__all__ = ["Sender", "edit_or_send", "identify", "send", "services_of", "t"]
+
+log = logging.getLogger(__name__)
+
+register(
+    {
+        "tg_stranger": {
+            "zh-CN": "您好！这是贷后回访助手，仅供本机构的信贷员、主管和受邀客户使用。"
+            "如果您是员工，请联系管理员为您开通（需要提供您的 Telegram ID：{id}）。",
+            "en": "Hello! This is the loan visit assistant, for our loan officers, supervisors and invited "
+            "borrowers only. If you work here, ask an admin to add you (your Telegram id: {id}).",
+        },
+        "tg_error": {
+            "zh-CN": "抱歉，处理时出了点问题。已经记录的回答都安全保存着，请稍后再试。",
+            "en": "Sorry, something went wrong. Every answer recorded so far is safe; please try again.",
+        },
+        "tg_not_allowed": {
+            "zh-CN": "您没有权限使用这个命令。",
+            "en": "You are not allowed to use this command.",
+        },
+    }
+)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The person behind an update: staff (with a role), a linked borrower, or a stranger."""
+
+    telegram_id: int
+    chat_id: int
+    locale: str
+    user: User | None
+    borrower: Borrower | None
+
+    @property
+    def role(self) -> str:
+        """officer, supervisor, admin, borrower or stranger."""
+        if self.user is not None:
+            return self.user.role
+        return "borrower" if self.borrower is not None else "stranger"
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The services made at start-up."""
+    services: Services = context.application.bot_data["services"]
+    return services
+
+
+def t(key: str, sender: Sender, **params: Any) -> str:
+    """A catalog message in the sender's language."""
+    return message(key, sender.locale, **params)
+
+
+async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender | None:
+    """Look the sender up by Telegram id (staff first, then linked borrowers)."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return None
+    svc = services_of(context)
+    async with svc.sessions() as session:
+        staff = await repo.user_by_telegram_id(session, user.id)
+        borrower = None
+        if staff is None:
+            borrower = await session.scalar(select(Borrower).where(Borrower.telegram_id == user.id))
+    if staff is not None and staff.locale:
+        locale = staff.locale
+    elif borrower is not None and user.language_code is None:
+        locale = borrower.locale
+    else:
+        locale = normalize_locale(user.language_code) if user.language_code else svc.settings.locale
+    return Sender(user.id, chat.id, locale, staff, borrower)
+
+
+async def send(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    """Send HTML text, split to Telegram's length limit; the keyboard goes on the last piece."""
+    pieces = split_text(text)
+    sent: Message | None = None
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        sent = await context.bot.send_message(
+            chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
+        )
+    assert sent is not None
+    return sent
+
+
+async def edit_or_send(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    message_id: int | None,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> int:
+    """Edit a message in place (or send a new one when it cannot be edited); returns its id."""
+    if message_id is not None and len(text) <= 4096:
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            return message_id
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return message_id
+            log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
+    return (await send(context, chat_id, text, markup)).message_id

@@ -1,0 +1,162 @@
+"""Turning engine output into Telegram messages: HTML-escaped text, inline keyboards, callback data.
+
+Callback data (≤ 64 bytes, Telegram's limit) is ``<kind>:<visit id>:<step id>:<value>``:
+``a`` answers a choice/yes-no question with an option id, ``m`` ticks an option of a
+multiple-choice question (``=`` submits the ticked set), ``c`` is a control (``back``, ``skip``).
+Pick lists use ``v:<borrower code>`` (start or resume a visit) and ``r:<visit id>`` (resume).
+The step id lets the bot refuse a press on a button of an earlier question.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from dialogs.engine import Prompt, Turn
+from dialogs.i18n import message, register
+from dialogs.schema import AnswerKind
+
+__all__ = [
+    "MAX_CALLBACK_BYTES",
+    "MAX_MESSAGE",
+    "Callback",
+    "answered_text",
+    "keyboard",
+    "parse_callback",
+    "prompt_text",
+    "split_text",
+]
+
+MAX_CALLBACK_BYTES = 64
+MAX_MESSAGE = 4096
+
+register(
+    {
+        "tg_yes": {"zh-CN": "是", "en": "Yes"},
+        "tg_no": {"zh-CN": "否", "en": "No"},
+        "tg_back": {"zh-CN": "↩ 撤回上一题", "en": "↩ Undo last"},
+        "tg_skip": {"zh-CN": "跳过", "en": "Skip"},
+        "tg_done_multi": {"zh-CN": "✔ 完成选择", "en": "✔ Done"},
+        "tg_answered": {"zh-CN": "✅ {answer}", "en": "✅ {answer}"},
+        "tg_type_answer": {"zh-CN": "请直接输入回答。", "en": "Type your answer."},
+    }
+)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A decoded button press."""
+
+    kind: str
+    visit_id: int
+    step: str
+    value: str
+
+
+def encode(kind: str, visit_id: int, step: str, value: str) -> str:
+    """Callback data for a visit button; refuses data over Telegram's 64 bytes."""
+    data = f"{kind}:{visit_id}:{step}:{value}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse_callback(data: str) -> Callback | None:
+    """Decode visit button data; None for anything else (pick lists, garbage)."""
+    parts = data.split(":", 3)
+    if len(parts) != 4 or parts[0] not in ("a", "m", "c") or not parts[1].isdigit():
+        return None
+    return Callback(parts[0], int(parts[1]), parts[2], parts[3])
+
+
+def prompt_text(turn: Turn, locale: str, *, header: str = "") -> str:
+    """The HTML text of a turn: notices, lines said, the question, a hint for typed answers."""
+    parts = [f"<i>{html.escape(header)}</i>"] if header else []
+    if turn.notice:
+        parts.append(f"<i>{html.escape(turn.notice)}</i>")
+    if turn.error:
+        parts.append(f"⚠️ {html.escape(turn.error)}")
+    parts.extend(html.escape(line) for line in turn.said if line)
+    prompt = turn.prompt
+    if prompt is not None:
+        parts.append(f"<b>{html.escape(prompt.text)}</b>")
+        if prompt.kind not in (AnswerKind.CHOICE, AnswerKind.YESNO, AnswerKind.MULTI) and prompt.hint:
+            parts.append(f"<i>{html.escape(prompt.hint)}</i>")
+    return "\n\n".join(parts)
+
+
+def keyboard(
+    visit_id: int, prompt: Prompt | None, locale: str, picked: list[str] | None = None
+) -> InlineKeyboardMarkup | None:
+    """Buttons for a prompt: its options (or yes/no), ticks for multiple choice, back and skip."""
+    if prompt is None:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    step = prompt.step
+    if prompt.kind is AnswerKind.YESNO:
+        rows.append(
+            [
+                InlineKeyboardButton(message("tg_yes", locale), callback_data=encode("a", visit_id, step, "yes")),
+                InlineKeyboardButton(message("tg_no", locale), callback_data=encode("a", visit_id, step, "no")),
+            ]
+        )
+    elif prompt.kind is AnswerKind.CHOICE:
+        rows.extend(
+            [InlineKeyboardButton(label, callback_data=encode("a", visit_id, step, option))]
+            for option, label in prompt.options
+        )
+    elif prompt.kind is AnswerKind.MULTI:
+        ticked = set(picked or [])
+        rows.extend(
+            [
+                InlineKeyboardButton(
+                    ("☑ " if option in ticked else "☐ ") + label,
+                    callback_data=encode("m", visit_id, step, option),
+                )
+            ]
+            for option, label in prompt.options
+        )
+        rows.append(
+            [InlineKeyboardButton(message("tg_done_multi", locale), callback_data=encode("m", visit_id, step, "="))]
+        )
+    controls = []
+    if prompt.can_back:
+        controls.append(
+            InlineKeyboardButton(message("tg_back", locale), callback_data=encode("c", visit_id, step, "back"))
+        )
+    if prompt.can_skip:
+        controls.append(
+            InlineKeyboardButton(message("tg_skip", locale), callback_data=encode("c", visit_id, step, "skip"))
+        )
+    if controls:
+        rows.append(controls)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def answered_text(question: str, answer: str) -> str:
+    """The question message after it was answered: the question and the recorded answer."""
+    return f"{html.escape(question)}\n✅ <b>{html.escape(answer)}</b>"
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split a long text at line breaks into pieces Telegram accepts (≤ 4096 characters)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces or [""]

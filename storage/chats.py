@@ -1,0 +1,37 @@
+"""Telegram chat sessions: which visit a chat is on and the message that shows its question."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChatSession
+
+__all__ = ["chat_session", "clear_chat", "set_chat"]
+
+
+async def chat_session(session: AsyncSession, chat_id: int) -> ChatSession | None:
+    """The chat's session row, if any."""
+    return await session.get(ChatSession, chat_id, populate_existing=True)
+
+
+async def set_chat(
+    session: AsyncSession,
+    chat_id: int,
+    *,
+    visit_id: int | None,
+    message_id: int | None,
+    step: str | None,
+    picked: list[str] | None = None,
+) -> None:
+    """Point a chat at a visit and the message showing its current question."""
+    row = await session.get(ChatSession, chat_id)
+    if row is None:
+        row = ChatSession(chat_id=chat_id)
+        session.add(row)
+    row.visit_id, row.message_id, row.step, row.picked = visit_id, message_id, step, picked
+    await session.flush()
+
+
+async def clear_chat(session: AsyncSession, chat_id: int) -> None:
+    """Detach a chat from its visit (the visit ended or was left)."""
+    await set_chat(session, chat_id, visit_id=None, message_id=None, step=None)

@@ -1,0 +1,114 @@
+"""Run ``visitbot bot`` as a subprocess against the local Bot API double, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TOKEN = "4242:TESTtoken"
+OFFICER_ID = 7001
+SUPERVISOR_ID = 7002
+OTHER_SUPERVISOR_ID = 7003
+STRANGER_ID = 7999
+
+
+def cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    """Run a ``visitbot`` command and return its output (fails the test on a non-zero exit)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, f"visitbot {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def bot_env(database_url: str, api_base: str, **extra: str) -> dict[str, str]:
+    """Environment for the bot process: database, token, the double's URLs."""
+    env = dict(os.environ)
+    env.update(
+        VISITBOT_DATABASE_URL=database_url,
+        VISITBOT_TELEGRAM_TOKEN=TOKEN,
+        VISITBOT_TELEGRAM_API_URL=api_base,
+        VISITBOT_TELEGRAM_FILE_URL=api_base.replace("/bot", "/file/bot"),
+        VISITBOT_LOCALE="zh-CN",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Migrate, load demo data, and make the test officer (owning the demo borrowers of 王磊) and supervisors."""
+    cli(env, "db", "upgrade")
+    cli(env, "demo", "load", "--officer-telegram-id", str(OFFICER_ID), "--supervisor-telegram-id", str(SUPERVISOR_ID))
+    cli(
+        env,
+        "users",
+        "add",
+        "--telegram-id",
+        str(OTHER_SUPERVISOR_ID),
+        "--role",
+        "supervisor",
+        "--name",
+        "赵主管",
+        "--team",
+        "城西支行",
+    )
+
+
+class BotProcess:
+    """One ``visitbot bot`` process; its log goes to a file for post-mortems."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log_path = log
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "bot", *args], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, nothing confirmed to the Bot API."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+    def output(self) -> str:
+        """What the process logged so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running(env: dict[str, str], log: Path, *args: str) -> Iterator[BotProcess]:
+    """A bot process for the duration of a ``with`` block."""
+    process = BotProcess(env, log, *args)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+async def until(predicate: object, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    """Poll a zero-argument predicate until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    assert callable(predicate)
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
