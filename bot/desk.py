@@ -215,6 +215,7 @@ class VisitDesk:
                 "name": borrower.name,
                 "phone": borrower.phone or "",
                 "business": borrower.business or "",
+                "risk_tier": borrower.risk_tier,
             },
             "loan": {
                 "amount": loan.amount if loan else 0,

@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.app import Services
-from bot.telegram import officer
+from bot.telegram import borrower, officer, supervisor
 from bot.telegram.common import Sender, identify, send, services_of, t
 from bot.telegram.visits import on_button, on_input
 from dialogs.i18n import LOCALES, message, register
@@ -35,13 +35,16 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE, Sender], Awaitable[object
 
 STAFF = ("officer", "supervisor", "admin")
 OFFICERS = ("officer", "admin")
+REVIEWERS = ("supervisor", "admin")
 
+OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply")
+SUPERVISOR_COMMANDS = ("review", "transcript", "export")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
-    "borrower": ("start", "help", "cancel"),
-    "officer": ("start", "help", "visit", "resume", "back", "skip", "cancel", "note"),
-    "supervisor": ("start", "help"),
-    "admin": ("start", "help", "visit", "resume", "back", "skip", "cancel", "note"),
+    "borrower": ("start", "help", "back"),
+    "officer": ("start", "help", *OFFICER_COMMANDS, "transcript"),
+    "supervisor": ("start", "help", *SUPERVISOR_COMMANDS),
+    "admin": ("start", "help", *OFFICER_COMMANDS, *SUPERVISOR_COMMANDS),
 }
 
 register(
@@ -54,6 +57,11 @@ register(
         "cmd_skip": {"zh-CN": "跳过当前问题", "en": "Skip this question"},
         "cmd_cancel": {"zh-CN": "结束回访并选择结果", "en": "End the visit with an outcome"},
         "cmd_note": {"zh-CN": "给回访加备注", "en": "Add a remark to the visit"},
+        "cmd_invite": {"zh-CN": "生成客户自助回访链接", "en": "Make a self-service link for a borrower"},
+        "cmd_reply": {"zh-CN": "回复主管的退回意见", "en": "Answer a supervisor's comment"},
+        "cmd_review": {"zh-CN": "待审核的回访", "en": "Visits waiting for review"},
+        "cmd_transcript": {"zh-CN": "查看回访记录", "en": "Read a visit's transcript"},
+        "cmd_export": {"zh-CN": "导出回访（Excel）", "en": "Export visits (Excel)"},
         "tg_welcome_officer": {
             "zh-CN": "{name}，您好！电话回访时用 /visit 选择借款人，我会一步步给出要说的话，您点选对方的回答即可。\n"
             "/resume 继续未完成的回访，/back 撤回，/skip 跳过，/cancel 结束，/note 备注。",
@@ -90,8 +98,14 @@ def guarded(
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
-    """/start: greet staff by role (and refresh their command menu)."""
+    """/start [token]: open a self-service invite, or greet staff by role (and refresh their menu)."""
+    if context.args:
+        await borrower.start_with_token(update, context, sender, context.args[0])
+        return
     await set_commands_for(context, sender)
+    if sender.role == "borrower":
+        await send(context, sender.chat_id, html.escape(t("tg_welcome_borrower", sender)))
+        return
     if sender.user is None:
         await send(context, sender.chat_id, html.escape(t("tg_stranger", sender, id=sender.telegram_id)))
         return
@@ -118,11 +132,30 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
     elif kind == "r" and sender.role in OFFICERS and rest.isdigit():
         await query.answer()
         await officer.resume_visit(update, context, sender, int(rest))
+    elif kind == "s" and sender.role in STAFF and rest.count(":") == 1:
+        await query.answer()
+        action, visit_id = rest.split(":")
+        if action == "tr":
+            await supervisor.transcript(update, context, sender, int(visit_id))
+        elif action == "ok" and sender.role in REVIEWERS:
+            await supervisor.approve(update, context, sender, int(visit_id))
+        elif action == "ret" and sender.role in REVIEWERS:
+            await supervisor.ask_comment(update, context, sender, int(visit_id))
     elif kind == "x" and rest.count(":") == 1:
         visit_id, outcome = rest.split(":")
         await officer.cancel_button(update, context, sender, int(visit_id), outcome)
     else:
         await query.answer(t("tg_stale", sender))
+
+
+async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """A typed message: a supervisor's pending review comment, else an answer to the chat's visit."""
+    if sender.role in REVIEWERS and await supervisor.pending_comment(update, context, sender):
+        return
+    if sender.role == "supervisor":
+        await start(update, context, sender)
+        return
+    await on_input(update, context, sender)
 
 
 async def set_commands_for(context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
@@ -200,9 +233,14 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("skip", guarded(officer.skip, (*officers, "borrower"))))
     application.add_handler(CommandHandler("cancel", guarded(officer.cancel, officers)))
     application.add_handler(CommandHandler("note", guarded(officer.note, officers)))
+    application.add_handler(CommandHandler("invite", guarded(borrower.invite, officers)))
+    application.add_handler(CommandHandler("reply", guarded(supervisor.reply_to_review, officers)))
+    application.add_handler(CommandHandler("review", guarded(supervisor.review, REVIEWERS)))
+    application.add_handler(CommandHandler("transcript", guarded(supervisor.transcript, STAFF)))
+    application.add_handler(CommandHandler("export", guarded(supervisor.export, REVIEWERS)))
     application.add_handler(CallbackQueryHandler(guarded(buttons, (*STAFF, "borrower"))))
     answers = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
-    application.add_handler(MessageHandler(answers, guarded(on_input, (*officers, "borrower"))))
+    application.add_handler(MessageHandler(answers, guarded(typed, (*STAFF, "borrower"))))
     application.add_handler(MessageHandler(filters.ALL, guarded(help_command, (*STAFF, "stranger", "borrower"))))
     application.add_error_handler(on_error)
     return application

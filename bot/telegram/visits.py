@@ -10,6 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
 from bot.telegram.common import Sender, edit_or_send, send, services_of, t
+from bot.telegram.notify import after_reply
 from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit
@@ -108,6 +109,7 @@ async def run_event(
             old = html.escape(message("tg_undone", turn.state.locale))
         await edit_or_send(context, sender.chat_id, chat.message_id, old)
     await show_reply(context, sender, reply)
+    await after_reply(context, reply)
     return reply
 
 
