@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +13,7 @@ from rich.table import Table
 from bot import cli_bot, cli_share
 from bot.app import Services
 from bot.cli_base import emit_json, err, out, run, settings_or_exit
+from bot.cli_scripts import scripts_app
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
 from bot.records import visit_record, visit_summary
@@ -33,6 +35,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(borrowers_app, name="borrowers")
 app.add_typer(visits_app, name="visits")
 app.add_typer(users_app, name="users")
+app.add_typer(scripts_app, name="scripts")
 
 
 @db_app.command("upgrade")
@@ -225,6 +228,7 @@ def visits_list(
 def visits_show(
     visit_id: Annotated[int, typer.Argument(help="Visit id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Print the visit's risk report (Markdown).")] = False,
 ) -> None:
     """Show one visit: answers (raw and parsed), risk flags and the full transcript."""
 
@@ -236,6 +240,13 @@ def visits_show(
             return await visit_record(session, visit)
 
     record = run(job)
+    if report:
+        from bot.report import render_report
+
+        settings = settings_or_exit()
+        folder = Path(settings.scripts_dir) if settings.scripts_dir else None
+        out.print(render_report(record, settings.locale, folder=folder, timezone=settings.timezone), markup=False)
+        return
     if as_json:
         emit_json(record)
         return

@@ -133,9 +133,7 @@ register(
     }
 )
 
-_YES = frozenset(
-    {"是", "是的", "对", "对的", "有", "有的", "好", "好的", "嗯", "可以", "y", "yes", "true", "1", "ok"}
-)
+_YES = frozenset({"是", "是的", "对", "对的", "有", "有的", "好", "好的", "嗯", "可以", "y", "yes", "true", "1", "ok"})
 _NO = frozenset({"否", "不是", "不", "不对", "没有", "没", "无", "n", "no", "false", "2"})
 _PUNCTUATION = "。.!！?？~～,，、 "
 _SEPARATORS = re.compile(r"[,;、]+")
@@ -289,9 +287,7 @@ def _option_by_text(question: Question, folded: str) -> Option | None:
         number = int(token)
         return question.options[number - 1] if 1 <= number <= len(question.options) else None
     for option in question.options:
-        if token == option.id or token in {
-            fold(label).strip(_PUNCTUATION) for label in option.label.values()
-        }:
+        if token == option.id or token in {fold(label).strip(_PUNCTUATION) for label in option.label.values()}:
             return option
     return None
 
@@ -315,9 +311,7 @@ def _multi_by_text(question: Question, folded: str) -> list[JsonValue]:
     chosen: set[str] = set()
     for token in filter(None, (t.strip() for t in _SEPARATORS.split(folded))):
         whole = _option_by_text(question, token)  # a label may contain spaces ("Sales down")
-        for part, option in (
-            [(token, whole)] if whole else [(p, _option_by_text(question, p)) for p in token.split()]
-        ):
+        for part, option in [(token, whole)] if whole else [(p, _option_by_text(question, p)) for p in token.split()]:
             if option is None:
                 raise InvalidAnswer("answer_multi_unknown", value=part, count=len(question.options))
             chosen.add(option.id)
@@ -391,9 +385,7 @@ def _phone(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     style = phonenumbers.PhoneNumberFormat
-    return phonenumbers.format_number(
-        number, style.NATIONAL if number.country_code == 86 else style.INTERNATIONAL
-    )
+    return phonenumbers.format_number(number, style.NATIONAL if number.country_code == 86 else style.INTERNATIONAL)
 
 
 def _coordinate(value: JsonValue) -> str:

@@ -30,9 +30,7 @@ class ScriptCatalog:
             script, text = read_script(path)
             known = self._latest.get(script.id)
             if known is not None and known[0] == script.version:
-                raise ScriptError(
-                    f"script '{script.id}' version {script.version} is defined twice", source=str(path)
-                )
+                raise ScriptError(f"script '{script.id}' version {script.version} is defined twice", source=str(path))
             self._engines[(script.id, script.version)] = VisitEngine(
                 compile_script(script, text, source_name=str(path))
             )

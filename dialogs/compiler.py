@@ -25,14 +25,20 @@ Renderer = Callable[[dict[str, Any]], str]
 def sample_facts() -> dict[str, Any]:
     """Facts used to render every line at load time, so a missing variable fails then, not mid-call."""
     return {
-        "borrower": {"code": "B0000", "name": "张三", "phone": "+8613800138000", "business": "餐饮"},
+        "borrower": {
+            "code": "B0000",
+            "name": "张三",
+            "phone": "+8613800138000",
+            "business": "餐饮",
+            "risk_tier": "low",
+        },
         "loan": {
             "amount": Decimal("50000"),
             "disbursed_on": date(2026, 1, 15),
             "purpose": "进货",
             "product": "经营贷",
-            "overdue_amount": Decimal("0"),
-            "overdue_days": 0,
+            "overdue_amount": Decimal("4500"),
+            "overdue_days": 5,
         },
         "officer": {"name": "李经理", "phone": "+8613900139000"},
         "institution": "示例农商银行",
@@ -202,9 +208,7 @@ class CompiledScript:
             except UndefinedError as exc:
                 hint = " (nothing about the loan may be said before identity is confirmed)"
                 extra = hint if step_id in self.before_identity else ""
-                raise self._fail(
-                    f"line in {loc} uses an undefined value: {exc.message}{extra}", step_id
-                ) from exc
+                raise self._fail(f"line in {loc} uses an undefined value: {exc.message}{extra}", step_id) from exc
             except (TypeError, ValueError, ArithmeticError, AttributeError):
                 continue  # depends on answers not given in the sample; checked when it runs
 

@@ -288,9 +288,7 @@ class VisitEngine:
                 continue
             rule = compiled_rule.rule
             note = pick(rule.note, state.locale) if rule.note else ""
-            state.flags.append(
-                {"flag": rule.flag, "severity": rule.severity.value, "step": step.id, "note": note}
-            )
+            state.flags.append({"flag": rule.flag, "severity": rule.severity.value, "step": step.id, "note": note})
             turn.records.append(FlagRaised(rule.flag, rule.severity, step.id, note))
         state.step = self.compiled.advance(step.id, context)
         self._settle(turn, facts)
@@ -332,9 +330,7 @@ class VisitEngine:
         value = self.fields(state).get("callback_at")
         return value if isinstance(value, str) else None
 
-    def _context(
-        self, state: VisitState, facts: dict[str, Any], step_id: str, answer: Any = None
-    ) -> dict[str, Any]:
+    def _context(self, state: VisitState, facts: dict[str, Any], step_id: str, answer: Any = None) -> dict[str, Any]:
         answers: dict[str, Any] = dict.fromkeys(self.compiled.steps)
         for key, value in state.answers.items():
             ask = self.compiled.steps[key].ask

@@ -93,8 +93,7 @@ register(
             "en": "That time has already passed. Type a time in the future, for example tomorrow 3pm.",
         },
         "answer_phone_invalid": {
-            "zh-CN": "这个电话号码不对，请输入 11 位手机号（如 138 0013 8000）"
-            "或带区号的座机（如 010-12345678）。",
+            "zh-CN": "这个电话号码不对，请输入 11 位手机号（如 138 0013 8000）或带区号的座机（如 010-12345678）。",
             "en": "That phone number is not valid. Type an 11-digit mobile such as 138 0013 8000 "
             "or a landline with its area code such as 010-12345678.",
         },
@@ -253,9 +252,7 @@ def _normalise_when(text: str, today: date) -> str:
         day, ahead = int(match[2]), (match[1] or "").startswith("下")
         if not ahead and not match[1] and day < today.day:
             ahead = True
-        year, month = (
-            (today.year + today.month // 12, today.month % 12 + 1) if ahead else (today.year, today.month)
-        )
+        year, month = (today.year + today.month // 12, today.month % 12 + 1) if ahead else (today.year, today.month)
         return f" {date(year, month, day):%Y-%m-%d} "
 
     text = _DAY_OF_MONTH.sub(day_of_month, text)

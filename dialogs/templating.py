@@ -58,9 +58,7 @@ def _date_filter(ctx: Context, value: date | datetime | str) -> str:
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     """The shared sandboxed environment (built once, on first use)."""
-    env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-    )
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["money"] = _money_filter
     env.filters["date"] = _date_filter
     return env
@@ -97,11 +95,7 @@ def condition_names(source: str, *, expression: bool) -> tuple[set[str], set[str
     for node in _walk(tree):
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in assigned:
             names.add(node.name)
-        if (
-            isinstance(node, nodes.Getattr)
-            and isinstance(node.node, nodes.Name)
-            and node.node.name == "answers"
-        ):
+        if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and node.node.name == "answers":
             answer_steps.add(node.attr)
     return names, answer_steps
 

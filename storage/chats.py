@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatSession
 
-__all__ = ["chat_session", "clear_chat", "set_chat"]
+__all__ = ["chat_session", "clear_chat", "set_chat", "set_chat_message"]
 
 
 async def chat_session(session: AsyncSession, chat_id: int) -> ChatSession | None:
@@ -35,3 +36,20 @@ async def set_chat(
 async def clear_chat(session: AsyncSession, chat_id: int) -> None:
     """Detach a chat from its visit (the visit ended or was left)."""
     await set_chat(session, chat_id, visit_id=None, message_id=None, step=None)
+
+
+async def set_chat_message(
+    session: AsyncSession, chat_id: int, *, visit_id: int, step: str | None, message_id: int
+) -> None:
+    """Remember the message just sent for the chat's question, unless the chat has moved on meanwhile
+    (another bot process may have taken the next answer already)."""
+    await session.execute(
+        update(ChatSession)
+        .where(
+            ChatSession.chat_id == chat_id,
+            ChatSession.visit_id == visit_id,
+            ChatSession.step == step,
+            ChatSession.message_id.is_(None),
+        )
+        .values(message_id=message_id)
+    )

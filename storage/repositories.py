@@ -82,14 +82,10 @@ async def borrower_by_code(session: AsyncSession, code: str) -> Borrower | None:
     return await session.scalar(select(Borrower).where(func.upper(Borrower.code) == code.strip().upper()))
 
 
-async def find_borrowers(
-    session: AsyncSession, text: str, *, officer_id: int | None = None
-) -> Sequence[Borrower]:
+async def find_borrowers(session: AsyncSession, text: str, *, officer_id: int | None = None) -> Sequence[Borrower]:
     """Borrowers whose code is ``text`` or whose name contains it."""
     needle = text.strip()
-    query = select(Borrower).where(
-        or_(func.upper(Borrower.code) == needle.upper(), Borrower.name.contains(needle))
-    )
+    query = select(Borrower).where(or_(func.upper(Borrower.code) == needle.upper(), Borrower.name.contains(needle)))
     if officer_id is not None:
         query = query.where(Borrower.officer_id == officer_id)
     return (await session.scalars(query.order_by(Borrower.code))).unique().all()
@@ -108,9 +104,7 @@ async def pinned_source(session: AsyncSession, script_id: str, version: int) -> 
     return row.source if row else None
 
 
-async def open_visit_for(
-    session: AsyncSession, borrower_id: int, script_id: str | None = None
-) -> Visit | None:
+async def open_visit_for(session: AsyncSession, borrower_id: int, script_id: str | None = None) -> Visit | None:
     """The borrower's unfinished visit (of a script, when given), newest first."""
     query = select(Visit).where(Visit.borrower_id == borrower_id, Visit.status == "open")
     if script_id is not None:
@@ -130,9 +124,7 @@ async def add_transcript(
     session: AsyncSession, visit_id: int, direction: str, text: str, *, actor: str, at: datetime | None = None
 ) -> None:
     """Append a message to a visit's transcript."""
-    session.add(
-        TranscriptMessage(visit_id=visit_id, direction=direction, text=text, actor=actor, at=at or utcnow())
-    )
+    session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=text, actor=actor, at=at or utcnow()))
 
 
 async def undo_answer(session: AsyncSession, visit_id: int, step_id: str) -> None:
@@ -161,9 +153,7 @@ async def claim_update(session: AsyncSession, key: str) -> bool:
     return True
 
 
-async def visit_answers(
-    session: AsyncSession, visit_id: int, *, include_undone: bool = False
-) -> Sequence[Answer]:
+async def visit_answers(session: AsyncSession, visit_id: int, *, include_undone: bool = False) -> Sequence[Answer]:
     """A visit's answers in the order given."""
     query = select(Answer).where(Answer.visit_id == visit_id)
     if not include_undone:

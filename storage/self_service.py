@@ -103,9 +103,7 @@ async def add_task(
     due_at: datetime | None = None,
 ) -> Task:
     """Give an officer something to do (a call-back, a reply to a review)."""
-    task = Task(
-        kind=kind, borrower_id=borrower_id, officer_id=officer_id, visit_id=visit_id, note=note, due_at=due_at
-    )
+    task = Task(kind=kind, borrower_id=borrower_id, officer_id=officer_id, visit_id=visit_id, note=note, due_at=due_at)
     session.add(task)
     await session.flush()
     return task

@@ -40,9 +40,7 @@ def postgres_server() -> str:
     try:
         asyncio.run(_admin("SELECT 1"))
     except (OSError, Exception) as exc:
-        pytest.fail(
-            f"PostgreSQL at {PG_URL} is unreachable ({exc}); start it or set VISITBOT_TEST_POSTGRES_URL"
-        )
+        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable ({exc}); start it or set VISITBOT_TEST_POSTGRES_URL")
     return PG_URL
 
 

@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.app import Services
-from bot.telegram.render import split_text
+from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
 from storage.models import Borrower, User
 
-__all__ = ["Sender", "edit_or_send", "identify", "send", "services_of", "t"]
+__all__ = ["Sender", "answer_query", "edit_or_send", "identify", "send", "services_of", "t"]
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ async def edit_or_send(
     markup: InlineKeyboardMarkup | None = None,
 ) -> int:
     """Edit a message in place (or send a new one when it cannot be edited); returns its id."""
-    if message_id is not None and len(text) <= 4096:
+    if message_id is not None and visible_length(text) <= MAX_MESSAGE:
         try:
             await context.bot.edit_message_text(
                 text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
@@ -126,3 +126,12 @@ async def edit_or_send(
                 return message_id
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
     return (await send(context, chat_id, text, markup)).message_id
+
+
+async def answer_query(query: CallbackQuery, text: str | None = None, *, show_alert: bool = False) -> None:
+    """Answer a button press so it stops spinning; a query redelivered after a restart is too old to
+    answer (Telegram refuses it with 400), which is no error of the visit."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except BadRequest as exc:
+        log.info("could not answer callback query %s: %s", query.id, exc)

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.desk import NotFound
-from bot.telegram.common import Sender, send, services_of, t
+from bot.telegram.common import Sender, answer_query, send, services_of, t
 from bot.telegram.visits import actor_of, run_event, show_reply
 from dialogs.answers import Reply, parse_answer
 from dialogs.engine import Back, Cancel, Skip
@@ -208,10 +208,10 @@ async def cancel_button(
         chat = await chat_session(session, sender.chat_id)
     if chat is None or chat.visit_id != visit_id:
         if update.callback_query:
-            await update.callback_query.answer(t("tg_stale", sender))
+            await answer_query(update.callback_query, t("tg_stale", sender))
         return
     if update.callback_query:
-        await update.callback_query.answer()
+        await answer_query(update.callback_query)
     await run_event(update, context, sender, Cancel(Outcome(outcome)), f"/cancel {outcome}", expect_step=chat.step)
 
 

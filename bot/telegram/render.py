@@ -10,6 +10,7 @@ The step id lets the bot refuse a press on a button of an earlier question.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -27,6 +28,7 @@ __all__ = [
     "parse_callback",
     "prompt_text",
     "split_text",
+    "visible_length",
 ]
 
 MAX_CALLBACK_BYTES = 64
@@ -140,23 +142,61 @@ def answered_text(question: str, answer: str) -> str:
     return f"{html.escape(question)}\n✅ <b>{html.escape(answer)}</b>"
 
 
+_TOKEN = re.compile(r"<[^<>]*>|&#?\w+;|.", re.S)
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
+
+
+def _width(token: str) -> int:
+    """Visible characters of one token (Telegram counts UTF-16 units): tags none, an entity one."""
+    if len(token) > 1 and token[0] == "<":
+        return 0
+    if len(token) > 1 and token[0] == "&":
+        return 1
+    return len(token.encode("utf-16-le")) // 2
+
+
+def visible_length(text: str) -> int:
+    """The length Telegram checks against its limit: the HTML text as the user sees it."""
+    return sum(_width(token) for token in _TOKEN.findall(text))
+
+
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Split a long text at line breaks into pieces Telegram accepts (≤ 4096 characters)."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+    """Split HTML text into pieces Telegram accepts (≤ 4096 visible characters each), at line breaks
+    where possible; never inside a tag or an entity, and tags open at a cut are closed and reopened."""
+    pieces: list[list[str]] = []
+    current: list[str] = []
+    width, last_break = 0, -1
+    for token in _TOKEN.findall(text):
+        size = _width(token)
+        while current and width + size > limit:
+            if token == "\n":
+                break
+            head, tail = (current[:last_break], current[last_break + 1 :]) if last_break >= 0 else (current, [])
+            pieces.append(head)
+            current, width, last_break = tail, sum(_width(t) for t in tail), -1
+        if token == "\n" and width + size > limit:
             pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces or [""]
+            current, width, last_break = [], 0, -1
+            continue
+        current.append(token)
+        width += size
+        if token == "\n":
+            last_break = len(current) - 1
+    pieces.append(current)
+    result: list[str] = []
+    open_tags: list[tuple[str, str]] = []  # (name, the opening tag as written)
+    for piece in pieces:
+        reopened = "".join(tag for _, tag in open_tags)
+        for token in piece:
+            match = _TAG.match(token) if len(token) > 1 and token[0] == "<" else None
+            if match is None:
+                continue
+            name = match.group(2).lower()
+            if not match.group(1):
+                open_tags.append((name, token))
+            elif open_tags and open_tags[-1][0] == name:
+                open_tags.pop()
+        body = "".join(piece)
+        if body.strip() and any(_width(t) and not t.isspace() for t in piece):
+            result.append(reopened + body + "".join(f"</{name}>" for name, _ in reversed(open_tags)))
+    return result or [""]

@@ -9,13 +9,13 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
-from bot.telegram.common import Sender, edit_or_send, send, services_of, t
+from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t
 from bot.telegram.notify import after_reply
 from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit
 from dialogs.i18n import message, register
-from storage.chats import chat_session, clear_chat, set_chat
+from storage.chats import chat_session, clear_chat, set_chat, set_chat_message
 
 __all__ = ["actor_of", "on_button", "on_input", "run_event", "show_reply"]
 
@@ -54,19 +54,22 @@ async def show_reply(context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: 
     turn = reply.turn
     locale = turn.state.locale
     text = prompt_text(turn, locale, header=header)
+    # The chat row moves to the new question before the officer can see it: the next answer may
+    # reach another bot process, which must find the chat on this question already.
     if turn.finished:
         outcome = message(f"outcome_{turn.state.outcome}", locale)
-        text = f"{text}\n\n<b>{html.escape(message('tg_finished', locale, outcome=outcome, visit=reply.visit_id))}</b>"
-        await send(context, sender.chat_id, text)
+        ended = f"<b>{html.escape(message('tg_finished', locale, outcome=outcome, visit=reply.visit_id))}</b>"
+        text = f"{text}\n\n{ended}" if text else ended
         async with svc.sessions() as session, session.begin():
             await clear_chat(session, sender.chat_id)
+        await send(context, sender.chat_id, text)
         return
+    step = turn.prompt.step if turn.prompt else None
+    async with svc.sessions() as session, session.begin():
+        await set_chat(session, sender.chat_id, visit_id=reply.visit_id, message_id=None, step=step)
     sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, locale))
     async with svc.sessions() as session, session.begin():
-        await set_chat(
-            session, sender.chat_id, visit_id=reply.visit_id, message_id=sent.message_id,
-            step=turn.prompt.step if turn.prompt else None,
-        )  # fmt: skip
+        await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent.message_id)
 
 
 async def run_event(
@@ -77,8 +80,10 @@ async def run_event(
     said: str,
     *,
     expect_step: str | None = None,
+    message_id: int | None = None,
 ) -> DeskReply | None:
-    """Apply an input to the chat's visit; edits the old question with the answer, shows the next one."""
+    """Apply an input to the chat's visit; edits the old question (``message_id``, else the chat's
+    question message) with the answer, shows the next one."""
     svc = services_of(context)
     async with svc.sessions() as session:
         chat = await chat_session(session, sender.chat_id)
@@ -100,14 +105,15 @@ async def run_event(
         return reply
     recorded = [r for r in turn.records if isinstance(r, AnswerRecorded)]
     undone = any(isinstance(r, AnswerUndone) for r in turn.records)
-    if chat.message_id is not None and (recorded or undone):
+    question_message = message_id or chat.message_id
+    if question_message is not None and (recorded or undone):
         if recorded:
             first = recorded[0]
             shown = first.display or (message("tg_skip", turn.state.locale) if first.skipped else first.raw)
             old = answered_text(first.question, shown)
         else:
             old = html.escape(message("tg_undone", turn.state.locale))
-        await edit_or_send(context, sender.chat_id, chat.message_id, old)
+        await edit_or_send(context, sender.chat_id, question_message, old)
     await show_reply(context, sender, reply)
     await after_reply(context, reply)
     return reply
@@ -140,7 +146,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
     async with svc.sessions() as session:
         chat = await chat_session(session, sender.chat_id)
     if data is None or chat is None or chat.visit_id != data.visit_id or chat.step != data.step:
-        await query.answer(t("tg_stale", sender))
+        await answer_query(query, t("tg_stale", sender))
         return None
     event: Event
     if data.kind == "m" and data.value != "=":
@@ -153,7 +159,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
             )  # fmt: skip
         current = await svc.desk.current(chat.visit_id)
         markup = keyboard(chat.visit_id, current.turn.prompt, current.turn.state.locale, picked)
-        await query.answer()
+        await answer_query(query)
         if query.message is not None:
             await query.edit_message_reply_markup(markup)
         return None
@@ -163,13 +169,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         event, said = (Back(), "/back") if data.value == "back" else (Skip(), "/skip")
     else:
         event, said = Submit(Reply(option=data.value)), _label(query, data.value)
-    reply = await run_event(update, context, sender, event, said, expect_step=data.step)
+    pressed = query.message.message_id if query.message is not None else None
+    reply = await run_event(update, context, sender, event, said, expect_step=data.step, message_id=pressed)
     if reply is not None and reply.stale:
-        await query.answer(t("tg_stale", sender))
+        await answer_query(query, t("tg_stale", sender))
     elif reply is not None and reply.turn.error:
-        await query.answer(reply.turn.error[:190], show_alert=True)
+        await answer_query(query, reply.turn.error[:190], show_alert=True)
     else:
-        await query.answer(t("tg_recorded", sender))
+        await answer_query(query, t("tg_recorded", sender))
     return reply
 
 

@@ -54,9 +54,15 @@ class BotApiDouble:
         self._signal = Signal()
         self._feed = UpdateFeed(self._signal, webhook_retry_delay=webhook_retry_delay)
         bot_user = {
-            "id": int(token.split(":")[0]), "is_bot": True, "first_name": "VisitBot (test)",
-            "username": bot_username, "can_join_groups": True, "can_read_all_group_messages": False,
-            "supports_inline_queries": False, "can_connect_to_business": False, "has_main_web_app": False,
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "VisitBot (test)",
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
         }
         self._state = TelegramState(bot_user, self._signal, self._feed)
         self._methods = self._state.methods()

@@ -16,12 +16,9 @@ from .records import JSON, ApiError, Signal
 _LOGGER = logging.getLogger(__name__)
 # Telegram leaves these out unless a bot asks for them in allowed_updates.
 _OPT_IN_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-_CONFLICT_POLL = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
+_CONFLICT_POLL = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 _CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
 
 

@@ -15,20 +15,62 @@ MAX_CALLBACK_DATA = 64
 
 # Form and multipart values arrive as strings; PTB JSON-encodes everything that is not a string.
 _JSON_FIELDS = frozenset(
-    {"reply_markup", "allowed_updates", "scope", "commands", "entities", "caption_entities",
-     "link_preview_options", "reply_parameters", "media"}
+    {
+        "reply_markup",
+        "allowed_updates",
+        "scope",
+        "commands",
+        "entities",
+        "caption_entities",
+        "link_preview_options",
+        "reply_parameters",
+        "media",
+    }
 )
 _INT_FIELDS = frozenset(
-    {"chat_id", "message_id", "offset", "limit", "timeout", "cache_time", "max_connections",
-     "reply_to_message_id", "message_thread_id", "user_id"}
+    {
+        "chat_id",
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "cache_time",
+        "max_connections",
+        "reply_to_message_id",
+        "message_thread_id",
+        "user_id",
+    }
 )
 _BOOL_FIELDS = frozenset(
-    {"show_alert", "drop_pending_updates", "disable_notification", "protect_content",
-     "disable_web_page_preview", "allow_sending_without_reply", "disable_content_type_detection"}
+    {
+        "show_alert",
+        "drop_pending_updates",
+        "disable_notification",
+        "protect_content",
+        "disable_web_page_preview",
+        "allow_sending_without_reply",
+        "disable_content_type_detection",
+    }
 )
 _HTML_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
-     "tg-emoji", "code", "pre", "blockquote"}
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "a",
+        "tg-emoji",
+        "code",
+        "pre",
+        "blockquote",
+    }
 )
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![^\s])")

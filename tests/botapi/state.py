@@ -55,14 +55,25 @@ class TelegramState:
     def methods(self) -> dict[str, Method]:
         """Bot API methods by lower-cased name (Telegram matches method names case-insensitively)."""
         table: dict[str, Method] = {
-            "getme": self.get_me, "deletewebhook": self.delete_webhook, "setwebhook": self.set_webhook,
-            "getwebhookinfo": self.get_webhook_info, "getupdates": self.get_updates,
-            "sendmessage": self.send_message, "editmessagetext": self.edit_message_text,
-            "editmessagereplymarkup": self.edit_message_reply_markup, "deletemessage": self.delete_message,
-            "answercallbackquery": self.answer_callback_query, "setmycommands": self.set_my_commands,
-            "getmycommands": self.get_my_commands, "deletemycommands": self.delete_my_commands,
-            "senddocument": self.send_document, "sendphoto": self.send_photo, "getfile": self.get_file,
-            "sendchataction": self.send_chat_action, "close": self.ok, "logout": self.ok,
+            "getme": self.get_me,
+            "deletewebhook": self.delete_webhook,
+            "setwebhook": self.set_webhook,
+            "getwebhookinfo": self.get_webhook_info,
+            "getupdates": self.get_updates,
+            "sendmessage": self.send_message,
+            "editmessagetext": self.edit_message_text,
+            "editmessagereplymarkup": self.edit_message_reply_markup,
+            "deletemessage": self.delete_message,
+            "answercallbackquery": self.answer_callback_query,
+            "setmycommands": self.set_my_commands,
+            "getmycommands": self.get_my_commands,
+            "deletemycommands": self.delete_my_commands,
+            "senddocument": self.send_document,
+            "sendphoto": self.send_photo,
+            "getfile": self.get_file,
+            "sendchataction": self.send_chat_action,
+            "close": self.ok,
+            "logout": self.ok,
         }
         return table
 
@@ -81,14 +92,16 @@ class TelegramState:
         self.chats[chat_id] = log
         return log
 
-    def store_file(
-        self, data: bytes, folder: str, file_name: str | None, mime_type: str | None
-    ) -> StoredFile:
+    def store_file(self, data: bytes, folder: str, file_name: str | None, mime_type: str | None) -> StoredFile:
         n = next(self._file_ids)
         suffix = f".{file_name.rsplit('.', 1)[-1]}" if file_name and "." in file_name else ""
         stored = StoredFile(
-            file_id=f"{folder[:3].upper()}{n}-{uuid.uuid4().hex}", file_unique_id=f"U{n}",
-            file_path=f"{folder}/file_{n}{suffix}", data=data, file_name=file_name, mime_type=mime_type,
+            file_id=f"{folder[:3].upper()}{n}-{uuid.uuid4().hex}",
+            file_unique_id=f"U{n}",
+            file_path=f"{folder}/file_{n}{suffix}",
+            data=data,
+            file_name=file_name,
+            mime_type=mime_type,
         )
         self.files[stored.file_id] = stored
         return stored
@@ -96,9 +109,7 @@ class TelegramState:
     def message_json(self, message: BotMessage) -> JSON:
         """A bot message as the Bot API returns it (and as callback queries carry it)."""
         chat = self.chats[message.chat_id]
-        body: JSON = {
-            "message_id": message.message_id, "from": self.bot_user, "chat": chat.chat, "date": now()
-        }
+        body: JSON = {"message_id": message.message_id, "from": self.bot_user, "chat": chat.chat, "date": now()}
         if message.edits:
             body["edit_date"] = now()
         text_key = "text" if message.kind == "text" else "caption"
@@ -141,7 +152,9 @@ class TelegramState:
     def _edit(self, chat: ChatLog, message: BotMessage, version: MessageVersion) -> JSON:
         current = message.versions[-1]
         if (version.text, version.reply_markup, _formatting(version)) == (
-            current.text, current.reply_markup, _formatting(current)
+            current.text,
+            current.reply_markup,
+            _formatting(current),
         ):
             raise bad_request(_NOT_MODIFIED)
         return self._record(chat, dataclasses.replace(message, versions=(*message.versions, version)))
@@ -172,8 +185,11 @@ class TelegramState:
         return True
 
     async def get_webhook_info(self, params: JSON) -> JSON:
-        info: JSON = {"url": self.feed.webhook_url, "has_custom_certificate": False,
-                      "pending_update_count": self.feed.pending_count}
+        info: JSON = {
+            "url": self.feed.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": self.feed.pending_count,
+        }
         if self.feed.webhook_url:
             info["max_connections"] = self.feed.webhook_max_connections
             if self.feed.last_error:
@@ -255,7 +271,10 @@ class TelegramState:
         if self.callback_queries.pop(query_id, None) is None:
             raise bad_request(_QUERY_INVALID)
         self.answers[query_id] = CallbackAnswer(
-            query_id, params.get("text"), bool(params.get("show_alert", False)), params.get("url"),
+            query_id,
+            params.get("text"),
+            bool(params.get("show_alert", False)),
+            params.get("url"),
             params.get("cache_time"),
         )
         self.signal.fire()
@@ -283,8 +302,12 @@ class TelegramState:
         stored = self.files.get(str(params.get("file_id")))
         if stored is None:
             raise bad_request("invalid file_id")
-        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                "file_size": len(stored.data), "file_path": stored.file_path}
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.data),
+            "file_path": stored.file_path,
+        }
 
     async def send_chat_action(self, params: JSON) -> bool:
         chat = self.chat(params)
@@ -309,5 +332,10 @@ def _document_json(file: StoredFile) -> JSON:
 
 def photo_size_json(file: StoredFile) -> JSON:
     """One PhotoSize; the double does not decode images, so the size is a fixed 1280x960."""
-    return {"file_id": file.file_id, "file_unique_id": file.file_unique_id, "width": 1280, "height": 960,
-            "file_size": len(file.data)}
+    return {
+        "file_id": file.file_id,
+        "file_unique_id": file.file_unique_id,
+        "width": 1280,
+        "height": 960,
+        "file_size": len(file.data),
+    }

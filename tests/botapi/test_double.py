@@ -52,8 +52,12 @@ def build_app(double: BotApiDouble, seen: list[int] | None = None) -> Applicatio
 
     async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer two buttons."""
-        buttons = [[InlineKeyboardButton("Yes", callback_data="answer:yes"),
-                    InlineKeyboardButton("No", callback_data="answer:no")]]
+        buttons = [
+            [
+                InlineKeyboardButton("Yes", callback_data="answer:yes"),
+                InlineKeyboardButton("No", callback_data="answer:no"),
+            ]
+        ]
         await update.effective_message.reply_text("Choose:", reply_markup=InlineKeyboardMarkup(buttons))
 
     async def chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -144,9 +148,7 @@ async def test_echo_deep_link_button_edit_and_answers(double: BotApiDouble) -> N
     assert edited.message_id == menu.message_id
     assert [v.text for v in edited.versions] == ["Choose:", "You chose yes"]
     assert edited.buttons == []  # editMessageText without reply_markup drops the keyboard
-    assert [m.text for m in user.messages] == [
-        "started: visit-42", "你好 👋", "You chose yes", second.text
-    ]
+    assert [m.text for m in user.messages] == ["started: visit-42", "你好 👋", "You chose yes", second.text]
     assert (answer.text, answer.show_alert) == ("Noted", False)
     assert "query is too old" in (second.text or "").lower()
     assert [r.status for r in double.calls("answerCallbackQuery")] == [200, 400]
@@ -193,8 +195,9 @@ async def test_errors_map_to_ptb_exceptions(double: BotApiDouble, monkeypatch: p
         with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(999, "hi")
         with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
-            await bot.send_message(1001, "menu", reply_markup=InlineKeyboardMarkup(
-                [[InlineKeyboardButton("x", callback_data="d" * 65)]]))
+            await bot.send_message(
+                1001, "menu", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
+            )
         with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(1001, "a < b", parse_mode="HTML")
         user.blocked = True
@@ -221,7 +224,8 @@ async def test_raw_http_accepts_json_form_and_get(double: BotApiDouble) -> None:
             assert (await response.json())["result"]["username"] == "visitbot_test_bot"
         async with http.post(f"{url}/noSuchMethod") as response:
             assert (response.status, await response.json()) == (
-                404, {"ok": False, "error_code": 404, "description": "Not Found"}
+                404,
+                {"ok": False, "error_code": 404, "description": "Not Found"},
             )
     assert [(m.text, m.buttons) for m in user.messages] == [("json", [[("Go", "go")]]), ("form", [])]
 

@@ -107,10 +107,17 @@ class FakeUser:
         else:  # Telegram's InaccessibleMessage
             message_json = {"chat": self._chat.chat, "message_id": message_id, "date": 0}
         self._state.callback_queries[query_id] = self.chat_id
-        self._state.feed.enqueue({"callback_query": {
-            "id": query_id, "from": self._chat.user, "message": message_json,
-            "chat_instance": str(self.chat_id * 7919), "data": data,
-        }})
+        self._state.feed.enqueue(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self._chat.user,
+                    "message": message_json,
+                    "chat_instance": str(self.chat_id * 7919),
+                    "data": data,
+                }
+            }
+        )
         return query_id
 
     # -- waiting for the bot -------------------------------------------------------------------
@@ -153,8 +160,13 @@ class FakeUser:
     # -- internals -------------------------------------------------------------------------------
 
     def _message(self, **fields: object) -> JSON:
-        body: JSON = {"message_id": self._chat.next_message_id(), "from": self._chat.user,
-                      "chat": self._chat.chat, "date": now(), **fields}
+        body: JSON = {
+            "message_id": self._chat.next_message_id(),
+            "from": self._chat.user,
+            "chat": self._chat.chat,
+            "date": now(),
+            **fields,
+        }
         self._chat.user_messages[body["message_id"]] = body
         return body
 
@@ -180,10 +192,7 @@ class FakeUser:
             mark = "*" if index in self._chat.consumed else " "
             kind = "edit" if event.edits else event.kind
             lines.append(f" {mark} #{event.message_id} {kind}: {event.text!r} buttons={event.buttons}")
-        failed = [
-            r for r in self._requests
-            if r.status not in (None, 200) and r.params.get("chat_id") == self.chat_id
-        ]
+        failed = [r for r in self._requests if r.status not in (None, 200) and r.params.get("chat_id") == self.chat_id]
         if failed:
             lines.append("Failed Bot API calls for this chat:")
             lines += [f"   {r.method} -> {r.status} {r.error}" for r in failed[-5:]]

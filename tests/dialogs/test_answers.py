@@ -366,9 +366,7 @@ def test_datetime_rejects(text: str, key: str) -> None:
 
 def test_datetime_needs_an_aware_now() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        parse_answer(
-            q(AnswerKind.DATETIME), Reply(text="明天15点"), locale="zh-CN", now=NOW.replace(tzinfo=None)
-        )
+        parse_answer(q(AnswerKind.DATETIME), Reply(text="明天15点"), locale="zh-CN", now=NOW.replace(tzinfo=None))
 
 
 # -- phones ------------------------------------------------------------------------------------
@@ -430,9 +428,7 @@ def test_photo(tmp_path: Path) -> None:
     assert rejects(question, location=(31.2, 121.4)).key == "answer_photo_needed"
 
 
-@pytest.mark.parametrize(
-    "text", ["31.23,121.47", "31.23 121.47", "31.23，121.47", "31.23, 121.47", "-33.9;151.2"]
-)
+@pytest.mark.parametrize("text", ["31.23,121.47", "31.23 121.47", "31.23，121.47", "31.23, 121.47", "-33.9;151.2"])
 def test_location_typed(text: str) -> None:
     value = parse(q(AnswerKind.LOCATION), text)
     assert isinstance(value, dict)
@@ -451,9 +447,7 @@ def test_location_shared_and_rejected() -> None:
 
 
 # -- every kind --------------------------------------------------------------------------------
-ALL_QUESTIONS = [CHOICE, MULTI] + [
-    q(kind) for kind in AnswerKind if kind not in (AnswerKind.CHOICE, AnswerKind.MULTI)
-]
+ALL_QUESTIONS = [CHOICE, MULTI] + [q(kind) for kind in AnswerKind if kind not in (AnswerKind.CHOICE, AnswerKind.MULTI)]
 
 
 @pytest.mark.parametrize("question", ALL_QUESTIONS, ids=lambda question: question.kind.value)
@@ -462,9 +456,7 @@ def test_empty_reply(question: Question, text: str | None) -> None:
     assert rejects(question, text).key == "answer_empty"
 
 
-@pytest.mark.parametrize(
-    "question", [CHOICE, q(AnswerKind.MONEY), q(AnswerKind.TEXT)], ids=lambda x: x.kind.value
-)
+@pytest.mark.parametrize("question", [CHOICE, q(AnswerKind.MONEY), q(AnswerKind.TEXT)], ids=lambda x: x.kind.value)
 def test_photo_where_text_is_needed(question: Question) -> None:
     assert rejects(question, photo="AgAC").key == "answer_needs_text"
 

@@ -73,11 +73,7 @@ def test_not_convenient_asks_for_a_time_and_ends_as_callback(engine: VisitEngine
 def test_introduction_names_the_loan_after_identity(engine: VisitEngine) -> None:
     turn = say(engine, engine.start(facts(), "zh-CN"), "1")
     assert turn.prompt is not None and turn.prompt.step == "introduction"
-    assert (
-        "示例农商银行" in turn.prompt.text
-        and "5万元" in turn.prompt.text
-        and "2026年1月15日" in turn.prompt.text
-    )
+    assert "示例农商银行" in turn.prompt.text and "5万元" in turn.prompt.text and "2026年1月15日" in turn.prompt.text
     assert "贷后" not in turn.prompt.text  # never "we are doing a post-loan visit"
 
 
@@ -101,9 +97,7 @@ def test_other_borrowing_branch_and_private_lending_is_high(engine: VisitEngine)
 
 def test_diversion_is_a_high_flag(engine: VisitEngine) -> None:
     turn = say(engine, engine.start(facts(), "zh-CN"), "1", "1", "好", "没有", "否", "用于其他用途")
-    assert turn.records and any(
-        isinstance(r, FlagRaised) and r.flag == "funds_diverted" for r in turn.records
-    )
+    assert turn.records and any(isinstance(r, FlagRaised) and r.flag == "funds_diverted" for r in turn.records)
     assert turn.prompt is not None and turn.prompt.step == "loan_use_detail"
 
 

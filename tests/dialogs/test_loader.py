@@ -85,10 +85,7 @@ def test_defects_are_named(body: str, step: str, words: str) -> None:
 
 
 def test_loan_details_before_identity_are_refused() -> None:
-    text = (
-        HEAD.replace("是{{ borrower.name }}吗？", "是{{ borrower.name }}吗？您借了{{ loan.amount }}")
-        + GOOD_TAIL
-    )
+    text = HEAD.replace("是{{ borrower.name }}吗？", "是{{ borrower.name }}吗？您借了{{ loan.amount }}") + GOOD_TAIL
     with pytest.raises(ScriptError, match="before identity"):
         compile_script(parse_script(text, source="leak.yaml"), text)
 

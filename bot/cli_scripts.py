@@ -1,0 +1,216 @@
+"""``visitbot scripts``: tools for script authors — check (lint), draw (graph), try (dry run)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, cast
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bot.app import Services
+from bot.cli_base import err, out, run, settings_or_exit
+from bot.console import ConsoleVisit, stdin_reader
+from bot.desk import Actor, DeskReply, NotFound, VisitDesk
+from dialogs.catalog import ScriptCatalog, default_scripts_dir
+from dialogs.compiler import compile_script, sample_facts
+from dialogs.diagram import FORMATS, draw
+from dialogs.engine import Event, VisitEngine, VisitState
+from dialogs.errors import DialogError
+from dialogs.i18n import message, register
+from dialogs.lint import has_errors, lint_paths
+from dialogs.loader import read_script
+from dialogs.schema import Script
+from storage import repositories as repo
+from storage.models import Visit
+
+__all__ = ["DryRunDesk", "scripts_app"]
+
+scripts_app = typer.Typer(help="Write scripts safely: check, draw, try.", no_args_is_help=True)
+
+register(
+    {
+        "scripts_dry_run": {
+            "zh-CN": "试运行：{script} v{version} · 借款人 {borrower}（不保存任何记录）",
+            "en": "Dry run: {script} v{version} · borrower {borrower} (nothing is saved)",
+        },
+        "scripts_dry_run_over": {"zh-CN": "试运行结束，未保存任何记录。", "en": "Dry run over; nothing was saved."},
+    }
+)
+
+
+def _folder() -> Path:
+    """The scripts folder of this deployment."""
+    settings = settings_or_exit()
+    return Path(settings.scripts_dir) if settings.scripts_dir else default_scripts_dir()
+
+
+def _load(script: str) -> tuple[Script, str]:
+    """A script by file path, or by id from the scripts folder (its latest version)."""
+    path = Path(script)
+    try:
+        if path.suffix in (".yaml", ".yml") or path.is_file():
+            return read_script(path)
+        engine = ScriptCatalog(_folder()).latest(script)
+    except (DialogError, OSError) as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from exc
+    return engine.script, engine.compiled.source
+
+
+@scripts_app.command("check")
+def check(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Script files or folders (default: the scripts folder).")
+    ] = None,
+) -> None:
+    """Load, validate and lint scripts; exit non-zero when any has errors."""
+    targets = paths or [_folder()]
+    problems = lint_paths(targets)
+    for problem in problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        out.print(str(problem), style=style, markup=False)
+    files = sum(len(list(t.glob("*.yaml"))) if t.is_dir() else 1 for t in targets)
+    errors = sum(p.severity == "error" for p in problems)
+    summary = f"{files} file(s) checked: {errors} error(s), {len(problems) - errors} warning(s)"
+    out.print(summary, style="bold red" if errors else "bold green", markup=False)
+    if has_errors(problems):
+        raise typer.Exit(1)
+
+
+@scripts_app.command("draw")
+def draw_command(
+    script: Annotated[str, typer.Argument(help="Script id or YAML file.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid, svg or png.")] = "svg",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default below).")] = None,
+    locale: Annotated[str, typer.Option(help="Language of the labels.")] = "zh-CN",
+) -> None:
+    """Draw a script's graph: steps, branches with their conditions, outcomes.
+
+    Without --output, Mermaid and SVG go to standard output and PNG to <script id>.png.
+    """
+    if fmt not in FORMATS:
+        err.print(f"--format must be one of {', '.join(FORMATS)}", style="red")
+        raise typer.Exit(2)
+    model, _ = _load(script)
+    try:
+        data = draw(model, fmt, locale=locale)
+    except DialogError as exc:
+        err.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from exc
+    if output is None and fmt != "png":
+        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+        return
+    target = output or Path(f"{model.id}.png")
+    target.write_bytes(data)
+    out.print(f"{target} ({len(data)} bytes)", markup=False)
+
+
+class DryRunDesk:
+    """The part of :class:`VisitDesk` the console uses, run on the engine alone: nothing is stored."""
+
+    def __init__(self, engine: VisitEngine, facts: dict[str, Any], *, zone: str = "Asia/Shanghai") -> None:
+        """Hold the engine, the facts and the in-memory state."""
+        self.engine = engine
+        self.facts = facts
+        self.zone = zone
+        self.state: VisitState | None = None
+        self.remarks: list[str] = []
+
+    def now(self, zone: str | None = None) -> datetime:
+        """The current time in the dry run's time zone."""
+        return datetime.now(ZoneInfo(zone or self.zone))
+
+    def begin(self, locale: str) -> DeskReply:
+        """Start the visit in memory."""
+        turn = self.engine.start(self.facts, locale)
+        self.state = turn.state
+        return DeskReply(0, turn)
+
+    async def act(
+        self, visit_id: int, event: Event, *, actor: Actor, said: str, update_key: str | None = None
+    ) -> DeskReply:
+        """Apply one input to the in-memory visit."""
+        assert self.state is not None, "begin() first"
+        return DeskReply(visit_id, self.engine.handle(self.state, self.facts, event, now=self.now()))
+
+    async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
+        """Keep a remark in memory."""
+        self.remarks.append(text)
+
+
+def _answer_lines(path: Path, then: Callable[[], str | None] | None) -> Callable[[], str | None]:
+    """Read answers from a file (one per line; blank lines and # comments skipped), then from ``then``."""
+    lines: Iterator[str] = iter(
+        line.rstrip("\n")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+
+    def read() -> str | None:
+        """The next answer, or None at the end."""
+        line = next(lines, None)
+        if line is not None:
+            out.print(f"> {line}", markup=False)
+            return line
+        return then() if then is not None else None
+
+    return read
+
+
+async def _borrower_facts(svc: Services, code: str) -> dict[str, Any]:
+    """The facts a visit to this borrower would use; the visit is never added to the database."""
+    async with svc.sessions() as session:
+        borrower = await repo.borrower_by_code(session, code)
+        if borrower is None:
+            raise NotFound(message("desk_no_borrower", svc.settings.locale, code=code))
+        loan = borrower.loans[-1] if borrower.loans else None
+        probe = Visit(borrower=borrower, loan=loan, officer=borrower.officer, channel="phone")
+        facts = svc.desk._facts(probe)
+        facts["borrower"].setdefault("risk_tier", borrower.risk_tier)
+        await session.rollback()
+    return facts
+
+
+@scripts_app.command("try")
+def try_command(
+    script: Annotated[str, typer.Argument(help="Script id or YAML file.")],
+    answers: Annotated[
+        Path | None, typer.Option("--answers", "-a", help="A file of answers, one per line, as typed.")
+    ] = None,
+    borrower: Annotated[
+        str | None, typer.Option("--borrower", "-b", help="Use this borrower's data from the database.")
+    ] = None,
+    locale: Annotated[str | None, typer.Option(help="zh-CN or en.")] = None,
+) -> None:
+    """Run a script in the console against a sample borrower without writing any visit record."""
+    settings = settings_or_exit()
+    lang = locale or settings.locale
+    model, source = _load(script)
+    engine = VisitEngine(compile_script(model, source, source_name=script))
+    facts = sample_facts()
+    if borrower is not None:
+        wanted = borrower
+
+        async def job(svc: Services) -> dict[str, Any]:
+            """The borrower's facts, read from the database."""
+            return await _borrower_facts(svc, wanted)
+
+        facts = run(job, migrate=False)
+    desk = DryRunDesk(engine, facts, zone=settings.timezone)
+    code = facts["borrower"]["code"]
+    stdin = stdin_reader(echo=not sys.stdin.isatty())
+    read = _answer_lines(answers, stdin if sys.stdin.isatty() else None) if answers else stdin
+    # ConsoleVisit only calls act/remark/now, which DryRunDesk provides with the same signatures.
+    visit = ConsoleVisit(cast(VisitDesk, desk), code=code, locale=lang, out=out)
+    header = message("scripts_dry_run", lang, script=model.id, version=model.version, borrower=code)
+    out.print(header, style="cyan", markup=False)
+    asyncio.run(visit.run(desk.begin(lang), None, read))
+    if desk.remarks:
+        out.print(" / ".join(desk.remarks), style="dim", markup=False)
+    out.print(message("scripts_dry_run_over", lang), style="yellow", markup=False)
