@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot.export import export_rows, export_xlsx
 from bot.records import visit_record
+from bot.report import render_report
 from bot.telegram.common import Sender, send, services_of, t
 from bot.telegram.notify import supervisors_of, tell
 from dialogs.i18n import message, register
@@ -61,6 +63,7 @@ register(
             "[officer=用户编号]",
             "en": "Usage: /export [from=2026-11-01] [to=2026-11-30] [outcome=completed] [risk=high] [officer=user id]",
         },
+        "tg_report_caption": {"zh-CN": "回访 #{id} 风险报告", "en": "Risk report of visit #{id}"},
         "tg_transcript_long": {
             "zh-CN": "记录较长，完整内容见附件。",
             "en": "The transcript is long; the full text is attached.",
@@ -136,13 +139,22 @@ async def transcript(
         )  # fmt: skip
     if len(text) <= 4096:
         await send(context, sender.chat_id, text, markup)
-        return
-    summary = text.split("\n\n", 1)[0]
-    await send(context, sender.chat_id, f"{summary}\n\n<i>{html.escape(t('tg_transcript_long', sender))}</i>", markup)
-    plain = html.unescape(text.replace("<b>", "").replace("</b>", "").replace("<i>", "").replace("</i>", ""))
-    await context.bot.send_document(
-        sender.chat_id, io.BytesIO(plain.encode()), filename=f"visit-{visit_id}-transcript.txt"
-    )
+    else:
+        summary = text.split("\n\n", 1)[0]
+        note = html.escape(t("tg_transcript_long", sender))
+        await send(context, sender.chat_id, f"{summary}\n\n<i>{note}</i>", markup)
+        plain = html.unescape(text.replace("<b>", "").replace("</b>", "").replace("<i>", "").replace("</i>", ""))
+        await context.bot.send_document(
+            sender.chat_id, io.BytesIO(plain.encode()), filename=f"visit-{visit_id}-transcript.txt"
+        )
+    if record["status"] == "finished":
+        settings = services_of(context).settings
+        folder = Path(settings.scripts_dir) if settings.scripts_dir else None
+        report = render_report(record, sender.locale, folder=folder, timezone=settings.timezone)
+        await context.bot.send_document(
+            sender.chat_id, io.BytesIO(report.encode()), filename=f"visit-{visit_id}-report.md",
+            caption=t("tg_report_caption", sender, id=visit_id),
+        )  # fmt: skip
 
 
 def render_transcript(record: dict[str, Any], locale: str) -> str:

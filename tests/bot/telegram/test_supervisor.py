@@ -72,6 +72,8 @@ async def test_alert_review_and_export(double: BotApiDouble, env: dict[str, str]
             "✅ 通过",
             "↩ 退回",
         ]
+        report = await supervisor.wait_for_message(lambda m: m.kind == "document")
+        assert report.file is not None and "repayment_pressure_high" in report.file.data.decode()
         await supervisor.press("✅ 通过", shown)
         await supervisor.wait_for_message("已审核通过")
 
@@ -92,7 +94,7 @@ async def test_alert_review_and_export(double: BotApiDouble, env: dict[str, str]
         assert "月流水约20万" in (answer.text or "")
 
         await supervisor.send("/export risk=high")
-        sheet = await supervisor.wait_for_message(lambda m: m.kind == "document")
+        sheet = await supervisor.wait_for_message(lambda m: m.kind == "document" and "visits-" in str(m.file))
         assert sheet.file is not None
         book = load_workbook(io.BytesIO(sheet.file.data))
         rows = list(book["visits"].iter_rows(values_only=True))
