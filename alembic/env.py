@@ -46,6 +46,11 @@ def _run(connection: Connection) -> None:
 async def run_migrations_online() -> None:
     engine = make_engine(_url())
     async with engine.connect() as connection:
+        if is_sqlite(_url()):
+            # SQLite rebuilds a table to alter it (copy, drop, rename): with foreign keys on, dropping
+            # `visits` would cascade-delete every answer and transcript line. Off while migrating.
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
         await connection.run_sync(_run)
     await engine.dispose()
 

@@ -38,3 +38,34 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
     command.downgrade(config, "base")
     command.upgrade(config, "head")
     assert _diff(database_url) == []
+
+
+def test_upgrading_keeps_recorded_visits(sqlite_url: str) -> None:
+    """A visit recorded on the first schema keeps its answers through later migrations (SQLite rebuilds tables)."""
+    config = alembic_config(sqlite_url)
+    command.downgrade(config, "0001")
+
+    async def fill_and_count(fill: bool) -> int:
+        engine = make_engine(sqlite_url)
+        async with engine.begin() as conn:
+            if fill:
+                await conn.exec_driver_sql(
+                    "INSERT INTO borrowers (id, code, name, risk_tier, timezone, locale, created_at) "
+                    "VALUES (1, 'B1', '张三', 'low', 'Asia/Shanghai', 'zh-CN', '2026-11-01 00:00:00')"
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO visits (id, borrower_id, script_id, script_version, channel, locale, state, status,"
+                    " started_at, updated_at, revision) VALUES (1, 1, 's', 1, 'phone', 'zh-CN', '{}', 'open',"
+                    " '2026-11-01 00:00:00', '2026-11-01 00:00:00', 1)"
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO answers (visit_id, step_id, question, raw, value, display, skipped, answered_by,"
+                    " answered_at) VALUES (1, 'q', '问题', '1', '\"a\"', 'A', 0, 'officer', '2026-11-01 00:00:00')"
+                )
+            count = (await conn.exec_driver_sql("SELECT count(*) FROM answers")).scalar_one()
+        await engine.dispose()
+        return int(count)
+
+    assert asyncio.run(fill_and_count(True)) == 1
+    command.upgrade(config, "head")
+    assert asyncio.run(fill_and_count(False)) == 1
