@@ -207,7 +207,7 @@ def try_command(
     stdin = stdin_reader(echo=not sys.stdin.isatty())
     read = _answer_lines(answers, stdin if sys.stdin.isatty() else None) if answers else stdin
     # ConsoleVisit only calls act/remark/now, which DryRunDesk provides with the same signatures.
-    visit = ConsoleVisit(cast(VisitDesk, desk), code=code, locale=lang, out=out)
+    visit = ConsoleVisit(cast(VisitDesk, desk), code=code, locale=lang, out=out, dry_run=True)
     header = message("scripts_dry_run", lang, script=model.id, version=model.version, borrower=code)
     out.print(header, style="cyan", markup=False)
     asyncio.run(visit.run(desk.begin(lang), None, read))

@@ -37,6 +37,11 @@ register(
             "zh-CN": "已暂停，回答都已保存。继续：visitbot console --borrower {code}",
             "en": "Paused; every answer is saved. Resume with: visitbot console --borrower {code}",
         },
+        "console_dry_paused": {
+            "zh-CN": "试运行已停止（未保存任何内容）。",
+            "en": "Dry run stopped (nothing was saved).",
+        },
+        "console_dry_finished": {"zh-CN": "试运行结束：{outcome}", "en": "Dry run ended: {outcome}"},
         "console_finished": {
             "zh-CN": "回访结束：{outcome}（记录 #{visit}）",
             "en": "Visit ended: {outcome} (record #{visit})",
@@ -67,8 +72,11 @@ OUTCOME_WORDS = {
 class ConsoleVisit:
     """Drives one visit from lines of text, printing what the officer should say."""
 
-    def __init__(self, desk: VisitDesk, *, code: str, locale: str, out: Console | None = None) -> None:
+    def __init__(
+        self, desk: VisitDesk, *, code: str, locale: str, out: Console | None = None, dry_run: bool = False
+    ) -> None:
         self.desk = desk
+        self.dry_run = dry_run
         self.code = code
         self.locale = locale
         self.out = out or Console(highlight=False)
@@ -99,7 +107,8 @@ class ConsoleVisit:
         while not reply.turn.finished:
             line = read()
             if line is None or line.strip() in ("/quit", "/pause", "/exit"):
-                self.out.print(message("console_paused", self.locale, code=self.code), style="yellow")
+                key = "console_dry_paused" if self.dry_run else "console_paused"
+                self.out.print(message(key, self.locale, code=self.code), style="yellow")
                 return None
             text = line.strip()
             if not text:
@@ -118,7 +127,8 @@ class ConsoleVisit:
             self.show(reply.turn)
         outcome = reply.turn.state.outcome or ""
         label = message(f"outcome_{outcome}", self.locale)
-        self.out.print(message("console_finished", self.locale, outcome=label, visit=visit_id), style="bold green")
+        key = "console_dry_finished" if self.dry_run else "console_finished"
+        self.out.print(message(key, self.locale, outcome=label, visit=visit_id), style="bold green")
         return outcome
 
     def _event(self, text: str) -> Event | None:

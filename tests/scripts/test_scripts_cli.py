@@ -72,7 +72,7 @@ def test_try_runs_a_script_without_writing_anything(runner: CliRunner, env: dict
     out = result.output
     assert "试运行：overdue_reminder v1" in out and "不保存任何记录" in out
     assert "逾期5天" in out and "约定2026年11月28日之前还款4,500元" in out
-    assert "回访结束：已完成" in out and "未保存任何记录" in out
+    assert "试运行结束：已完成" in out and "未保存任何记录" in out
     assert not (tmp_path / "never.db").exists()
 
 
@@ -102,5 +102,5 @@ def test_try_uses_a_borrower_from_the_database(runner: CliRunner, sqlite_url: st
     env = {"VISITBOT_DATABASE_URL": sqlite_url, "VISITBOT_LOCALE": "en"}
     result = runner.invoke(app, ["scripts", "try", "officer_phone_visit", "-b", "B001", "-a", str(answers)], env=env)
     assert result.exit_code == 0, result.output
-    assert f"Am I speaking with {name}?" in result.output and "Visit ended: wrong party" in result.output
+    assert f"Am I speaking with {name}?" in result.output and "Dry run ended: wrong party" in result.output
     assert asyncio.run(visits()) == 0
