@@ -302,10 +302,12 @@ class VisitDesk:
         if ended.outcome is Outcome.OPTED_OUT:
             borrower.opted_out_at = utcnow()
             reply.opted_out = True
-        worrying = [f for f in reply.raised if f.severity is Severity.HIGH] if actor.kind == "borrower" else []
+        # every high flag of the visit counts, not only those of the last answer
+        high = [f["flag"] for f in reply.turn.state.flags if f["severity"] == Severity.HIGH.value]
+        worrying = high if actor.kind == "borrower" else []
         wants_call = ended.fields.get("wants_call") is True
         if visit.callback_at is not None or wants_call or worrying:
-            note = ", ".join(f.flag for f in worrying) or ("wants_call" if wants_call else "callback")
+            note = ", ".join(worrying) or ("wants_call" if wants_call else "callback")
             task = await add_task(
                 session,
                 kind="callback",
@@ -315,4 +317,12 @@ class VisitDesk:
                 note=note,
                 due_at=visit.callback_at,
             )
+            reply.tasks.append(task.id)
+        relief = ended.fields.get("relief_request")
+        if relief in ("extension", "instalments"):
+            terms = ended.fields.get("relief_terms")
+            task = await add_task(
+                session, kind="relief", borrower_id=borrower.id, officer_id=visit.officer_id, visit_id=visit.id,
+                note=f"{relief}: {terms}" if terms else str(relief),
+            )  # fmt: skip
             reply.tasks.append(task.id)

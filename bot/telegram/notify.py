@@ -37,6 +37,10 @@ register(
             "zh-CN": "📞 请回电客户 {code} {name}{due}。原因：{note}（回访 #{visit}）",
             "en": "📞 Please call {code} {name} back{due}. Why: {note} (visit #{visit})",
         },
+        "tg_task_relief": {
+            "zh-CN": "📝 待审批：客户 {code} {name} 申请 {note}（信贷员 {officer}，回访 #{visit}）",
+            "en": "📝 To approve: borrower {code} {name} asks for {note} (officer {officer}, visit #{visit})",
+        },
         "tg_due": {"zh-CN": "（约定时间 {at}）", "en": " (agreed time {at})"},
         "severity_high": {"zh-CN": "高", "en": "high"},
         "severity_medium": {"zh-CN": "中", "en": "medium"},
@@ -101,6 +105,16 @@ async def after_reply(context: ContextTypes.DEFAULT_TYPE, reply: DeskReply) -> N
         await tell(context, officer, html.escape(text))
     for task in tasks:
         if task is None:
+            continue
+        if task.kind == "relief":
+            for supervisor in await supervisors_of(context, visit):
+                lang = supervisor.locale or svc.settings.locale
+                button = InlineKeyboardButton(message("tg_open_transcript", lang), callback_data=f"s:tr:{visit.id}")
+                text = message(
+                    "tg_task_relief", lang, code=borrower.code, name=borrower.name, note=task.note, visit=visit.id,
+                    officer=officer.name if officer else "-",
+                )  # fmt: skip
+                await tell(context, supervisor, html.escape(text), InlineKeyboardMarkup([[button]]))
             continue
         due = (
             message("tg_due", locale, at=task.due_at.astimezone(svc.desk.now().tzinfo).strftime("%Y-%m-%d %H:%M"))
