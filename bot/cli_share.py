@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
 from bot.app import Services
 from bot.cli_base import run
-from bot.export import export_csv, export_rows, export_xlsx
+from bot.export import day_start, export_csv, export_rows, export_xlsx
 from bot.settings import Settings
 from dialogs.i18n import message
 from storage import repositories as repo
@@ -43,13 +42,6 @@ async def bot_username(settings: Settings) -> str:
 def deep_link(username: str, token: str) -> str:
     """A Telegram deep link that opens the bot with ``/start <token>``."""
     return f"https://t.me/{username}?start={token}"
-
-
-def _day(value: str | None, zone: str, *, end: bool = False) -> datetime | None:
-    if not value:
-        return None
-    day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta())
-    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
 
 
 def invite(
@@ -91,8 +83,9 @@ def export(
     async def job(svc: Services) -> int:
         zone = svc.settings.timezone
         flt = repo.VisitFilter(
-            since=_day(since, zone), until=_day(until, zone, end=True), officer_id=officer,
-            outcome=outcome, risk=risk, team=team, limit=100_000,
+            since=day_start(since, zone) if since else None,
+            until=day_start(until, zone, end=True) if until else None,
+            officer_id=officer, outcome=outcome, risk=risk, team=team, limit=100_000,
         )  # fmt: skip
         async with svc.sessions() as session:
             header, visits, flags = await export_rows(session, flt)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -23,6 +25,12 @@ VISIT_COLUMNS = (
 )  # fmt: skip
 FLAG_COLUMNS = ("visit_id", "borrower_code", "borrower_name", "flag", "severity", "step", "note", "raised_at")
 SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3}
+
+
+def day_start(value: str, zone: str, *, end: bool = False) -> datetime:
+    """The start of a day (``YYYY-MM-DD``) in a time zone; with ``end``, the start of the next day."""
+    day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta())
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
 
 
 async def export_rows(

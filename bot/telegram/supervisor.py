@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import html
 import io
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.export import export_rows, export_xlsx
+from bot.export import day_start, export_rows, export_xlsx
 from bot.records import visit_record
 from bot.report import render_report
 from bot.telegram.common import Sender, send, services_of, t
@@ -280,11 +278,6 @@ async def reply_to_review(update: Update, context: ContextTypes.DEFAULT_TYPE, se
     await send(context, sender.chat_id, html.escape(t("tg_reply_sent", sender)))
 
 
-def _day(value: str, zone: str, *, end: bool = False) -> datetime:
-    day = date.fromisoformat(value) + (timedelta(days=1) if end else timedelta())
-    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
-
-
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
     """/export [from= to= outcome= risk= officer=]: an XLSX of the visits this person may see."""
     assert sender.user is not None
@@ -295,9 +288,9 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
         for arg in context.args or []:
             key, _, value = arg.partition("=")
             if key == "from":
-                options["since"] = _day(value, zone)
+                options["since"] = day_start(value, zone)
             elif key == "to":
-                options["until"] = _day(value, zone, end=True)
+                options["until"] = day_start(value, zone, end=True)
             elif key in ("outcome", "risk"):
                 options[key] = value
             elif key == "officer" and value.isdigit():
