@@ -48,7 +48,7 @@ async def set_chat_message(
         .where(
             ChatSession.chat_id == chat_id,
             ChatSession.visit_id == visit_id,
-            ChatSession.step == step,
+            ChatSession.step.is_(None) if step is None else ChatSession.step == step,
             ChatSession.message_id.is_(None),
         )
         .values(message_id=message_id)
