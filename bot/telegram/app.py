@@ -22,7 +22,7 @@ from telegram.ext import (
 
 from bot.app import Services
 from bot.telegram import borrower, officer, supervisor
-from bot.telegram.common import Sender, identify, send, services_of, t
+from bot.telegram.common import Sender, answer_query, identify, send, services_of, t
 from bot.telegram.visits import on_button, on_input
 from dialogs.i18n import LOCALES, message, register
 from storage import repositories as repo
@@ -88,7 +88,7 @@ def guarded(
             return
         if sender.role not in roles:
             if update.callback_query is not None:
-                await update.callback_query.answer()
+                await answer_query(update.callback_query)
             key = "tg_stranger" if sender.role == "stranger" else "tg_not_allowed"
             await send(context, sender.chat_id, html.escape(t(key, sender, id=sender.telegram_id)))
             return
@@ -127,13 +127,13 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
     if kind in ("a", "m", "c"):
         await on_button(update, context, sender)
     elif kind == "v" and sender.role in OFFICERS:
-        await query.answer()
+        await answer_query(query)
         await officer.pick_borrower(update, context, sender, rest)
     elif kind == "r" and sender.role in OFFICERS and rest.isdigit():
-        await query.answer()
+        await answer_query(query)
         await officer.resume_visit(update, context, sender, int(rest))
     elif kind == "s" and sender.role in STAFF and rest.count(":") == 1:
-        await query.answer()
+        await answer_query(query)
         action, visit_id = rest.split(":")
         if action == "tr":
             await supervisor.transcript(update, context, sender, int(visit_id))
@@ -145,7 +145,7 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
         visit_id, outcome = rest.split(":")
         await officer.cancel_button(update, context, sender, int(visit_id), outcome)
     else:
-        await query.answer(t("tg_stale", sender))
+        await answer_query(query, t("tg_stale", sender))
 
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
@@ -196,6 +196,8 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure (masked) and tell the user their answers are safe."""
     log.error("update failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        await answer_query(update.callback_query)  # a failed handler must not leave the button spinning
     if isinstance(update, Update) and update.effective_chat is not None:
         svc = services_of(context)
         user = update.effective_user

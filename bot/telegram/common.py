@@ -115,7 +115,7 @@ async def edit_or_send(
     markup: InlineKeyboardMarkup | None = None,
 ) -> int:
     """Edit a message in place (or send a new one when it cannot be edited); returns its id."""
-    if message_id is not None and visible_length(text) <= MAX_MESSAGE:
+    if message_id is not None and (len(text) <= MAX_MESSAGE or visible_length(text) <= MAX_MESSAGE):
         try:
             await context.bot.edit_message_text(
                 text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup

@@ -152,7 +152,11 @@ def _width(token: str) -> int:
         return 0
     if len(token) > 1 and token[0] == "&":
         return 1
-    return len(token.encode("utf-16-le")) // 2
+    return _utf16_len(token)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def visible_length(text: str) -> int:
@@ -163,6 +167,8 @@ def visible_length(text: str) -> int:
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Split HTML text into pieces Telegram accepts (≤ 4096 visible characters each), at line breaks
     where possible; never inside a tag or an entity, and tags open at a cut are closed and reopened."""
+    if _utf16_len(text) <= limit:  # the markup never shows, so the source is at least as long
+        return [text]
     pieces: list[list[str]] = []
     current: list[str] = []
     width, last_break = 0, -1

@@ -31,6 +31,11 @@ register(
             "zh-CN": "这个按钮属于之前的问题，未重复记录。",
             "en": "That button belongs to an earlier question; nothing was recorded twice.",
         },
+        "tg_stale_typed": {
+            "zh-CN": "这条回答对应的是上一个问题，已被记录过，这次未重复记录。请回答当前的问题。",
+            "en": "That answer was for a question already answered; nothing was recorded twice. "
+            "Please answer the current question.",
+        },
         "tg_finished": {
             "zh-CN": "回访结束：{outcome}（记录 #{visit}）",
             "en": "Visit ended: {outcome} (record #{visit})",
@@ -95,6 +100,8 @@ async def run_event(
         update_key=f"tg:{update.update_id}", expect_step=expect_step or chat.step,
     )  # fmt: skip
     if reply.stale:
+        if update.callback_query is None:  # a typed answer meant for a question already answered
+            await send(context, sender.chat_id, html.escape(t("tg_stale_typed", sender)))
         return reply
     if reply.duplicate:  # redelivered after a crash: show where the visit stands, record nothing
         await show_reply(context, sender, reply)

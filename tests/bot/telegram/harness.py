@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 TOKEN = "4242:TESTtoken"
@@ -93,14 +93,15 @@ class BotProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@contextmanager
-def running(env: dict[str, str], log: Path, *args: str) -> Iterator[BotProcess]:
-    """A bot process for the duration of a ``with`` block."""
+@asynccontextmanager
+async def running(env: dict[str, str], log: Path, *args: str) -> AsyncIterator[BotProcess]:
+    """A bot process for the duration of an ``async with`` block; stopped off the event loop, so the
+    double (on this loop) keeps answering the bot's last calls while it shuts down."""
     process = BotProcess(env, log, *args)
     try:
         yield process
     finally:
-        process.stop()
+        await asyncio.to_thread(process.stop)
 
 
 async def until(predicate: object, timeout: float = 15.0) -> None:  # noqa: ASYNC109

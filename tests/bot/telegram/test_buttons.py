@@ -36,7 +36,7 @@ async def test_double_presses_and_stale_buttons_record_once(
 ) -> None:
     officer = double.user(OFFICER_ID, "王磊")
     presses: list[str] = []
-    with running(env, tmp_path / "bot.log") as bot:
+    async with running(env, tmp_path / "bot.log") as bot:
         await officer.send("/visit B001")
         identity = await officer.wait_for_message("请问您是", timeout=30)
         # The same button twice in quick succession: the second press records nothing and says so.

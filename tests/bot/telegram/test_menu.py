@@ -35,7 +35,7 @@ async def test_command_menu_is_registered_per_role(double: BotApiDouble, env: di
     officer = double.user(OFFICER_ID, "王磊")
     supervisor = double.user(SUPERVISOR_ID, "刘主管")
     stranger = double.user(STRANGER_ID, "路人", language_code="en")
-    with running(env, tmp_path / "bot.log") as bot:
+    async with running(env, tmp_path / "bot.log") as bot:
         await stranger.send("/start")
         await stranger.wait_for_message("loan officers", timeout=30)
         await asyncio.to_thread(bot.stop)
@@ -56,7 +56,7 @@ async def test_command_menu_is_registered_per_role(double: BotApiDouble, env: di
 
 async def test_resume_note_back_and_cancel(double: BotApiDouble, env: dict[str, str], tmp_path: Path) -> None:
     officer = double.user(OFFICER_ID, "王磊")
-    with running(env, tmp_path / "bot.log") as bot:
+    async with running(env, tmp_path / "bot.log") as bot:
         await officer.send("/cancel")
         await officer.wait_for_message("没有进行中的回访", timeout=30)
         await officer.send("/visit B001")

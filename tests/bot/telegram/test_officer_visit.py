@@ -12,7 +12,7 @@ async def test_officer_completes_a_visit_with_buttons_and_typing(
     double: BotApiDouble, env: dict[str, str], tmp_path: Path
 ) -> None:
     officer = double.user(OFFICER_ID, "王磊")
-    with running(env, tmp_path / "bot.log") as bot:
+    async with running(env, tmp_path / "bot.log") as bot:
         await officer.send("/start")
         await officer.wait_for_message("/visit", timeout=30)
         await officer.send("/visit")
@@ -56,7 +56,7 @@ async def test_officer_completes_a_visit_with_buttons_and_typing(
 
 async def test_wrong_party_discloses_nothing(double: BotApiDouble, env: dict[str, str], tmp_path: Path) -> None:
     officer = double.user(OFFICER_ID, "王磊")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await officer.send("/visit B003")
         await officer.wait_for_message("请问您是", timeout=30)
         await officer.press("不是本人")
@@ -68,7 +68,7 @@ async def test_wrong_party_discloses_nothing(double: BotApiDouble, env: dict[str
 
 async def test_a_stranger_is_refused(double: BotApiDouble, env: dict[str, str], tmp_path: Path) -> None:
     stranger = double.user(STRANGER_ID, "路人", language_code="en")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await stranger.send("/visit")
         reply = await stranger.wait_for_message(timeout=30)
         assert "loan officers" in (reply.text or "") and str(STRANGER_ID) in (reply.text or "")

@@ -99,7 +99,7 @@ async def test_sigkill_mid_visit_loses_nothing_and_applies_redelivered_updates_o
     double.redeliver(applied)
     assert double.pending_updates == 3
     restarted_at = len(double.requests)
-    with running(env, tmp_path / "second.log") as second:
+    async with running(env, tmp_path / "second.log") as second:
         again = await officer.wait_for_message("从哪里借", timeout=30)  # the redelivered amount: where we stand
         assert again.message_id != lender_question.message_id
         answer = await officer.wait_for_answer(press)

@@ -38,7 +38,7 @@ async def test_borrower_consents_and_completes_a_check_in(
     token = await invite(env, "B001")
     borrower = double.user(BORROWER_ID, "张健", language_code="zh-hans")
     officer = double.user(OFFICER_ID, "王磊")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await borrower.send(f"/start {token}")
         consent = await borrower.wait_for_message("您同意开始吗", timeout=30)
         assert "张健" in (consent.text or "")
@@ -66,7 +66,7 @@ async def test_declining_consent_keeps_only_the_refusal(
 ) -> None:
     token = await invite(env, "B003")
     borrower = double.user(BORROWER_ID, "侯丹丹", language_code="en")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await borrower.send(f"/start {token}")
         await borrower.wait_for_message("Do you agree", timeout=30)
         await borrower.press("I do not agree")
@@ -83,7 +83,7 @@ async def test_reused_and_expired_links_are_refused(double: BotApiDouble, env: d
     stale = await invite(env, "B007", "--days", "0")
     first = double.user(BORROWER_ID, "易颖")
     second = double.user(BORROWER_ID + 1, "某人")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await first.send(f"/start {token}")
         await first.wait_for_message("您同意开始吗", timeout=30)
         await second.send(f"/start {token}")
@@ -100,7 +100,7 @@ async def test_opting_out_tells_the_officer(double: BotApiDouble, env: dict[str,
     token = await invite(env, "B001")
     borrower = double.user(BORROWER_ID, "张健")
     officer = double.user(OFFICER_ID, "王磊")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await borrower.send(f"/start {token}")
         await borrower.wait_for_message("您同意开始吗", timeout=30)
         await borrower.press("我不想再接受回访")

@@ -47,7 +47,7 @@ async def test_alert_review_and_export(double: BotApiDouble, env: dict[str, str]
     officer = double.user(OFFICER_ID, "王磊")
     supervisor = double.user(SUPERVISOR_ID, "刘主管")
     outsider = double.user(OTHER_SUPERVISOR_ID, "赵主管")
-    with running(env, tmp_path / "bot.log"):
+    async with running(env, tmp_path / "bot.log"):
         await officer.send("/start")
         await officer.wait_for_message("/visit", timeout=30)
         await officer.send("/visit B001")

@@ -132,7 +132,7 @@ async def test_two_processes_on_one_postgres_serve_one_conversation(
     double: BotApiDouble, pg_env: dict[str, str], balancer: LoadBalancer, tmp_path: Path
 ) -> None:
     officer = double.user(OFFICER_ID, "王磊")
-    with (
+    async with (
         running(pg_env, tmp_path / "a.log", *webhook_args(balancer.ports[0])) as first,
         running(pg_env, tmp_path / "b.log", *webhook_args(balancer.ports[1])) as second,
     ):
@@ -210,7 +210,7 @@ async def test_webhook_refuses_requests_without_the_secret_token(
     url = f"http://127.0.0.1:{port}/telegram"
     environ = {**env, "VISITBOT_WEBHOOK_SECRET": SECRET}
     officer = double.user(OFFICER_ID, "王磊")
-    with running(environ, tmp_path / "bot.log", *webhook_args(port)) as bot:
+    async with running(environ, tmp_path / "bot.log", *webhook_args(port)) as bot:
         await listening(double, url)
         assert await double.post_raw(url, officer_update("/visit B001"), None) == 403
         assert await double.post_raw(url, officer_update("/visit B001"), "wrong-token") == 403
