@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
@@ -110,7 +111,25 @@ class VisitDesk:
         channel: str = "phone",
         locale: str | None = None,
     ) -> DeskReply:
-        """Resume the borrower's open visit of this script, or start a new one."""
+        """Resume the borrower's open visit of this script, or start a new one.
+
+        Two processes starting the same borrower's visit at once end up on one visit: the database
+        allows one open visit per borrower and script, and the loser resumes the winner's.
+        """
+        try:
+            return await self._begin(borrower_code, actor, officer_id, script_id, channel, locale)
+        except IntegrityError:
+            return await self._begin(borrower_code, actor, officer_id, script_id, channel, locale)
+
+    async def _begin(
+        self,
+        borrower_code: str,
+        actor: Actor,
+        officer_id: int | None,
+        script_id: str | None,
+        channel: str,
+        locale: str | None,
+    ) -> DeskReply:
         script_id = script_id or self.settings.default_script
         async with self.sessions() as session, session.begin():
             borrower = await repo.borrower_by_code(session, borrower_code)

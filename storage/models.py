@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -162,7 +163,18 @@ class Visit(Base):
     """One contact with a borrower; its dialog state is stored after every step."""
 
     __tablename__ = "visits"
-    __table_args__ = (Index("ix_visits_borrower_status", "borrower_id", "status"),)
+    __table_args__ = (
+        Index("ix_visits_borrower_status", "borrower_id", "status"),
+        # one open visit per borrower and script, even when two processes start one at once
+        Index(
+            "uq_visits_one_open",
+            "borrower_id",
+            "script_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"))

@@ -133,3 +133,12 @@ async def test_money_is_exact(desk: VisitDesk) -> None:
         amount = await session.scalar(select(Loan.amount).limit(1))
         assert isinstance(amount, Decimal)
         assert await session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+async def test_two_starts_at_once_share_one_visit(desk: VisitDesk) -> None:
+    first, second = await asyncio.gather(
+        desk.begin("B006", actor=OFFICER, officer_id=None), desk.begin("B006", actor=OFFICER, officer_id=None)
+    )
+    assert first.visit_id == second.visit_id
+    async with desk.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Visit)) == 1
