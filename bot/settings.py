@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     webhook_path: str = "telegram"
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    reminder_interval: float = Field(default=60.0, gt=0, description="Seconds between checks for due call-backs.")
     bot_username: str = Field(default="", description="Filled from getMe when the bot starts.")
 
     @field_validator("locale")

@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot.app import Services
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram.common import Sender, answer_query, identify, send, services_of, t
+from bot.telegram.reminders import remind_due
 from bot.telegram.visits import on_button, on_input
 from dialogs.i18n import LOCALES, message, register
 from storage import repositories as repo
@@ -178,6 +179,8 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     await application.bot.set_my_commands(
         [BotCommand(n, message(f"cmd_{n}", svc.settings.locale)) for n in COMMANDS["stranger"]]
     )
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(remind_due, interval=svc.settings.reminder_interval, first=1)
     async with svc.sessions() as session:
         users = [u for u in await repo.list_users(session) if u.telegram_id and u.active]
     for user in users:
