@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 TOKEN = "4242:TESTtoken"
 OFFICER_ID = 7001
@@ -113,3 +114,39 @@ async def until(predicate: object, timeout: float = 15.0) -> None:  # noqa: ASYN
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+Turn = tuple[str, str]
+"""(text the bot shows, what the officer does: ``press:<button>`` or a text to send)."""
+
+CHANGES_TO_END: list[Turn] = [
+    ("主营业务", "press:否"),
+    ("用在哪儿", "press:按约定用途使用"),
+    ("信贷业务种类", "/skip"),
+    ("需要", "想要续贷"),
+    ("续贷的打算", "press:是"),
+    ("介绍给我", "press:否"),
+    ("聊得顺利", "press:否"),
+]
+"""The phone visit from the 'changes' question to its end."""
+
+OTHER_BORROWING_TO_END: list[Turn] = [
+    ("另外筹借资金", "press:是"),
+    ("借了多少", "很多"),
+    ("金额", "5万"),
+    ("从哪里借", "press:银行"),
+    *CHANGES_TO_END,
+]
+"""The phone visit from 'other borrowing' (with a bad amount re-asked) to its end."""
+
+
+async def converse(user: Any, turns: list[Turn]) -> str | None:
+    """Play turns: wait for each question, then press or type; returns the last press's query id."""
+    last = None
+    for shown, act in turns:
+        await user.wait_for_message(shown)
+        if act.startswith("press:"):
+            last = await user.press(act.removeprefix("press:"))
+        else:
+            await user.send(act)
+    return last

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, cli, running
+from tests.bot.telegram.harness import OFFICER_ID, OTHER_BORROWING_TO_END, STRANGER_ID, cli, converse, running
 from tests.botapi import BotApiDouble
 
 
@@ -28,25 +28,7 @@ async def test_officer_completes_a_visit_with_buttons_and_typing(
         await officer.press("记得")
         await officer.wait_for_message("经营状况")
         await officer.press("好")
-        await officer.wait_for_message("另外筹借资金")
-        await officer.press("是")
-        await officer.wait_for_message("借了多少")
-        await officer.send("很多")
-        await officer.wait_for_message("金额")
-        await officer.send("5万")
-        await officer.wait_for_message("从哪里借")
-        await officer.press("银行")
-        await officer.wait_for_message("主营业务")
-        await officer.press("否")
-        await officer.wait_for_message("用在哪儿")
-        await officer.press("按约定用途使用")
-        await officer.wait_for_message("信贷业务种类")
-        await officer.send("/skip")
-        await officer.wait_for_message("需要")
-        await officer.send("想要续贷")
-        for text, answer in (("续贷的打算", "是"), ("介绍给我", "否"), ("聊得顺利", "否")):
-            await officer.wait_for_message(text)
-            await officer.press(answer)
+        await converse(officer, OTHER_BORROWING_TO_END)
         done = await officer.wait_for_message("回访结束")
         assert "祝您生意兴隆" in (done.text or "") and "已完成" in (done.text or "")
         assert bot.proc.poll() is None

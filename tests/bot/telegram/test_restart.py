@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.db import make_engine
 from storage.models import Answer, TranscriptMessage
-from tests.bot.telegram.harness import OFFICER_ID, BotProcess, cli, running
+from tests.bot.telegram.harness import CHANGES_TO_END, OFFICER_ID, BotProcess, cli, converse, running
 from tests.botapi import ApiRequest, BotApiDouble
 
 PRESSED_BEFORE_KILL = ("identity", "introduction", "business_status", "other_borrowing", "other_borrowing_amount")
@@ -111,16 +111,9 @@ async def test_sigkill_mid_visit_loses_nothing_and_applies_redelivered_updates_o
         assert [a["step"] for a in middle["answers"]] == [*PRESSED_BEFORE_KILL, "other_borrowing_lender"]  # type: ignore[union-attr]
         # The officer carries on from there to the end.
         await officer.press("否")
-        await officer.wait_for_message("用在哪儿")
-        await officer.press("按约定用途使用")
-        await officer.wait_for_message("信贷业务种类")
-        await officer.send("/skip")
-        await officer.wait_for_message("需要")
-        await officer.send("想要续贷")
-        for question, choice in (("续贷的打算", "是"), ("介绍给我", "否"), ("聊得顺利", "否")):
-            await officer.wait_for_message(question)
-            last = await officer.press(choice)
+        last = await converse(officer, CHANGES_TO_END[1:])
         await officer.wait_for_message("回访结束")
+        assert last is not None
         await officer.wait_for_answer(last)
         await asyncio.to_thread(second.stop)
     assert "Traceback" not in second.output(), second.output()

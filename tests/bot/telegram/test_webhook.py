@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from storage.db import make_engine
 from storage.models import Answer
-from tests.bot.telegram.harness import OFFICER_ID, bot_env, cli, prepare, running
+from tests.bot.telegram.harness import OFFICER_ID, OTHER_BORROWING_TO_END, bot_env, cli, converse, prepare, running
 from tests.botapi import BotApiDouble
 from tests.conftest import drop_postgres_database, new_postgres_database
 
@@ -151,26 +151,9 @@ async def test_two_processes_on_one_postgres_serve_one_conversation(
         taps = [await officer.press("好", business), await officer.press("好", business)]
         texts = [(await officer.wait_for_answer(tap)).text or "" for tap in taps]
         assert sorted("未重复记录" in text for text in texts) == [False, True] and "已记录" in texts, texts
-        await officer.wait_for_message("另外筹借资金")
-        await officer.press("是")
-        await officer.wait_for_message("借了多少")
-        await officer.send("很多")
-        await officer.wait_for_message("金额")
-        await officer.send("5万")
-        await officer.wait_for_message("从哪里借")
-        await officer.press("银行")
-        await officer.wait_for_message("主营业务")
-        await officer.press("否")
-        await officer.wait_for_message("用在哪儿")
-        await officer.press("按约定用途使用")
-        await officer.wait_for_message("信贷业务种类")
-        await officer.send("/skip")
-        await officer.wait_for_message("需要")
-        await officer.send("想要续贷")
-        for question, choice in (("续贷的打算", "是"), ("介绍给我", "否"), ("聊得顺利", "否")):
-            await officer.wait_for_message(question)
-            press = await officer.press(choice)
+        press = await converse(officer, OTHER_BORROWING_TO_END)
         await officer.wait_for_message("回访结束")
+        assert press is not None
         await officer.wait_for_answer(press)
         await asyncio.to_thread(first.stop)
         await asyncio.to_thread(second.stop)
