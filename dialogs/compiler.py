@@ -121,17 +121,6 @@ class CompiledScript:
             if not any(b.confirms_identity for b in self.steps[ident].next):
                 raise self._fail("the identity step needs a branch with confirms_identity: true", ident)
 
-    def _texts_of(self, step: Step) -> list[tuple[str, dict[str, str]]]:
-        found: list[tuple[str, dict[str, str]]] = []
-        if step.say:
-            found.append(("say", step.say))
-        if step.ask:
-            found.extend((f"option '{o.id}'", o.label) for o in step.ask.options)
-            if step.ask.hint:
-                found.append(("hint", step.ask.hint))
-        found.extend((f"risk '{r.flag}' note", r.note) for r in step.risk if r.note)
-        return found
-
     def _check_names(self, source: str, step: Step, what: str, *, expression: bool) -> None:
         try:
             names, answer_steps = condition_names(source, expression=expression)
@@ -146,7 +135,7 @@ class CompiledScript:
             raise self._fail(f"{what} refers to answers of missing step(s) {sorted(missing)}", step.id)
 
     def _compile_step(self, step: Step) -> None:
-        for what, texts in self._texts_of(step):
+        for what, texts in step.texts():
             absent = [loc for loc in self.script.locales if not texts.get(loc)]
             if absent:
                 raise self._fail(f"{what} has no text for locale(s) {absent}", step.id)

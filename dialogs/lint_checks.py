@@ -153,24 +153,11 @@ def check_graph(ctx: LintContext) -> Iterator[Problem]:
 def check_texts(ctx: LintContext) -> Iterator[Problem]:
     """Texts missing in one of the script's locales."""
     for step in ctx.graph.steps.values():
-        for what, texts in _texts_of(step):
+        for what, texts in step.texts():
             absent = [loc for loc in ctx.script.locales if not texts.get(loc)]
             if absent:
                 hint = f"add the {', '.join(absent)} text"
                 yield ctx.problem(step.id, "missing_text", f"{what} has no text for {absent}", hint)
-
-
-def _texts_of(step: Step) -> list[tuple[str, dict[str, str]]]:
-    """(what, texts per locale) of every text a step shows."""
-    found: list[tuple[str, dict[str, str]]] = []
-    if step.say:
-        found.append(("the line", step.say))
-    if step.ask:
-        found.extend((f"option '{o.id}'", o.label) for o in step.ask.options)
-        if step.ask.hint:
-            found.append(("the hint", step.ask.hint))
-    found.extend((f"risk '{r.flag}' note", r.note) for r in step.risk if r.note)
-    return found
 
 
 def _conditions(step: Step) -> list[tuple[str, str, tuple[str, int]]]:

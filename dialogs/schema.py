@@ -142,6 +142,18 @@ class Step(_Model):
     sets: Identifier | None = None
     """Names the visit field this answer fills, e.g. ``callback_at``."""
 
+    def texts(self) -> list[tuple[str, LocalText]]:
+        """(what, texts per locale) of every text the step shows: line, options, hint, risk notes."""
+        found: list[tuple[str, LocalText]] = []
+        if self.say:
+            found.append(("the line", self.say))
+        if self.ask:
+            found.extend((f"option '{o.id}'", o.label) for o in self.ask.options)
+            if self.ask.hint:
+                found.append(("the hint", self.ask.hint))
+        found.extend((f"risk '{r.flag}' note", r.note) for r in self.risk if r.note)
+        return found
+
     @model_validator(mode="after")
     def _shape(self) -> Step:
         if self.outcome is not None and (self.ask is not None or self.next):
