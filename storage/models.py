@@ -156,6 +156,8 @@ class ScriptVersion(Base):
     script_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    """sha256 of the script file as published; a changed file that keeps its version is refused."""
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
 
 
@@ -259,7 +261,7 @@ class ProcessedUpdate(Base):
     __tablename__ = "processed_updates"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, index=True)
 
 
 class Invite(Base):
