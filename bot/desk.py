@@ -19,6 +19,7 @@ from dialogs.catalog import ScriptCatalog
 from dialogs.engine import (
     AnswerRecorded,
     AnswerUndone,
+    Cancel,
     Event,
     FlagRaised,
     Turn,
@@ -32,7 +33,7 @@ from storage import repositories as repo
 from storage.models import Answer, Borrower, RiskFlag, Visit, utcnow
 from storage.self_service import add_task, record_consent
 
-__all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "turn_lines"]
+__all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "cancel_outcomes", "turn_lines"]
 
 register(
     {
@@ -42,6 +43,10 @@ register(
             "en": "Borrower '{code}' has no loan on file.",
         },
         "desk_no_visit": {"zh-CN": "找不到回访记录 #{id}。", "en": "No visit #{id}."},
+        "desk_outcome_not_offered": {
+            "zh-CN": "现在不能以“{outcome}”结束这次回访，未做任何记录。",
+            "en": "This visit cannot be ended as '{outcome}' now; nothing was recorded.",
+        },
     }
 )
 
@@ -76,6 +81,16 @@ class DeskReply:
     tasks: list[int] = field(default_factory=list)
     """Ids of officer tasks this input created (call-backs)."""
     opted_out: bool = False
+
+
+STAFF_CANCEL_OUTCOMES = (Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.WRONG_PARTY, Outcome.CALLBACK)
+"""What staff may end a visit as by hand. ``opted_out`` is reached only through a script's questions
+(so its reason and the consent answer are kept) and ``completed`` only by the script's end."""
+
+
+def cancel_outcomes(actor: Actor) -> tuple[Outcome, ...]:
+    """The outcomes ``actor`` may end a visit with by hand; a borrower ends theirs only by answering."""
+    return () if actor.kind == "borrower" else STAFF_CANCEL_OUTCOMES
 
 
 def turn_lines(turn: Turn) -> list[str]:
@@ -182,7 +197,9 @@ class VisitDesk:
     ) -> DeskReply:
         """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
 
-        An update seen before (same ``update_key``) is not applied again.
+        An update seen before (same ``update_key``) is not applied again. Input comes from people
+        (a button's data can be forged): ending a visit by hand takes only an outcome this actor is
+        offered (:func:`cancel_outcomes`); anything else is refused with ``turn.error``, unrecorded.
         """
         async with self.sessions() as session, session.begin():
             if update_key is not None and not await repo.claim_update(session, update_key):
@@ -195,6 +212,11 @@ class VisitDesk:
             state = VisitState.from_json(visit.state)
             if state.finished or (expect_step is not None and state.step != expect_step):
                 return DeskReply(visit.id, engine.resume(state, self._facts(visit)), stale=True)
+            if isinstance(event, Cancel) and event.outcome not in cancel_outcomes(actor):
+                turn = engine.resume(state, self._facts(visit))
+                label = message(f"outcome_{event.outcome.value}", state.locale)
+                turn.error = message("desk_outcome_not_offered", state.locale, outcome=label)
+                return DeskReply(visit.id, turn)
             now = self.now(visit.borrower.timezone)
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
