@@ -46,17 +46,7 @@ register(
             "zh-CN": "回访结束：{outcome}（记录 #{visit}）",
             "en": "Visit ended: {outcome} (record #{visit})",
         },
-        "console_bad_outcome": {
-            "zh-CN": "不认识的结果“{text}”。可选：refused、unreachable、wrong_party、callback",
-            "en": "Unknown outcome '{text}'. Use refused, unreachable, wrong_party or callback",
-        },
         "console_noted": {"zh-CN": "备注已保存。", "en": "Remark saved."},
-        "outcome_completed": {"zh-CN": "已完成", "en": "completed"},
-        "outcome_wrong_party": {"zh-CN": "非本人", "en": "wrong party"},
-        "outcome_callback": {"zh-CN": "约定再回访", "en": "call back later"},
-        "outcome_refused": {"zh-CN": "拒绝", "en": "refused"},
-        "outcome_unreachable": {"zh-CN": "无法联系", "en": "unreachable"},
-        "outcome_opted_out": {"zh-CN": "不想回访", "en": "opted out"},
     }
 )
 
@@ -149,7 +139,7 @@ class ConsoleVisit:
             try:
                 outcome = Outcome(word)
             except ValueError:
-                self.out.print(message("console_bad_outcome", self.locale, text=word), style="red", markup=False)
+                self.out.print(message("unknown_outcome", self.locale, text=word), style="red", markup=False)
                 return None
         if outcome is not Outcome.CALLBACK or not when.strip():
             return Cancel(outcome)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services
@@ -18,7 +19,17 @@ from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
 from storage.models import Borrower, User
 
-__all__ = ["Sender", "answer_query", "edit_or_send", "identify", "send", "services_of", "t"]
+__all__ = [
+    "Sender",
+    "answer_query",
+    "edit_or_send",
+    "identify",
+    "is_answered",
+    "send",
+    "services_of",
+    "t",
+    "try_edit_markup",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +45,7 @@ register(
             "zh-CN": "抱歉，处理时出了点问题。已经记录的回答都安全保存着，请稍后再试。",
             "en": "Sorry, something went wrong. Every answer recorded so far is safe; please try again.",
         },
+        "tg_no_match": {"zh-CN": "没有找到“{text}”。", "en": "Nothing matches '{text}'."},
         "tg_not_allowed": {
             "zh-CN": "您没有权限使用这个命令。",
             "en": "You are not allowed to use this command.",
@@ -125,13 +137,39 @@ async def edit_or_send(
             if "not modified" in str(exc).lower():
                 return message_id
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
+        except TelegramError as exc:  # still failing after retries: a new message says the same
+            log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
     return (await send(context, chat_id, text, markup)).message_id
 
 
+_ANSWERED: OrderedDict[str, None] = OrderedDict()
+_REMEMBERED = 10_000
+"""Callback queries answered by this process (the newest ids), so every press is answered exactly once."""
+
+
+def is_answered(query: CallbackQuery) -> bool:
+    """True once :func:`answer_query` has answered (or tried to answer) this press."""
+    return query.id in _ANSWERED
+
+
 async def answer_query(query: CallbackQuery, text: str | None = None, *, show_alert: bool = False) -> None:
-    """Answer a button press so it stops spinning; a query redelivered after a restart is too old to
-    answer (Telegram refuses it with 400), which is no error of the visit."""
+    """Answer a button press so it stops spinning, once. The Bot API call is retried on the way
+    (:mod:`bot.telegram.delivery`); if it still fails (a redelivered query too old to answer, a 502),
+    that is no error of the visit and nothing the user is told about."""
+    if query.id in _ANSWERED:
+        return
+    _ANSWERED[query.id] = None
+    while len(_ANSWERED) > _REMEMBERED:
+        _ANSWERED.popitem(last=False)
     try:
         await query.answer(text, show_alert=show_alert)
-    except BadRequest as exc:
+    except TelegramError as exc:
         log.info("could not answer callback query %s: %s", query.id, exc)
+
+
+async def try_edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Change the buttons of the pressed message; a failure only leaves the old buttons showing."""
+    try:
+        await query.edit_message_reply_markup(markup)
+    except TelegramError as exc:
+        log.info("could not update the buttons of callback query %s: %s", query.id, exc)

@@ -42,9 +42,6 @@ register(
             "en": "📝 To approve: borrower {code} {name} asks for {note} (officer {officer}, visit #{visit})",
         },
         "tg_due": {"zh-CN": "（约定时间 {at}）", "en": " (agreed time {at})"},
-        "severity_high": {"zh-CN": "高", "en": "high"},
-        "severity_medium": {"zh-CN": "中", "en": "medium"},
-        "severity_low": {"zh-CN": "低", "en": "low"},
     }
 )
 

@@ -29,7 +29,6 @@ TIER_ORDER = {"high": 0, "medium": 1, "low": 2}
 register(
     {
         "tg_pick_borrower": {"zh-CN": "请选择要回访的借款人：", "en": "Pick the borrower to visit:"},
-        "tg_no_match": {"zh-CN": "没有找到“{text}”。", "en": "Nothing matches '{text}'."},
         "tg_no_borrowers": {"zh-CN": "您名下还没有借款人。", "en": "You have no borrowers yet."},
         "tg_pick_resume": {"zh-CN": "未完成的回访：", "en": "Unfinished visits:"},
         "tg_nothing_open": {"zh-CN": "没有未完成的回访。", "en": "No unfinished visits."},
@@ -183,7 +182,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
     try:
         outcome = Outcome(args[0])
     except ValueError:
-        await send(context, sender.chat_id, html.escape(message("console_bad_outcome", sender.locale, text=args[0])))
+        await send(context, sender.chat_id, html.escape(message("unknown_outcome", sender.locale, text=args[0])))
         return
     at = None
     if outcome is Outcome.CALLBACK and len(args) > 1:
