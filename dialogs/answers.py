@@ -21,17 +21,20 @@ from dialogs.parsing import (
     check_location,
     fold,
     grouped,
+    integer_bounds,
     mask_phone,
-    parse_date,
-    parse_datetime,
+    money_bounds,
+    money_text,
     parse_integer,
     parse_location,
     parse_money,
     parse_percent,
     parse_phone,
+    percent_bounds,
     plain_decimal,
 )
-from dialogs.schema import AnswerKind, Option, Question
+from dialogs.schema import AnswerKind, Bound, Option, Question
+from dialogs.when import check_day, parse_date, parse_datetime
 
 __all__ = [
     "JsonValue",
@@ -130,6 +133,8 @@ register(
         "answer_hint_between": {"zh-CN": "范围：{min} 到 {max}。", "en": " Allowed: {min} to {max}."},
         "answer_hint_at_least": {"zh-CN": "最少 {min}。", "en": " At least {min}."},
         "answer_hint_at_most": {"zh-CN": "最多 {max}。", "en": " At most {max}."},
+        "answer_hint_from_today": {"zh-CN": "（今天或以后）", "en": " (today or later)"},
+        "answer_hint_until_today": {"zh-CN": "（今天或以前）", "en": " (today or earlier)"},
     }
 )
 
@@ -176,7 +181,12 @@ def parse_answer(question: Question, reply: Reply, *, locale: str, now: datetime
         if len(text) > question.max_length:
             raise InvalidAnswer("answer_text_too_long", max=question.max_length, length=len(text))
         return text
-    folded = fold(text)
+    return _typed_value(question, fold(text), now)
+
+
+def _typed_value(question: Question, folded: str, now: datetime) -> JsonValue:
+    """The value of a typed answer to a choice, multi, yes/no, number, date or phone question."""
+    kind = question.kind
     if kind is AnswerKind.CHOICE:
         found = _option_by_text(question, folded)
         if found is None:
@@ -186,16 +196,21 @@ def parse_answer(question: Question, reply: Reply, *, locale: str, now: datetime
         return _multi_by_text(question, folded)
     if kind is AnswerKind.YESNO:
         return _yesno(folded)
+    low, high = _numeric(question.min), _numeric(question.max)
     if kind is AnswerKind.INTEGER:
-        return parse_integer(folded, question.min, question.max)
+        return parse_integer(folded, low, high)
     if kind is AnswerKind.MONEY:
-        return plain_decimal(parse_money(folded, question.min, question.max))
+        return plain_decimal(parse_money(folded, low, high))
     if kind is AnswerKind.PERCENT:
-        return plain_decimal(parse_percent(folded, question.min, question.max))
+        return plain_decimal(parse_percent(folded, low, high))
     if kind is AnswerKind.DATE:
-        return parse_date(folded, now).isoformat()
+        day = parse_date(folded, now)
+        check_day(day, now.date(), question.min, question.max)
+        return day.isoformat()
     if kind is AnswerKind.DATETIME:
-        return parse_datetime(folded, now).isoformat()
+        moment = parse_datetime(folded, now)
+        check_day(moment.date(), now.date(), question.min, question.max)
+        return moment.isoformat()
     return parse_phone(folded)
 
 
@@ -213,7 +228,7 @@ def format_value(question: Question, value: JsonValue, locale: str) -> str:
     if kind is AnswerKind.INTEGER and isinstance(value, int):
         return grouped(value)
     if kind is AnswerKind.MONEY and isinstance(value, str | int):
-        return _money(Decimal(value), zh)
+        return money_text(Decimal(value), locale)
     if kind is AnswerKind.PERCENT and isinstance(value, str | int):
         return f"{plain_decimal(Decimal(value))}%"
     if kind is AnswerKind.DATE and isinstance(value, str):
@@ -236,8 +251,11 @@ def answer_hint(question: Question, locale: str) -> str:
         return pick(question.hint, locale)
     kind = question.kind
     hint = message(f"answer_hint_{kind.value}", locale, count=len(question.options), max=question.max_length)
+    if kind in (AnswerKind.DATE, AnswerKind.DATETIME):
+        hint += message("answer_hint_from_today", locale) if question.min == "today" else ""
+        hint += message("answer_hint_until_today", locale) if question.max == "today" else ""
     if kind in (AnswerKind.INTEGER, AnswerKind.MONEY, AnswerKind.PERCENT):
-        low, high = (_bound(question, b, locale) for b in (question.min, question.max))
+        low, high = (_bound(question, b, locale) for b in _shown_bounds(question))
         if low and high:
             hint += message("answer_hint_between", locale, min=low, max=high)
         elif low:
@@ -283,8 +301,8 @@ def _option_by_id(question: Question, option_id: str) -> str:
 def _option_by_text(question: Question, folded: str) -> Option | None:
     """The option a typed token names: its 1-based number first, then its id, then a label in any locale."""
     token = folded.strip(_PUNCTUATION)
-    if token.isdigit():
-        number = int(token)
+    if token.isdecimal():  # isdigit() would pass digits int() cannot read; long ones name no option
+        number = int(token) if len(token) <= 4 else 0
         return question.options[number - 1] if 1 <= number <= len(question.options) else None
     for option in question.options:
         if token == option.id or token in {fold(label).strip(_PUNCTUATION) for label in option.label.values()}:
@@ -365,16 +383,6 @@ def _label(question: Question, option_id: str, locale: str) -> str:
     return option_id
 
 
-def _money(amount: Decimal, zh: bool) -> str:
-    if not zh:
-        return f"¥{grouped(amount)}"
-    if amount >= 100_000_000 and amount % 1_000_000 == 0:
-        return f"{plain_decimal(amount / 100_000_000)}亿元"
-    if 10_000 <= amount < 100_000_000 and amount % 100 == 0:
-        return f"{plain_decimal(amount / 10_000)}万元"
-    return f"{grouped(amount)}元"
-
-
 def _day(day: date, zh: bool) -> str:
     return f"{day.year}年{day.month}月{day.day}日" if zh else f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
@@ -398,7 +406,20 @@ def _bound(question: Question, bound: Decimal | None, locale: str) -> str:
     if bound is None:
         return ""
     if question.kind is AnswerKind.MONEY:
-        return _money(bound, locale == "zh-CN")
+        return money_text(bound, locale)
     if question.kind is AnswerKind.PERCENT:
         return f"{plain_decimal(bound)}%"
     return grouped(bound)
+
+
+def _numeric(bound: Bound | None) -> Decimal | None:
+    """A numeric ``min``/``max`` (``today`` bounds dates, not numbers)."""
+    return bound if isinstance(bound, Decimal) else None
+
+
+def _shown_bounds(question: Question) -> tuple[Decimal | None, Decimal | None]:
+    """The script's bounds as the parser applies them (money is never below 0), for the hint."""
+    low, high = _numeric(question.min), _numeric(question.max)
+    limits = {AnswerKind.INTEGER: integer_bounds, AnswerKind.MONEY: money_bounds}
+    floor, ceiling = limits.get(question.kind, percent_bounds)(low, high)
+    return floor if low is not None else None, ceiling if high is not None else None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AnswerKind",
+    "Bound",
     "Branch",
     "LocalText",
     "Option",
@@ -22,6 +23,9 @@ __all__ = [
 ]
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+Bound = Decimal | Literal["today"]
+"""A question's ``min``/``max``: a number (integer, money, percent) or ``today`` (date, datetime)."""
+_LARGEST_BOUND = 10**15
 LocalText = dict[str, str]
 """A text per locale, e.g. ``{"zh-CN": "您好", "en": "Hello"}``."""
 
@@ -84,8 +88,8 @@ class Question(_Model):
 
     kind: AnswerKind
     options: tuple[Option, ...] = ()
-    min: Decimal | None = None
-    max: Decimal | None = None
+    min: Bound | None = None
+    max: Bound | None = None
     min_length: int = Field(default=1, ge=0)
     max_length: int = Field(default=500, ge=1, le=4000)
     hint: LocalText | None = None
@@ -101,11 +105,24 @@ class Question(_Model):
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
             raise ValueError(f"duplicate option ids: {', '.join(sorted(dup))}")
-        if self.min is not None and self.max is not None and self.min > self.max:
+        self._bounds_fit_kind()
+        if isinstance(self.min, Decimal) and isinstance(self.max, Decimal) and self.min > self.max:
             raise ValueError("min is greater than max")
         if self.min_length > self.max_length:
             raise ValueError("min_length is greater than max_length")
         return self
+
+    def _bounds_fit_kind(self) -> None:
+        """Numbers bound integer, money and percent answers; ``today`` bounds date and datetime ones."""
+        numeric = self.kind in (AnswerKind.INTEGER, AnswerKind.MONEY, AnswerKind.PERCENT)
+        dated = self.kind in (AnswerKind.DATE, AnswerKind.DATETIME)
+        for name, bound in (("min", self.min), ("max", self.max)):
+            if isinstance(bound, Decimal) and numeric and abs(bound) > _LARGEST_BOUND:
+                raise ValueError(f"{name}: {bound} is too large (at most {_LARGEST_BOUND:,} either way)")
+            if bound is None or (numeric and isinstance(bound, Decimal)) or (dated and bound == "today"):
+                continue
+            allowed = "a number" if numeric else "'today'" if dated else "no min or max"
+            raise ValueError(f"{name}: {bound} does not fit a {self.kind} question (it takes {allowed})")
 
 
 class Branch(_Model):

@@ -559,3 +559,133 @@ def test_decode_values_compare() -> None:
     assert decode_value(q(AnswerKind.INTEGER), 7) == 7
     assert decode_value(MULTI, ["other"]) == ["other"]
     assert decode_value(q(AnswerKind.MONEY), None) is None
+
+
+# -- inputs that used to crash, round or mislead (issue 8) -------------------------------------
+@pytest.mark.parametrize("kind", [AnswerKind.DATE, AnswerKind.DATETIME])
+def test_chinese_numerals_cn2an_cannot_read_are_not_a_date(kind: AnswerKind) -> None:
+    assert rejects(q(kind), "一亿四").key == f"answer_{kind.value}_invalid"
+
+
+def test_a_callback_time_cn2an_cannot_read_is_refused_not_a_crash() -> None:
+    """``/cancel callback 一亿四`` parses its time as a datetime answer (console and Telegram)."""
+    assert rejects(q(AnswerKind.DATETIME), "一亿四 下午三点").key == "answer_datetime_invalid"
+
+
+@pytest.mark.parametrize("text", ["0月5日", "0月0日", "13月5日", "12月0日", "2026年0月5日"])
+def test_a_month_or_day_that_does_not_exist_is_refused(text: str) -> None:
+    assert rejects(q(AnswerKind.DATE), text).key == "answer_date_invalid"
+
+
+@pytest.mark.parametrize("text", ["明天下午三点", "明天15点", "tomorrow 3pm", "明天 15:00"])
+def test_an_hour_equal_to_the_clock_still_counts_as_an_hour(text: str) -> None:
+    at_three = datetime(2026, 12, 1, 15, 0, 0, tzinfo=SHANGHAI)
+    value = parse_answer(q(AnswerKind.DATETIME), Reply(text=text), locale="zh-CN", now=at_three)
+    assert value == "2026-12-02T15:00:00+08:00"
+
+
+@pytest.mark.parametrize("text", ["1" * 40, "1" * 29, "9" * 4000, "1" * 29 + ".5", "1" * 30 + "亿"])
+def test_an_amount_too_large_to_store_is_refused_with_the_limit(text: str) -> None:
+    error = rejects(q(AnswerKind.MONEY), text)
+    assert error.key == "answer_money_too_large"
+    assert "999,999,999,999.99" in message(error.key, "zh-CN", **error.params)
+
+
+def test_the_largest_storable_amount_is_kept_exactly() -> None:
+    assert parse(q(AnswerKind.MONEY), "999999999999.99") == "999999999999.99"
+    assert parse(q(AnswerKind.MONEY), "9999亿") == "999900000000"
+    assert rejects(q(AnswerKind.MONEY), "1万亿").key == "answer_money_too_large"
+
+
+def test_long_decimals_are_never_rounded() -> None:
+    assert parse(q(AnswerKind.PERCENT), "12.345678901234567890123456789") == "12.345678901234567890123456789"
+    assert parse(q(AnswerKind.PERCENT), "零点一二三四五六七八九一二三四五六七八九") == "0.123456789123456789"
+    assert rejects(q(AnswerKind.MONEY), "1.0000000000000000000000000001").key == "answer_money_cents"
+
+
+@pytest.mark.parametrize("text", ["1" * 30, "9" * 19, "-" + "9" * 19, "1" * 5000, "一千万亿"])
+def test_an_integer_too_large_to_store_is_refused(text: str) -> None:
+    assert rejects(q(AnswerKind.INTEGER), text).key in ("answer_integer_too_large", "answer_integer_too_small")
+
+
+def test_the_largest_storable_integer_is_kept() -> None:
+    assert parse(q(AnswerKind.INTEGER), "999999999999999") == 999_999_999_999_999
+    assert parse(q(AnswerKind.INTEGER), "-999999999999999") == -999_999_999_999_999
+
+
+@pytest.mark.parametrize("text", ["⑳" * 2200, "9" * 5000, "𐩀"])
+def test_a_huge_or_odd_number_names_no_option(text: str) -> None:
+    assert rejects(CHOICE, text).key == "answer_choice_unknown"
+    assert rejects(MULTI, text).key == "answer_multi_unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "zh"), [("20000万元", "2亿元"), ("15000万", "1.5亿元"), ("12345.67万", "123,456,700元")]
+)
+def test_an_amount_is_said_as_it_is_recorded(text: str, zh: str) -> None:
+    from dialogs.templating import compile_text
+
+    question = q(AnswerKind.MONEY)
+    value = parse(question, text)
+    assert format_value(question, value, "zh-CN") == zh
+    said = compile_text("{{ amount | money }}")({"amount": decode_value(question, value), "locale": "zh-CN"})
+    assert said == zh
+
+
+def test_negative_percentages_within_the_hinted_range() -> None:
+    margin = q(AnswerKind.PERCENT, min=Decimal(-100), max=Decimal(100))
+    assert "-100%" in answer_hint(margin, "zh-CN")
+    assert parse(margin, "-5%") == "-5"
+    assert parse(margin, "−5%") == "-5"  # U+2212, the minus sign proper
+    assert parse(margin, "负百分之五") == "-5"
+    low = rejects(margin, "-101%")
+    assert low.params == {"min": "-100", "max": "100"}
+
+
+def test_a_money_hint_never_promises_what_the_parser_refuses() -> None:
+    refund = q(AnswerKind.MONEY, min=Decimal(-100))
+    assert "-100" not in answer_hint(refund, "zh-CN")
+    assert rejects(refund, "-5").key == "answer_money_negative"
+
+
+def test_a_date_from_today_refuses_the_past() -> None:
+    promise = q(AnswerKind.DATE, min="today")
+    assert parse(promise, "今天") == "2026-11-23"
+    assert parse(promise, "下周一") == "2026-11-30"
+    for past in ("昨天", "2026-11-01", "上周五"):
+        error = rejects(promise, past)
+        assert error.key == "answer_date_before_today"
+    assert "今天或以后" in answer_hint(promise, "zh-CN")
+    assert "today or later" in answer_hint(promise, "en")
+
+
+def test_a_date_until_today_refuses_the_future() -> None:
+    paid_on = q(AnswerKind.DATE, max="today")
+    assert parse(paid_on, "2026-11-01") == "2026-11-01"
+    assert rejects(paid_on, "明天").key == "answer_date_after_today"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "date", "min": 1},
+        {"kind": "money", "min": "today"},
+        {"kind": "text", "max": 3},
+        {"kind": "date", "min": "yesterday"},
+        {"kind": "integer", "max": "1e30"},
+    ],
+)
+def test_bounds_that_do_not_fit_the_kind_are_refused_at_load(fields: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Question(**fields)
+
+
+def test_the_shipped_promise_to_pay_date_is_today_or_later() -> None:
+    from dialogs.catalog import ScriptCatalog
+
+    promise = ScriptCatalog().latest("overdue_reminder").compiled.steps["promise_date"].ask
+    assert promise is not None
+    assert rejects(promise, "昨天").key == "answer_date_before_today"
+    assert parse(promise, "下周一") == "2026-11-30"

@@ -43,7 +43,7 @@ def test_report_renders(catalog: ScriptCatalog, script_id: str, spec: Walk, loca
     record = record_for(engine, walk(engine, spec, "zh-CN"), "zh-CN")
     report = render_report(record, locale)
     assert report.startswith("# ") and "#42" in report
-    assert "B0000 张三" in report and "李经理" in report and f"{script_id} v1" in report
+    assert "B0000 张三" in report and "李经理" in report and f"{script_id} v{engine.script.version}" in report
     assert f"**{OUTCOME_WORDS[locale][spec.outcome]}**" in report
     for flag in spec.flags:
         assert flag in report

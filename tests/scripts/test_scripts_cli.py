@@ -66,12 +66,12 @@ def test_draw_refuses_unknown_scripts_and_formats(runner: CliRunner, env: dict[s
 
 def test_try_runs_a_script_without_writing_anything(runner: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
     answers = tmp_path / "answers.txt"
-    answers.write_text("# a promise to pay\n1\n2\n1\n2026-11-28\n4500\n", encoding="utf-8")
+    answers.write_text("# a promise to pay\n1\n2\n1\n2099-11-28\n4500\n", encoding="utf-8")
     result = runner.invoke(app, ["scripts", "try", "overdue_reminder", "--answers", str(answers)], env=env)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "试运行：overdue_reminder v1" in out and "不保存任何记录" in out
-    assert "逾期5天" in out and "约定2026年11月28日之前还款4,500元" in out
+    assert "试运行：overdue_reminder v2" in out and "不保存任何记录" in out
+    assert "逾期5天" in out and "约定2099年11月28日之前还款4,500元" in out
     assert "试运行结束：已完成" in out and "未保存任何记录" in out
     assert not (tmp_path / "never.db").exists()
 
