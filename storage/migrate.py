@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
-
 from alembic import command
+from alembic.config import Config
 
 __all__ = ["alembic_config", "upgrade"]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+"""Alembic's environment and versions, shipped inside the package (alembic.ini at the root points here)."""
 
 
 def alembic_config(database_url: str) -> Config:
-    """An Alembic config for this project pointed at ``database_url``."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    """An Alembic config for this project pointed at ``database_url`` (needs no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     return config
 

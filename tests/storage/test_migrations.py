@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
-from alembic import command
 from storage.db import make_engine
 from storage.migrate import alembic_config
 from storage.models import Base

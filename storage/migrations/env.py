@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from storage.db import is_sqlite, make_engine
 from storage.models import Base, UtcDateTime
 
