@@ -1,15 +1,23 @@
-"""The scripts a deployment knows: loaded from a folder, compiled once per script version."""
+"""The scripts a deployment knows: loaded from a folder, compiled once per script version.
+
+A file that does not load is reported (logged, and kept in :attr:`ScriptCatalog.errors`) and
+skipped; the other scripts still serve. A visit runs on the exact text it was pinned to: when the
+file on disk has the same id and version but other text, the pinned text is compiled instead.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from dialogs.compiler import compile_script
 from dialogs.engine import VisitEngine
 from dialogs.errors import ScriptError
-from dialogs.loader import parse_script, read_script
+from dialogs.loader import content_hash, load_and_compile, parse_script
 
 __all__ = ["ScriptCatalog", "default_scripts_dir"]
+
+log = logging.getLogger(__name__)
 
 
 def default_scripts_dir() -> Path:
@@ -25,17 +33,28 @@ class ScriptCatalog:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or default_scripts_dir()
         self._engines: dict[tuple[str, int], VisitEngine] = {}
+        self._pinned: dict[tuple[str, int, str], VisitEngine] = {}
         self._latest: dict[str, tuple[int, str]] = {}
+        self._verified: set[tuple[str, int]] = set()
+        self.errors: list[ScriptError] = []
+        """The files that did not load (each skipped), in file order."""
         for path in sorted(self.folder.glob("*.yaml")):
-            script, text = read_script(path)
-            known = self._latest.get(script.id)
-            if known is not None and known[0] == script.version:
-                raise ScriptError(f"script '{script.id}' version {script.version} is defined twice", source=str(path))
-            self._engines[(script.id, script.version)] = VisitEngine(
-                compile_script(script, text, source_name=str(path))
-            )
-            if known is None or script.version > known[0]:
-                self._latest[script.id] = (script.version, text)
+            try:
+                self._add(path)
+            except ScriptError as exc:
+                log.error("script skipped: %s", exc)
+                self.errors.append(exc)
+
+    def _add(self, path: Path) -> None:
+        """Load one file into the catalog (a ScriptError leaves the catalog unchanged)."""
+        compiled = load_and_compile(path)
+        script = compiled.script
+        known = self._latest.get(script.id)
+        if known is not None and known[0] == script.version:
+            raise ScriptError(f"script '{script.id}' version {script.version} is defined twice", source=str(path))
+        self._engines[(script.id, script.version)] = VisitEngine(compiled)
+        if known is None or script.version > known[0]:
+            self._latest[script.id] = (script.version, compiled.source)
 
     @property
     def ids(self) -> list[str]:
@@ -52,18 +71,35 @@ class ScriptCatalog:
         """True when this version is compiled already (on disk or pinned earlier)."""
         return (script_id, version) in self._engines
 
+    def needs_pin(self, script_id: str, version: int) -> bool:
+        """True until this version's text was checked against the text pinned in the database."""
+        return (script_id, version) not in self._verified
+
     def source(self, script_id: str, version: int) -> str:
         """The YAML text of a loaded script version (kept to pin visits to it)."""
         return self.get(script_id, version).compiled.source
 
     def get(self, script_id: str, version: int, *, pinned_source: str | None = None) -> VisitEngine:
-        """A given version; compiled from ``pinned_source`` (stored with the visit) if not on disk."""
+        """A given version; compiled from ``pinned_source`` (stored with the visit) if not on disk.
+
+        When the version on disk has other text than ``pinned_source``, the pinned text wins: a
+        visit never changes under an edit that kept the version number.
+        """
         engine = self._engines.get((script_id, version))
-        if engine is not None:
+        if pinned_source is None or (engine is not None and engine.compiled.source == pinned_source):
+            if engine is None:
+                raise ScriptError(f"script '{script_id}' version {version} is not available")
+            if pinned_source is not None:
+                self._verified.add((script_id, version))
             return engine
-        if pinned_source is None:
-            raise ScriptError(f"script '{script_id}' version {version} is not available")
-        script = parse_script(pinned_source, source=f"{script_id} v{version} (pinned)")
-        engine = VisitEngine(compile_script(script, pinned_source, source_name=f"{script_id} v{version}"))
-        self._engines[(script_id, version)] = engine
-        return engine
+        key = (script_id, version, content_hash(pinned_source))
+        pinned = self._pinned.get(key)
+        if pinned is None:
+            name = f"{script_id} v{version} (pinned)"
+            script = parse_script(pinned_source, source=name)
+            pinned = VisitEngine(compile_script(script, pinned_source, source_name=name))
+            self._pinned[key] = pinned
+            if engine is None:
+                self._engines[(script_id, version)] = pinned
+                self._verified.add((script_id, version))
+        return pinned

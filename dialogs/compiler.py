@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -12,14 +14,31 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from transitions import Machine
 
 from dialogs.errors import ScriptError
+from dialogs.expressions import answer_samples, attribute_problems, kind_samples, probe, rule_problems
+from dialogs.i18n import message, register
 from dialogs.schema import RiskRule, Script, Step
-from dialogs.templating import CONTEXT_NAMES, compile_condition, compile_text, condition_names
+from dialogs.templating import CONTEXT_NAMES, compile_condition, compile_text, condition_names, parse_source
 
 __all__ = ["ADVANCE", "CompiledBranch", "CompiledRule", "CompiledScript", "compile_script", "sample_facts"]
 
 ADVANCE = "advance"
 Condition = Callable[[dict[str, Any]], bool]
 Renderer = Callable[[dict[str, Any]], str]
+log = logging.getLogger(__name__)
+_TAGS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+
+register(
+    {
+        "script_condition_failed": {
+            "zh-CN": "脚本条件“{condition}”（步骤 {step}）运行出错，已按“不成立”处理：{error}",
+            "en": "The script condition '{condition}' (step {step}) failed and was taken as false: {error}",
+        },
+        "script_line_failed": {
+            "zh-CN": "步骤 {step} 的话术无法生成，已显示原文：{error}",
+            "en": "The line of step {step} could not be rendered and was shown as written: {error}",
+        },
+    }
+)
 
 
 def sample_facts() -> dict[str, Any]:
@@ -57,6 +76,21 @@ def restricted(facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_condition(
+    test: Condition, context: dict[str, Any], *, condition: str, step: str, notes: list[str] | None = None
+) -> bool:
+    """Test a condition at run time; one that fails is logged, taken as false and noted in ``notes``."""
+    try:
+        return bool(test(context))
+    except Exception as exc:  # a failing condition must never stick a visit
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("condition %r at step %s failed, taken as false: %s", condition, step, error)
+        if notes is not None:
+            locale = str(context.get("locale") or "zh-CN")
+            notes.append(message("script_condition_failed", locale, condition=condition, step=step, error=error))
+        return False
+
+
 @dataclass(frozen=True)
 class CompiledBranch:
     """A branch with its condition compiled."""
@@ -72,25 +106,34 @@ class CompiledRule:
 
     rule: RiskRule
     test: Condition
+    step: str = ""
+
+    def holds(self, context: dict[str, Any], notes: list[str] | None = None) -> bool:
+        """True when the rule fires; a condition that fails at run time counts as false (and is noted)."""
+        return run_condition(self.test, context, condition=self.rule.when, step=self.step, notes=notes)
 
 
 class _Holder:
-    """The short-lived object a trigger moves: the visit's step and the condition context."""
+    """The short-lived object a trigger moves: the visit's step, the condition context, the notes."""
 
-    __slots__ = ("context", "state")
+    __slots__ = ("context", "notes", "state")
 
-    def __init__(self, state: str, context: dict[str, Any]) -> None:
+    def __init__(self, state: str, context: dict[str, Any], notes: list[str] | None) -> None:
         self.state = state
         self.context = context
+        self.notes = notes
 
 
 class CompiledScript:
     """A script ready to run: built once per script version and cached by the catalog."""
 
-    def __init__(self, script: Script, source: str, *, source_name: str | None = None) -> None:
+    def __init__(
+        self, script: Script, source: str, *, source_name: str | None = None, lines: dict[str, int] | None = None
+    ) -> None:
         self.script = script
         self.source = source
         self.source_name = source_name or script.id
+        self.lines = lines or {}
         self.steps: dict[str, Step] = {}
         for step in script.steps:
             if step.id in self.steps:
@@ -105,11 +148,12 @@ class CompiledScript:
             self._compile_step(step)
         self.before_identity = self._steps_before_identity()
         self._render_samples()
+        self._probe_conditions()
         self.machine = self._build_machine()
 
     # -- validation -----------------------------------------------------------------------------
     def _fail(self, problem: str, step: str | None = None) -> ScriptError:
-        return ScriptError(problem, source=self.source_name, step=step)
+        return ScriptError(problem, source=self.source_name, step=step, line=self.lines.get(step or ""))
 
     def _check_top(self) -> None:
         if self.script.first_step not in self.steps:
@@ -133,6 +177,16 @@ class CompiledScript:
         missing = answer_steps - self.steps.keys()
         if missing:
             raise self._fail(f"{what} refers to answers of missing step(s) {sorted(missing)}", step.id)
+        broken = rule_problems(parse_source(source, expression=expression), expression=expression)
+        if broken:
+            raise self._fail(f"{what}: {broken[0]}", step.id)
+
+    def _compiled(self, factory: Callable[[str], Any], source: str, step: Step, what: str) -> Any:
+        """``factory(source)``, or a ScriptError when Jinja refuses it."""
+        try:
+            return factory(source)
+        except TemplateSyntaxError as exc:
+            raise self._fail(f"{what} does not compile: {exc.message}", step.id) from exc
 
     def _compile_step(self, step: Step) -> None:
         for what, texts in step.texts():
@@ -142,15 +196,16 @@ class CompiledScript:
         if step.say:
             for loc in self.script.locales:
                 self._check_names(step.say[loc], step, "the line", expression=False)
-                self.texts[(step.id, loc)] = compile_text(step.say[loc])
+                self.texts[(step.id, loc)] = self._compiled(compile_text, step.say[loc], step, "the line")
         branches: list[CompiledBranch] = []
         for branch in step.next:
             if branch.goto not in self.steps:
                 raise self._fail(f"branch goes to missing step '{branch.goto}'", step.id)
             test = None
             if branch.when is not None:
-                self._check_names(branch.when, step, f"condition '{branch.when}'", expression=True)
-                test = compile_condition(branch.when)
+                what = f"condition '{branch.when}'"
+                self._check_names(branch.when, step, what, expression=True)
+                test = self._compiled(compile_condition, branch.when, step, what)
             branches.append(CompiledBranch(branch.goto, branch.when, test))
         if step.outcome is None:
             if not step.next:
@@ -163,8 +218,9 @@ class CompiledScript:
         self.branches[step.id] = branches
         rules = []
         for rule in step.risk:
-            self._check_names(rule.when, step, f"risk condition '{rule.when}'", expression=True)
-            rules.append(CompiledRule(rule, compile_condition(rule.when)))
+            what = f"risk condition '{rule.when}'"
+            self._check_names(rule.when, step, what, expression=True)
+            rules.append(CompiledRule(rule, self._compiled(compile_condition, rule.when, step, what), step.id))
         self.rules[step.id] = rules
 
     def _steps_before_identity(self) -> frozenset[str]:
@@ -188,8 +244,9 @@ class CompiledScript:
         return list(step.next) if step.next else [None] * len(self.branches[step_id])
 
     def _render_samples(self) -> None:
+        """Render every line with the sample facts and sample answers; a line that fails is refused."""
         facts = sample_facts()
-        answers = dict.fromkeys(self.steps)
+        answers = answer_samples(self.steps)
         for (step_id, loc), render in self.texts.items():
             context = self.context(step_id, facts, answers, loc)
             try:
@@ -198,8 +255,29 @@ class CompiledScript:
                 hint = " (nothing about the loan may be said before identity is confirmed)"
                 extra = hint if step_id in self.before_identity else ""
                 raise self._fail(f"line in {loc} uses an undefined value: {exc.message}{extra}", step_id) from exc
-            except (TypeError, ValueError, ArithmeticError, AttributeError):
-                continue  # depends on answers not given in the sample; checked when it runs
+            except Exception as exc:  # any failure with the sample values is the script's
+                problem = probe(render, [context]) or f"it fails: {exc}"
+                raise self._fail(f"line in {loc}: {problem}", step_id) from exc
+
+    def _probe_conditions(self) -> None:
+        """Try every condition on sample answers of its question's kind (attributes checked first)."""
+        facts = sample_facts()
+        answers = answer_samples(self.steps)
+        kinds = {sid: (s.ask.kind if s.ask else None) for sid, s in self.steps.items()}
+        for step in self.script.steps:
+            tests = [(b.when, b.test) for b in self.branches[step.id] if b.when is not None and b.test is not None]
+            tests += [(r.rule.when, r.test) for r in self.rules[step.id]]
+            for when, test in tests:
+                what = f"condition '{when}'"
+                samples = kind_samples(step.ask)
+                contexts = [self.context(step.id, facts, answers, self.script.locales[0], s) for s in samples]
+                tree = parse_source(when, expression=True)
+                wrong = attribute_problems(tree, contexts[0], kinds, step.id)
+                if wrong:
+                    raise self._fail(f"{what}: {wrong[0]}", step.id)
+                problem = probe(test, contexts)
+                if problem is not None:
+                    raise self._fail(f"{what}: {problem}", step.id)
 
     def _build_machine(self) -> Machine:
         machine = Machine(
@@ -212,18 +290,19 @@ class CompiledScript:
         for step_id, branches in self.branches.items():
             for branch in branches:
                 conditions: list[str | Callable[..., bool | None]] = (
-                    [self._condition(branch.test)] if branch.test else []
+                    [self._condition(branch, step_id)] if branch.test else []
                 )
                 machine.add_transition(ADVANCE, step_id, branch.goto, conditions=conditions)
         return machine
 
     @staticmethod
-    def _condition(test: Condition) -> Callable[[Any], bool]:
+    def _condition(branch: CompiledBranch, step_id: str) -> Callable[[Any], bool]:
+        test, when = branch.test, branch.when or ""
+        assert test is not None
+
         def check(event: Any) -> bool:
-            try:
-                return test(event.model.context)
-            except (TypeError, ValueError, ArithmeticError, UndefinedError):
-                return False
+            holder: _Holder = event.model
+            return run_condition(test, holder.context, condition=when, step=step_id, notes=holder.notes)
 
         return check
 
@@ -236,19 +315,42 @@ class CompiledScript:
         base.update(answers=answers, answer=answer, locale=locale)
         return base
 
-    def advance(self, step_id: str, context: dict[str, Any]) -> str:
-        """Fire the machine's ``advance`` event from ``step_id``; returns the next step."""
-        holder = _Holder(step_id, context)
+    def advance(self, step_id: str, context: dict[str, Any], notes: list[str] | None = None) -> str:
+        """Fire the machine's ``advance`` event from ``step_id``; returns the next step.
+
+        A branch condition that fails at run time counts as false and is noted in ``notes``.
+        """
+        holder = _Holder(step_id, context, notes)
         if not self.machine.events[ADVANCE].trigger(holder):
             raise self._fail("no branch matched", step_id)
         return holder.state
 
-    def render(self, step_id: str, context: dict[str, Any]) -> str:
-        """The step's line in the context's locale ('' when the step says nothing)."""
+    def render(self, step_id: str, context: dict[str, Any], notes: list[str] | None = None) -> str:
+        """The step's line in the context's locale ('' when the step says nothing).
+
+        A line that fails at run time (a value the visit lacks) is logged, noted and shown as
+        written, without its ``{{ … }}`` parts, so the visit goes on.
+        """
         renderer = self.texts.get((step_id, context["locale"]))
-        return renderer(context) if renderer else ""
+        if renderer is None:
+            return ""
+        try:
+            return renderer(context)
+        except Exception as exc:  # a line that cannot be rendered must not stick a visit
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("line of step %s failed, shown as written: %s", step_id, error)
+            if notes is not None:
+                notes.append(message("script_line_failed", str(context["locale"]), step=step_id, error=error))
+            step = self.steps[step_id]
+            written = (step.say or {}).get(str(context["locale"]), "")
+            return " ".join(_TAGS.sub("…", written).split())
 
 
-def compile_script(script: Script, source: str, *, source_name: str | None = None) -> CompiledScript:
-    """Compile a validated script; raises :class:`ScriptError` naming the step and problem."""
-    return CompiledScript(script, source, source_name=source_name)
+def compile_script(
+    script: Script, source: str, *, source_name: str | None = None, lines: dict[str, int] | None = None
+) -> CompiledScript:
+    """Compile a validated script; raises :class:`ScriptError` naming the step and problem.
+
+    ``lines`` (step id -> line in the file) lets the error name the line too.
+    """
+    return CompiledScript(script, source, source_name=source_name, lines=lines)

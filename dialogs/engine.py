@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from dialogs.answers import JsonValue, Reply, answer_hint, decode_value, format_value, parse_answer
-from dialogs.compiler import CompiledScript
+from dialogs.compiler import CompiledRule, CompiledScript
 from dialogs.errors import InvalidAnswer, VisitClosed
 from dialogs.i18n import message, pick, register
 from dialogs.schema import AnswerKind, Outcome, Severity, Step
@@ -180,6 +180,9 @@ class Turn:
     records: list[Record] = field(default_factory=list)
     error: str | None = None
     notice: str | None = None
+    # -- script faults (issue 8, section 4): conditions that failed at run time and counted as false
+    notes: list[str] = field(default_factory=list)
+    """For the record (the desk keeps them in the transcript); never shown to the borrower."""
 
     @property
     def finished(self) -> bool:
@@ -284,13 +287,13 @@ class VisitEngine:
         state.history.append(step.id)
         context = self._context(state, facts, step.id, answer=value)
         for compiled_rule in self.compiled.rules[step.id]:
-            if skipped or not _holds(compiled_rule.test, context):
+            if skipped or not _holds(compiled_rule, context, turn.notes):
                 continue
             rule = compiled_rule.rule
             note = pick(rule.note, state.locale) if rule.note else ""
             state.flags.append({"flag": rule.flag, "severity": rule.severity.value, "step": step.id, "note": note})
             turn.records.append(FlagRaised(rule.flag, rule.severity, step.id, note))
-        state.step = self.compiled.advance(step.id, context)
+        state.step = self.compiled.advance(step.id, context, turn.notes)
         self._settle(turn, facts)
 
     def _settle(self, turn: Turn, facts: dict[str, Any]) -> None:
@@ -308,7 +311,7 @@ class VisitEngine:
             if step.ask is not None:
                 return
             turn.said.append(self.compiled.render(step.id, context))
-            state.step = self.compiled.advance(step.id, context)
+            state.step = self.compiled.advance(step.id, context, turn.notes)
         raise RuntimeError(f"script {self.script.id} loops through say-only steps at {state.step}")
 
     def _finish(self, turn: Turn, outcome: Outcome, callback_at: str | None) -> None:
@@ -355,11 +358,9 @@ class VisitEngine:
         )
 
 
-def _holds(test: Any, context: dict[str, Any]) -> bool:
-    try:
-        return bool(test(context))
-    except (TypeError, ValueError, ArithmeticError):
-        return False
+def _holds(rule: CompiledRule, context: dict[str, Any], notes: list[str] | None = None) -> bool:
+    """Whether a risk rule fires; a condition failing at run time counts as false and is noted."""
+    return rule.holds(context, notes)
 
 
 def _raw_of(reply: Reply) -> str:

@@ -1,7 +1,17 @@
-"""The one Jinja2 environment: sandboxed, StrictUndefined, with locale-aware filters."""
+"""The one Jinja2 environment: sandboxed, StrictUndefined, bounded, with locale-aware filters.
+
+Script lines and conditions come from authors, so everything they can build is bounded: numbers
+(``10 ** 100000000``), repeated text (``'a' * 10**9``), widths given to filters or methods
+(``'a'|center(10**9)``) and format specs. A bound that is hit raises
+:class:`jinja2.sandbox.SecurityError`, at load time when the sample facts hit it.
+"""
 
 from __future__ import annotations
 
+import functools
+import operator
+import re
+import string
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,26 +19,179 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context
 
-__all__ = ["CONTEXT_NAMES", "compile_condition", "compile_text", "condition_names", "environment"]
+from dialogs.parsing import money_text
+
+__all__ = [
+    "CONTEXT_NAMES",
+    "MAX_COUNT",
+    "MAX_INT_BITS",
+    "MAX_SOURCE",
+    "MAX_TEXT",
+    "BoundedEnvironment",
+    "SecurityError",
+    "compile_condition",
+    "compile_text",
+    "condition_names",
+    "environment",
+    "parse_source",
+]
 
 CONTEXT_NAMES = frozenset(
     {"answer", "answers", "borrower", "loan", "officer", "institution", "locale", "today", "visit"}
 )
 """Every name a script line or condition may use."""
 
+MAX_TEXT = 20_000
+"""The longest text or list an expression may build, and the longest rendered line."""
+MAX_INT_BITS = 4_096
+"""The largest integer an expression may build (about 1,200 digits)."""
+MAX_COUNT = 10_000
+"""The largest width or count given to a filter or method (``center``, ``ljust``, ``truncate``...)."""
+MAX_SOURCE = 20_000
+"""The longest line or condition source accepted."""
+
+_SIZED = (str, bytes, list, tuple, dict, set, frozenset)
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_NUMBERS = re.compile(r"\d+")
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "**": operator.pow,
+    "%": operator.mod,
+}
+
+
+def _too_big(what: str) -> SecurityError:
+    """The error for a value over a bound."""
+    return SecurityError(
+        f"{what} is too large for a script (limits: {MAX_TEXT} characters, {MAX_INT_BITS}-bit numbers)"
+    )
+
+
+def _check_size(value: Any) -> Any:
+    """``value`` itself, or SecurityError when it is a text, list or number over the bounds."""
+    if isinstance(value, _SIZED) and len(value) > MAX_TEXT:
+        raise _too_big("the text or list")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        raise _too_big("the number")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    """True for an int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_counts(args: Iterable[Any]) -> None:
+    """SecurityError when an int argument (a width or count) exceeds :data:`MAX_COUNT`."""
+    for arg in args:
+        if _is_int(arg) and abs(arg) > MAX_COUNT:
+            raise SecurityError(f"the width or count {arg} is too large for a script (at most {MAX_COUNT})")
+
+
+def _check_percent_format(text: str) -> None:
+    """SecurityError for a ``%`` format with a ``*`` or an over-large width or precision."""
+    for match in _PERCENT_SPEC.finditer(text):
+        for part in match.groups():
+            if part == "*" or (part is not None and int(part) > MAX_COUNT):
+                raise SecurityError("a format width or precision in a script must be a number up to 10000")
+
+
+def _check_brace_format(text: str) -> None:
+    """SecurityError for a ``str.format`` spec with an over-large or nested width."""
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise SecurityError(f"a format string does not parse: {exc}") from exc
+    for _, _, spec, _ in fields:
+        if spec and ("{" in spec or any(int(n) > MAX_COUNT for n in _NUMBERS.findall(spec))):
+            raise SecurityError("a format width or precision in a script must be a number up to 10000")
+
+
+def _bounded_pow(left: Any, right: Any) -> Any:
+    """``left ** right`` for ints only when the result stays within :data:`MAX_INT_BITS`."""
+    big = _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1
+    if big and (abs(left).bit_length() - 1) * right > MAX_INT_BITS:
+        raise _too_big("the number")
+    return left**right
+
+
+def _bounded_mul(left: Any, right: Any) -> Any:
+    """``left * right`` when repeating text or lists, or multiplying ints, stays within bounds."""
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(seq, _SIZED) and _is_int(count) and len(seq) * max(count, 0) > MAX_TEXT:
+            raise _too_big("the text or list")
+    if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > MAX_INT_BITS + 1:
+        raise _too_big("the number")
+    return left * right
+
+
+_SIZING_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice", "round"})
+"""Built-in filters whose int arguments are widths or counts."""
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter whose widths and format specs are bounded and whose result is checked for size."""
+    skip = 2 if getattr(func, "jinja_pass_arg", None) is not None else 1
+
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if name in _SIZING_FILTERS:
+            _check_counts(args[skip:])
+            _check_counts(kwargs.values())
+        if name == "format" and len(args) >= skip and isinstance(args[skip - 1], str):
+            _check_percent_format(args[skip - 1])
+        return _check_size(func(*args, **kwargs))
+
+    return bounded
+
+
+class BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with bounds on what expressions can build (see the module docstring).
+
+    ``*``, ``**``, ``%`` and ``+`` are intercepted, which also stops Jinja folding them at
+    compile time (``10 ** 100000000`` would otherwise be computed while compiling).
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Apply an intercepted operator within the bounds."""
+        if operator == "**":
+            return _check_size(_bounded_pow(left, right))
+        if operator == "*":
+            return _check_size(_bounded_mul(left, right))
+        if operator == "%" and isinstance(left, str):
+            _check_percent_format(left)
+        return _check_size(_BINOPS[operator](left, right))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Sandbox ``str.format`` as Jinja does, refusing over-large widths first."""
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
+            _check_brace_format(owner)
+        return super().wrap_str_format(value)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call a method or function with bounded widths and format specs, and a bounded result."""
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, _SIZED):
+            _check_counts(args)
+            _check_counts(kwargs.values())
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
+
 
 def _money(amount: Decimal | int | float | str, locale: str) -> str:
-    value = Decimal(str(amount))
-    if locale == "zh-CN":
-        if value >= 10000 and value % 100 == 0:
-            wan = (value / 10000).normalize()
-            return f"{wan:f}万元"
-        return f"{value.normalize():,f}元"
-    return f"¥{value.normalize():,f}"
+    """The amount as answers show it (one form for what is said and what is recorded)."""
+    return money_text(Decimal(str(amount)), locale)
 
 
 def _date(value: date | datetime | str, locale: str) -> str:
@@ -56,30 +219,73 @@ def _date_filter(ctx: Context, value: date | datetime | str) -> str:
 
 
 @lru_cache(maxsize=1)
-def environment() -> ImmutableSandboxedEnvironment:
+def environment() -> BoundedEnvironment:
     """The shared sandboxed environment (built once, on first use)."""
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["money"] = _money_filter
     env.filters["date"] = _date_filter
+    env.filters = {name: _bounded_filter(name, func) for name, func in env.filters.items()}
     return env
 
 
+def _as_syntax_error(exc: Exception) -> TemplateSyntaxError:
+    """A TemplateSyntaxError for what Jinja or Python raise on sources they cannot take."""
+    if isinstance(exc, TemplateSyntaxError):
+        return exc
+    if isinstance(exc, RecursionError | MemoryError):
+        return TemplateSyntaxError("it is nested too deeply", 1)
+    return TemplateSyntaxError(str(exc) or type(exc).__name__, 1)
+
+
+def parse_source(source: str, *, expression: bool) -> nodes.Template:
+    """The Jinja AST of a line or a condition; any failure is a :class:`TemplateSyntaxError`."""
+    if len(source) > MAX_SOURCE:
+        raise TemplateSyntaxError(f"it is {len(source)} characters long; at most {MAX_SOURCE}", 1)
+    text = "{{ (" + source + ") }}" if expression else source
+    try:
+        return environment().parse(text)
+    except (TemplateSyntaxError, RecursionError, MemoryError, ValueError, OverflowError) as exc:
+        raise _as_syntax_error(exc) from exc
+
+
 def compile_text(source: str) -> Callable[[dict[str, Any]], str]:
-    """Compile a script line once; calling it renders the line with a context."""
-    template = environment().from_string(source)
-    return lambda context: template.render(context).strip()
+    """Compile a script line once; calling it renders the line (at most :data:`MAX_TEXT` characters).
+
+    Raises :class:`TemplateSyntaxError` for any source that does not compile.
+    """
+    try:
+        template = environment().from_string(source)
+    except (TemplateSyntaxError, RecursionError, MemoryError, ValueError, OverflowError, SyntaxError) as exc:
+        raise _as_syntax_error(exc) from exc
+
+    def render(context: dict[str, Any]) -> str:
+        text = template.render(context).strip()
+        if len(text) > MAX_TEXT:
+            raise _too_big("the rendered line")
+        return text
+
+    return render
 
 
 def compile_condition(expression: str) -> Callable[[dict[str, Any]], bool]:
-    """Compile a sandboxed condition expression (never ``eval``); calling it tests a context."""
-    compiled = environment().compile_expression(expression, undefined_to_none=False)
+    """Compile a sandboxed condition expression (never ``eval``); calling it tests a context.
+
+    Raises :class:`TemplateSyntaxError` for any source that does not compile.
+    """
+    try:
+        compiled = environment().compile_expression(expression, undefined_to_none=False)
+    except (TemplateSyntaxError, RecursionError, MemoryError, ValueError, OverflowError, SyntaxError) as exc:
+        raise _as_syntax_error(exc) from exc
     return lambda context: bool(compiled(**context))
 
 
 def _walk(node: nodes.Node) -> Iterable[nodes.Node]:
-    yield node
-    for child in node.iter_child_nodes():
-        yield from _walk(child)
+    """Every node of a tree, without recursing in Python (deep trees are allowed here)."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        yield current
+        todo.extend(current.iter_child_nodes())
 
 
 def condition_names(source: str, *, expression: bool) -> tuple[set[str], set[str]]:
@@ -87,8 +293,7 @@ def condition_names(source: str, *, expression: bool) -> tuple[set[str], set[str
 
     Raises :class:`jinja2.TemplateSyntaxError` when it does not parse.
     """
-    text = "{{ (" + source + ") }}" if expression else source
-    tree = environment().parse(text)
+    tree = parse_source(source, expression=expression)
     names: set[str] = set()
     answer_steps: set[str] = set()
     assigned = {n.name for n in _walk(tree) if isinstance(n, nodes.Name) and n.ctx in ("store", "param")}

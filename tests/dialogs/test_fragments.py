@@ -133,7 +133,7 @@ def test_next_past_the_last_step_is_refused(folder: Path) -> None:
 
 def test_errors_inside_included_steps_still_name_the_script_and_step(folder: Path) -> None:
     path = script(folder, "questions: [mood]\n    override:\n      mood: {ask: {kind: choice}}")
-    with pytest.raises(ScriptError, match=r"uses_bank\.yaml, step 'mood': ask: .*at least two options"):
+    with pytest.raises(ScriptError, match=r"uses_bank\.yaml:\d+, step 'mood': ask: .*at least two options"):
         read_script(path)
     path = script(folder, "questions: [mood]\n    override:\n      mood: {next: [{goto: nowhere}]}")
     model, text = read_script(path)
