@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .faults import FaultPlan, Fired, Match, api_error, for_chat
 from .feed import UpdateFeed
 from .markup import coerce_params
 from .records import JSON, ApiError, ApiRequest, DoubleError, Signal, Upload, WaitTimeout
@@ -22,15 +23,6 @@ from .state import TelegramState
 from .users import FakeUser
 
 _LOGGER = logging.getLogger(__name__)
-_DEFAULT_DESCRIPTIONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden: bot was blocked by the user",
-    404: "Not Found",
-    409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-}
 
 
 def _dumps(body: Any) -> str:
@@ -66,7 +58,7 @@ class BotApiDouble:
         }
         self._state = TelegramState(bot_user, self._signal, self._feed)
         self._methods = self._state.methods()
-        self._failures: dict[str, list[ApiError]] = {}
+        self.faults = FaultPlan()
         self._users: dict[int, FakeUser] = {}
         self._crashes: list[str] = []
         self._runner: web.AppRunner | None = None
@@ -185,21 +177,66 @@ class BotApiDouble:
         retry_after: int | None = None,
         description: str | None = None,
         times: int = 1,
+        chat_id: int | None = None,
+        when: Match | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with this error (429 gets retry_after, default 1)."""
-        if status == 429 and retry_after is None:
-            retry_after = 1
-        if description is None:
-            default = f"Too Many Requests: retry after {retry_after}" if status == 429 else None
-            description = default or _DEFAULT_DESCRIPTIONS.get(status, "Error")
-        parameters = {"retry_after": retry_after} if retry_after is not None else None
-        self._failures.setdefault(method.lower(), []).extend(
-            ApiError(status, description, parameters) for _ in range(times)
-        )
+        """Answer the next `times` calls of `method` (for this chat, and matching `when`) with this
+        error (429 gets retry_after, default 1). The failed call has no effect."""
+        error = api_error(status, retry_after, description)
+        self.faults.fail_next(method, error, times, for_chat(chat_id, when))
+
+    def fail_rate(
+        self,
+        method: str,
+        rate: float,
+        status: int = 502,
+        seed: int = 0,
+        *,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
+        when: Match | None = None,
+    ) -> None:
+        """Fail each call of `method` with probability `rate` (a seeded RNG per method, so the same
+        sequence of calls fails the same way every run); 429 gets retry_after (default 1)."""
+        self.faults.fail_rate(method, rate, status, seed, retry_after, for_chat(chat_id, when))
+
+    def hang(
+        self,
+        method: str,
+        seconds: float,
+        times: int = 1,
+        *,
+        apply: bool = False,
+        chat_id: int | None = None,
+        when: Match | None = None,
+    ) -> None:
+        """Hold the next `times` matching calls of `method` for `seconds` (longer than the bot's
+        timeout to make it give up). Then the call takes effect if `apply`, else it answers 504 and
+        does nothing, like a request lost inside Telegram."""
+        self.faults.hang(method, seconds, times, apply, for_chat(chat_id, when))
+
+    def flood_wait(self, chat_id: int, seconds: float) -> None:
+        """Telegram's flood control for one chat: for `seconds`, every call for it answers 429 with
+        retry_after = the seconds left."""
+        self.faults.flood_wait(chat_id, seconds)
 
     def clear_failures(self) -> None:
-        """Forget failures armed with `fail_next` that have not fired yet."""
-        self._failures.clear()
+        """Forget every armed fault that has not fired yet (and release hung calls)."""
+        self.faults.clear()
+
+    @property
+    def faults_fired(self) -> list[Fired]:
+        """Every fault that fired, in order."""
+        return list(self.faults.fired)
+
+    def spinning(self, within: float = 5.0) -> list[str]:
+        """Callback queries the bot did not answer successfully within `within` seconds of the press
+        (a button left spinning on the user's screen); unanswered ones count once `within` has passed."""
+        return self._state.spinning(within)
+
+    def press_latency(self, callback_query_id: str) -> float | None:
+        """Seconds from a press to its successful answerCallbackQuery (None while unanswered)."""
+        return self._state.press_latency(callback_query_id)
 
     @property
     def webhook_url(self) -> str:
@@ -243,9 +280,7 @@ class BotApiDouble:
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found")
-            failures = self._failures.get(method.lower())
-            if failures:
-                raise failures.pop(0)
+            await self.faults.before(method, record.params)
             result = await handler(record.params)
         except ApiError as exc:
             record.status, record.error = exc.status, exc.description

@@ -49,8 +49,26 @@ class TelegramState:
         self.files: dict[str, StoredFile] = {}
         self.callback_queries: dict[str, int] = {}  # id -> chat id, while unanswered
         self.answers: dict[str, CallbackAnswer] = {}
+        self.query_chats: dict[str, int] = {}  # every callback query id ever sent -> its chat
+        self.pressed_at: dict[str, float] = {}  # callback query id -> monotonic time of the press
+        self.answered_at: dict[str, float] = {}  # ... -> of its successful answerCallbackQuery
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope JSON, language) -> commands
         self._file_ids = itertools.count(1)
+
+    def spinning(self, within: float) -> list[str]:
+        """Queries not answered within `within` s of the press (unanswered: once that time is up)."""
+        clock = time.monotonic()
+        late = []
+        for query_id, pressed in self.pressed_at.items():
+            answered = self.answered_at.get(query_id, clock)
+            if answered - pressed > within:
+                late.append(query_id)
+        return late
+
+    def press_latency(self, query_id: str) -> float | None:
+        """Seconds from the press to its answer, None while unanswered."""
+        answered = self.answered_at.get(query_id)
+        return None if answered is None else answered - self.pressed_at[query_id]
 
     def methods(self) -> dict[str, Method]:
         """Bot API methods by lower-cased name (Telegram matches method names case-insensitively)."""
@@ -277,6 +295,7 @@ class TelegramState:
             params.get("url"),
             params.get("cache_time"),
         )
+        self.answered_at[query_id] = time.monotonic()
         self.signal.fire()
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,22 @@ class FakeUser:
         return [m for i, m in sorted(chat.bot_messages.items()) if i not in chat.deleted]
 
     @property
+    def events(self) -> list[BotMessage]:
+        """Every send and edit in this chat, in order, each as it was at that moment."""
+        return list(self._chat.events)
+
+    @property
+    def pressed(self) -> list[str]:
+        """Ids of the callback queries this user sent, oldest first."""
+        return [q for q, chat in self._state.query_chats.items() if chat == self.chat_id]
+
+    @property
+    def callback_answers(self) -> dict[str, CallbackAnswer]:
+        """What the bot answered to this user's button presses, by callback query id."""
+        mine = set(self.pressed)
+        return {q: a for q, a in self._state.answers.items() if q in mine}
+
+    @property
     def documents(self) -> list[StoredFile]:
         """Documents the bot sent to this chat, with their uploaded bytes in `.data`."""
         return [m.file for m in self.messages if m.kind == "document" and m.file]
@@ -107,6 +124,8 @@ class FakeUser:
         else:  # Telegram's InaccessibleMessage
             message_json = {"chat": self._chat.chat, "message_id": message_id, "date": 0}
         self._state.callback_queries[query_id] = self.chat_id
+        self._state.query_chats[query_id] = self.chat_id
+        self._state.pressed_at[query_id] = time.monotonic()
         self._state.feed.enqueue(
             {
                 "callback_query": {
