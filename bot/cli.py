@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -9,22 +10,30 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from bot import cli_bot, cli_share
 from bot.app import Services
-from bot.cli_base import emit_json, err, out, run, settings_or_exit
+from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, err, out, run, settings_or_exit
 from bot.cli_scripts import scripts_app
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
 from bot.records import visit_record, visit_summary
-from dialogs.i18n import message
+from dialogs.i18n import message, register
 from storage import repositories as repo
+from storage.db import DatabaseUnavailable, create_database, is_sqlite
 from storage.demo import link_demo_user, load_demo
 from storage.migrate import upgrade
 
 __all__ = ["app"]
 
-app = typer.Typer(help="贷后回访助手 — Loan Visit Assistant", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="贷后回访助手 — Loan Visit Assistant",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=VisitbotGroup,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 borrowers_app = typer.Typer(help="Borrowers and their loans.", no_args_is_help=True)
@@ -37,13 +46,44 @@ app.add_typer(visits_app, name="visits")
 app.add_typer(users_app, name="users")
 app.add_typer(scripts_app, name="scripts")
 
+register(
+    {
+        "db_created": {"zh-CN": "已创建数据库 {target}。", "en": "Created the database {target}."},
+        "db_cannot_create": {
+            "zh-CN": "数据库 {target} 不存在，也无法自动创建（{detail}）。"
+            "请运行：{hint}，然后再运行 visitbot db upgrade。",
+            "en": "The database {target} does not exist and could not be created ({detail}). "
+            "Run: {hint}, then visitbot db upgrade again.",
+        },
+        "db_at": {"zh-CN": "数据库已升级到 {revision}。", "en": "Database at {revision}."},
+    }
+)
+
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create or migrate the database schema (Alembic)."""
     settings = settings_or_exit()
-    upgrade(settings.database_url, revision)
-    out.print(f"[green]Database at {revision}.[/green]")
+    url = settings.database_url
+    try:
+        upgrade(url, revision)
+    except DatabaseUnavailable as exc:
+        if exc.kind != "missing" or is_sqlite(url):
+            raise
+        _create(url, exc)
+        upgrade(url, revision)
+    out.print(message("db_at", settings.locale, revision=revision), style="green", markup=False)
+
+
+def _create(url: str, missing: DatabaseUnavailable) -> None:
+    """Create the missing PostgreSQL database, or exit saying the exact ``createdb`` command."""
+    locale = cli_locale()
+    try:
+        asyncio.run(create_database(url))
+    except DatabaseUnavailable as exc:
+        text = message("db_cannot_create", locale, target=exc.target, detail=exc.detail, hint=exc.hint)
+        raise CommandError(text) from exc
+    out.print(message("db_created", locale, target=missing.target), style="green", markup=False)
 
 
 @demo_app.command("load")
@@ -69,7 +109,7 @@ def demo_load(
     out.print("[green]Demo data loaded.[/green]" if loaded else "Borrowers exist already; nothing loaded.")
     for telegram_id, name in ((officer_telegram_id, "王磊"), (supervisor_telegram_id, "刘主管")):
         if telegram_id is not None:
-            out.print(f"Telegram user {telegram_id} is now the demo user {name}.")
+            out.print(f"Telegram user {telegram_id} is now the demo user {name}.", markup=False)
 
 
 @borrowers_app.command("list")
@@ -110,16 +150,23 @@ def borrowers_list(
     for r in rows:
         loan = r["loan"] or {}
         table.add_row(
-            r["code"],
-            r["name"],
-            r["business"] or "",
-            loan.get("amount", ""),
-            loan.get("disbursed_on", ""),
-            loan.get("status", ""),
-            r["officer"] or "",
-            r["risk_tier"],
+            *_plain(
+                r["code"],
+                r["name"],
+                r["business"] or "",
+                loan.get("amount", ""),
+                loan.get("disbursed_on", ""),
+                loan.get("status", ""),
+                r["officer"] or "",
+                r["risk_tier"],
+            )
         )
     out.print(table)
+
+
+def _plain(*cells: object) -> list[Text]:
+    """Table cells shown exactly as stored: user text is never read as rich markup."""
+    return [Text(str(cell)) for cell in cells]
 
 
 @app.command("console")
@@ -168,7 +215,7 @@ async def _pick_borrower(svc: Services, read: Callable[[], str | None], locale: 
     async with svc.sessions() as session:
         borrowers = list(await repo.list_borrowers(session))
     if not borrowers:
-        err.print("No borrowers yet: run `visitbot demo load` or `visitbot import`.")
+        err.print("No borrowers yet: run `visitbot demo load` or `visitbot import`.", markup=False)
         return None
     for number, b in enumerate(borrowers, 1):
         out.print(f"  {number}. {b.code} {b.name} · {b.business or ''}", markup=False)
@@ -212,14 +259,16 @@ def visits_list(
     for r in rows:
         flags = ", ".join(f"{f['code']}({f['severity']})" for f in r["flags"])
         table.add_row(
-            str(r["id"]),
-            f"{r['borrower']['code']} {r['borrower']['name']}",
-            (r["officer"] or {}).get("name", ""),
-            f"{r['script']['id']} v{r['script']['version']}",
-            r["status"],
-            r["outcome"] or "",
-            flags,
-            (r["started_at"] or "")[:16],
+            *_plain(
+                r["id"],
+                f"{r['borrower']['code']} {r['borrower']['name']}",
+                (r["officer"] or {}).get("name", ""),
+                f"{r['script']['id']} v{r['script']['version']}",
+                r["status"],
+                r["outcome"] or "",
+                flags,
+                (r["started_at"] or "")[:16],
+            )
         )
     out.print(table)
 
@@ -264,7 +313,7 @@ def users_add(
 ) -> None:
     """Add a staff member (or update the one with this Telegram id)."""
     if role not in ("officer", "supervisor", "admin"):
-        err.print("[red]--role must be officer, supervisor or admin[/red]")
+        err.print("--role must be officer, supervisor or admin", style="red", markup=False)
         raise typer.Exit(2)
 
     async def job(svc: Services) -> int:
@@ -273,7 +322,8 @@ def users_add(
             return user.id
 
     user_id = run(job)
-    out.print(f"[green]User #{user_id}: {name} ({role}{', ' + team if team else ''}), Telegram {telegram_id}.[/green]")
+    team_part = f", {team}" if team else ""
+    out.print(f"User #{user_id}: {name} ({role}{team_part}), Telegram {telegram_id}.", style="green", markup=False)
 
 
 @users_app.command("list")
@@ -296,7 +346,7 @@ def users_list() -> None:
 
     table = Table("id", "name", "role", "team", "telegram id", "active")
     for row in run(job):
-        table.add_row(*row)
+        table.add_row(*_plain(*row))
     out.print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from bot.app import make_services
 from bot.cli_base import err, settings_or_exit
 from bot.logs import setup_logging
 from bot.telegram.app import build_application
-from storage.db import is_sqlite
+from storage.db import check_connection, is_sqlite, make_engine
 from storage.migrate import upgrade
 
 __all__ = ["bot"]
@@ -29,11 +30,12 @@ def bot(
     """Run the Telegram bot (VISITBOT_TELEGRAM_TOKEN; VISITBOT_TELEGRAM_API_URL for another Bot API server)."""
     settings = settings_or_exit()
     if not settings.telegram_token:
-        err.print("[red]Set VISITBOT_TELEGRAM_TOKEN to the bot's token (from @BotFather).[/red]")
+        err.print("Set VISITBOT_TELEGRAM_TOKEN to the bot's token (from @BotFather).", style="red", markup=False)
         raise typer.Exit(2)
     setup_logging(logging.INFO)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
+    asyncio.run(_probe(settings.database_url))
     svc = make_services(settings)
     application = build_application(svc)
     if not webhook:
@@ -41,7 +43,11 @@ def bot(
         return
     secret = settings.webhook_secret
     if not secret:
-        err.print("[red]Webhook mode needs VISITBOT_WEBHOOK_SECRET (Telegram sends it in every request).[/red]")
+        err.print(
+            "Webhook mode needs VISITBOT_WEBHOOK_SECRET (Telegram sends it in every request).",
+            style="red",
+            markup=False,
+        )
         raise typer.Exit(2)
     url_path = (path or settings.webhook_path).strip("/")
     public = url or settings.webhook_url
@@ -54,3 +60,12 @@ def bot(
         allowed_updates=Update.ALL_TYPES,
         drop_pending_updates=False,
     )
+
+
+async def _probe(url: str) -> None:
+    """Connect to the database once before starting, so a wrong URL or a server that is down is one clear line."""
+    engine = make_engine(url)
+    try:
+        await check_connection(engine, url)
+    finally:
+        await engine.dispose()

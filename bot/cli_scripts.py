@@ -13,16 +13,15 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.app import Services
-from bot.cli_base import err, out, run, settings_or_exit
+from bot.cli_base import cli_locale, err, out, read_utf8, run, settings_or_exit, writable
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, DeskReply, NotFound, VisitDesk
 from dialogs.catalog import ScriptCatalog, default_scripts_dir
 from dialogs.compiler import compile_script, sample_facts
 from dialogs.diagram import FORMATS, draw
 from dialogs.engine import Event, VisitEngine, VisitState
-from dialogs.errors import DialogError
 from dialogs.i18n import message, register
-from dialogs.lint import has_errors, lint_paths
+from dialogs.lint import Problem, has_errors, lint_file
 from dialogs.loader import read_script
 from dialogs.schema import Script
 from storage import repositories as repo
@@ -39,6 +38,11 @@ register(
             "en": "Dry run: {script} v{version} · borrower {borrower} (nothing is saved)",
         },
         "scripts_dry_run_over": {"zh-CN": "试运行结束，未保存任何记录。", "en": "Dry run over; nothing was saved."},
+        "scripts_not_utf8": {
+            "zh-CN": "文件不是 UTF-8 编码（也许是 GBK）",
+            "en": "the file is not UTF-8 (GBK perhaps?)",
+        },
+        "scripts_save_utf8": {"zh-CN": "用 UTF-8 另存此文件", "en": "save the file as UTF-8"},
     }
 )
 
@@ -52,13 +56,10 @@ def _folder() -> Path:
 def _load(script: str) -> tuple[Script, str]:
     """A script by file path, or by id from the scripts folder (its latest version)."""
     path = Path(script)
-    try:
-        if path.suffix in (".yaml", ".yml") or path.is_file():
-            return read_script(path)
-        engine = ScriptCatalog(_folder()).latest(script)
-    except (DialogError, OSError) as exc:
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(1) from exc
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        read_utf8(path)  # one clear error for a file that is missing or not UTF-8
+        return read_script(path)
+    engine = ScriptCatalog(_folder()).latest(script)
     return engine.script, engine.compiled.source
 
 
@@ -70,7 +71,7 @@ def check(
 ) -> None:
     """Load, validate and lint scripts; exit non-zero when any has errors."""
     targets = paths or [_folder()]
-    problems = lint_paths(targets)
+    problems = [p for t in targets for file in _script_files(t) for p in _lint(file)]
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"
         out.print(str(problem), style=style, markup=False)
@@ -80,6 +81,27 @@ def check(
     out.print(summary, style="bold red" if errors else "bold green", markup=False)
     if has_errors(problems):
         raise typer.Exit(1)
+
+
+def _script_files(target: Path) -> list[Path]:
+    """The scripts a path names: a file, or a folder's ``*.yaml`` (not its fragments)."""
+    return sorted(target.glob("*.yaml")) if target.is_dir() else [target]
+
+
+def _lint(file: Path) -> list[Problem]:
+    """Lint one file; a file that is not UTF-8 is one problem naming it and the line, not a crash."""
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return lint_file(file)  # says it cannot read the file
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        locale = cli_locale()
+        what, fix = message("scripts_not_utf8", locale), message("scripts_save_utf8", locale)
+        return [Problem(str(file), line, None, "encoding", what, fix)]
+    return lint_file(file)
 
 
 @scripts_app.command("draw")
@@ -94,19 +116,17 @@ def draw_command(
     Without --output, Mermaid and SVG go to standard output and PNG to <script id>.png.
     """
     if fmt not in FORMATS:
-        err.print(f"--format must be one of {', '.join(FORMATS)}", style="red")
+        err.print(f"--format must be one of {', '.join(FORMATS)}", style="red", markup=False)
         raise typer.Exit(2)
+    if output is not None:
+        writable(output)
     model, _ = _load(script)
-    try:
-        data = draw(model, fmt, locale=locale)
-    except DialogError as exc:
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(1) from exc
+    data = draw(model, fmt, locale=locale)
     if output is None and fmt != "png":
         sys.stdout.write(data.decode("utf-8"))
         sys.stdout.flush()
         return
-    target = output or Path(f"{model.id}.png")
+    target = writable(output or Path(f"{model.id}.png"))
     target.write_bytes(data)
     out.print(f"{target} ({len(data)} bytes)", markup=False)
 
@@ -147,9 +167,7 @@ class DryRunDesk:
 def _answer_lines(path: Path, then: Callable[[], str | None] | None) -> Callable[[], str | None]:
     """Read answers from a file (one per line; blank lines and # comments skipped), then from ``then``."""
     lines: Iterator[str] = iter(
-        line.rstrip("\n")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
+        line.rstrip("\n") for line in read_utf8(path).splitlines() if line.strip() and not line.lstrip().startswith("#")
     )
 
     def read() -> str | None:

@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from bot.app import Services
-from bot.cli_base import run
+from bot.cli_base import CommandError, cli_locale, out, run, writable
 from bot.export import day_start, export_csv, export_rows, export_xlsx
 from bot.settings import Settings
-from dialogs.i18n import message
+from dialogs.i18n import message, register
 from storage import repositories as repo
 from storage.self_service import create_invite
 
 __all__ = ["bot_username", "deep_link", "export", "invite"]
 
-out = Console(highlight=False)
+register(
+    {
+        "export_bad_day": {
+            "zh-CN": "{option} 的日期“{value}”不存在，请用 YYYY-MM-DD（例如 2026-02-28）。",
+            "en": "{option}: '{value}' is not a date; use YYYY-MM-DD (like 2026-02-28).",
+        },
+        "export_days_reversed": {
+            "zh-CN": "--until（{until}）早于 --since（{since}）。",
+            "en": "--until ({until}) is before --since ({since}).",
+        },
+        "export_bad_kind": {
+            "zh-CN": "--output 须以 .xlsx 或 .csv 结尾：{file}",
+            "en": "--output must end in .xlsx or .csv: {file}",
+        },
+        "export_written": {"zh-CN": "已写入 {count} 条回访：{file}", "en": "{count} visit(s) written to {file}."},
+        "invite_no_username": {
+            "zh-CN": "请设置 VISITBOT_BOT_USERNAME 或 VISITBOT_TELEGRAM_TOKEN，才能生成邀请链接。",
+            "en": "Set VISITBOT_BOT_USERNAME or VISITBOT_TELEGRAM_TOKEN to build invite links.",
+        },
+        "invite_bot_nameless": {"zh-CN": "机器人没有用户名（getMe）。", "en": "The bot has no username (getMe)."},
+    }
+)
 
 
 async def bot_username(settings: Settings) -> str:
@@ -28,14 +48,14 @@ async def bot_username(settings: Settings) -> str:
     if settings.bot_username:
         return settings.bot_username.lstrip("@")
     if not settings.telegram_token:
-        raise typer.BadParameter("set VISITBOT_BOT_USERNAME or VISITBOT_TELEGRAM_TOKEN to build invite links")
+        raise CommandError(message("invite_no_username", settings.locale), code=2)
     from telegram import Bot
 
     bot = Bot(settings.telegram_token, base_url=settings.telegram_api_url)
     async with bot:
         me = await bot.get_me()
     if not me.username:
-        raise typer.BadParameter("the bot has no username (getMe)")
+        raise CommandError(message("invite_bot_nameless", settings.locale))
     return me.username
 
 
@@ -57,7 +77,7 @@ def invite(
         async with svc.sessions() as session, session.begin():
             found = await repo.borrower_by_code(session, borrower)
             if found is None:
-                raise typer.BadParameter(message("desk_no_borrower", svc.settings.locale, code=borrower))
+                raise CommandError(message("desk_no_borrower", svc.settings.locale, code=borrower))
             token = await create_invite(
                 session, found, script_id=script, created_by=None, valid_for=timedelta(days=days)
             )
@@ -76,9 +96,14 @@ def export(
     team: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Export visits: one row per visit, one column per question (+ a risk flag sheet in XLSX)."""
+    locale = cli_locale()
     kind = output.suffix.lower().lstrip(".")
     if kind not in ("xlsx", "csv"):
-        raise typer.BadParameter("--output must end in .xlsx or .csv")
+        raise CommandError(message("export_bad_kind", locale, file=output), code=2)
+    first, last = _day("--since", since, locale), _day("--until", until, locale)
+    if first and last and last < first:
+        raise CommandError(message("export_days_reversed", locale, since=first, until=last), code=2)
+    writable(output)
 
     async def job(svc: Services) -> int:
         zone = svc.settings.timezone
@@ -94,4 +119,14 @@ def export(
         return len(visits)
 
     count = run(job)
-    out.print(f"[green]{count} visit(s) written to {output}.[/green]")
+    out.print(message("export_written", locale, count=count, file=output), style="green", markup=False, soft_wrap=True)
+
+
+def _day(option: str, value: str | None, locale: str) -> date | None:
+    """A ``YYYY-MM-DD`` option as a date; a clear error (exit 2) for one that does not exist."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(message("export_bad_day", locale, option=option, value=value), code=2) from exc

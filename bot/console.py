@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TextIO
 
@@ -16,7 +19,7 @@ from dialogs.errors import InvalidAnswer
 from dialogs.i18n import message, register
 from dialogs.schema import AnswerKind, Outcome, Question
 
-__all__ = ["ConsoleVisit"]
+__all__ = ["ConsoleStopped", "ConsoleVisit", "stdin_reader"]
 
 register(
     {
@@ -36,6 +39,14 @@ register(
         "console_paused": {
             "zh-CN": "已暂停，回答都已保存。继续：visitbot console --borrower {code}",
             "en": "Paused; every answer is saved. Resume with: visitbot console --borrower {code}",
+        },
+        "console_interrupted": {
+            "zh-CN": "已中断，回答都已保存。继续：visitbot console --borrower {code}",
+            "en": "Interrupted; every answer is saved. Resume with: visitbot console --borrower {code}",
+        },
+        "console_dry_interrupted": {
+            "zh-CN": "试运行已中断（未保存任何内容）。",
+            "en": "Dry run interrupted (nothing was saved).",
         },
         "console_dry_paused": {
             "zh-CN": "试运行已停止（未保存任何内容）。",
@@ -57,6 +68,10 @@ OUTCOME_WORDS = {
     "约回访": Outcome.CALLBACK,
     "回电": Outcome.CALLBACK,
 }
+
+
+class ConsoleStopped(Exception):
+    """Ctrl-C in the console: what is saved and how to resume has been said; the command exits with 130."""
 
 
 class ConsoleVisit:
@@ -95,7 +110,12 @@ class ConsoleVisit:
         self.show(reply.turn)
         visit_id = reply.visit_id
         while not reply.turn.finished:
-            line = read()
+            try:
+                line = read()
+            except KeyboardInterrupt:
+                key = "console_dry_interrupted" if self.dry_run else "console_interrupted"
+                self.out.print(message(key, self.locale, code=self.code), style="yellow", markup=False)
+                raise ConsoleStopped from None
             if line is None or line.strip() in ("/quit", "/pause", "/exit"):
                 key = "console_dry_paused" if self.dry_run else "console_paused"
                 self.out.print(message(key, self.locale, code=self.code), style="yellow")
@@ -153,16 +173,38 @@ class ConsoleVisit:
         return Cancel(outcome, datetime.fromisoformat(str(at)))
 
 
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Let Ctrl-C raise KeyboardInterrupt at once inside a blocking read.
+
+    ``asyncio.run`` only cancels its task on the first Ctrl-C, which a blocking read never notices:
+    the console went on to swallow the next line. Inside this block Python's own handler is back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def stdin_reader(stream: TextIO = sys.stdin, *, echo: bool) -> Callable[[], str | None]:
-    """Read lines from a stream; when input is piped, echo each line so the output reads as a chat."""
+    """Read lines from a stream; when input is piped, echo each line so the output reads as a chat.
+
+    Ctrl-C while waiting for a line raises KeyboardInterrupt at once.
+    """
 
     def read() -> str | None:
-        if stream.isatty():
-            try:
-                return input("> ")
-            except EOFError:
-                return None
-        line = stream.readline()
+        """The next line (without its newline), or None at the end of input."""
+        with interruptible():
+            if stream.isatty():
+                try:
+                    return input("> ")
+                except EOFError:
+                    return None
+            line = stream.readline()
         if not line:
             return None
         if echo:

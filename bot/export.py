@@ -1,4 +1,9 @@
-"""Visit exports: one row per visit, one column per question, and a sheet of risk flags."""
+"""Visit exports: one row per visit, one column per question, and a sheet of risk flags.
+
+Every text cell is inert: text a spreadsheet would run as a formula (starting with ``= + - @``, a
+tab or a carriage return, as OWASP lists them, or their full-width forms) gets a leading ``'``,
+so a borrower's answer like ``=HYPERLINK(...)`` shows as text and never runs. Numbers stay numbers.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.records import visit_record
 from storage import repositories as repo
 
-__all__ = ["VISIT_COLUMNS", "export_csv", "export_rows", "export_xlsx"]
+__all__ = ["VISIT_COLUMNS", "export_csv", "export_rows", "export_xlsx", "inert"]
 
 VISIT_COLUMNS = (
     "visit_id", "borrower_code", "borrower_name", "officer", "script", "script_version", "channel",
@@ -25,6 +31,23 @@ VISIT_COLUMNS = (
 )  # fmt: skip
 FLAG_COLUMNS = ("visit_id", "borrower_code", "borrower_name", "flag", "severity", "step", "note", "raised_at")
 SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+"""How a cell starts when a spreadsheet would read it as a formula (OWASP CSV injection, plus full-width forms)."""
+
+
+def inert(value: Any) -> Any:
+    """A cell value a spreadsheet shows as it is: formula-like text gets a leading ``'``; numbers are kept."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _row(values: Sequence[Any], *, xlsx: bool = False) -> list[Any]:
+    """A row of inert cells; for XLSX without the control characters a workbook cannot hold."""
+    cells = [inert(v) for v in values]
+    if xlsx:
+        cells = [ILLEGAL_CHARACTERS_RE.sub("", c) if isinstance(c, str) else c for c in cells]
+    return cells
 
 
 def day_start(value: str, zone: str, *, end: bool = False) -> datetime:
@@ -76,11 +99,11 @@ def export_xlsx(header: Sequence[str], visits: list[list[Any]], flags: list[list
     sheet.title = "visits"
     for title, rows, columns in (("visits", visits, header), ("risk_flags", flags, FLAG_COLUMNS)):
         ws = sheet if title == "visits" else book.create_sheet(title)
-        ws.append(list(columns))
+        ws.append(_row(columns, xlsx=True))
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            ws.append(row)
+            ws.append(_row(row, xlsx=True))
         ws.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
@@ -91,6 +114,6 @@ def export_csv(header: Sequence[str], visits: list[list[Any]]) -> bytes:
     """The visits as CSV (UTF-8 with a BOM, so Excel shows Chinese correctly)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(visits)
+    writer.writerow(_row(header))
+    writer.writerows(_row(row) for row in visits)
     return buffer.getvalue().encode("utf-8-sig")

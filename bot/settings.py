@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogs.i18n import LOCALES
+from storage.db import DatabaseUnavailable, check_url
 
 __all__ = ["Settings"]
 
@@ -31,6 +32,18 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     reminder_interval: float = Field(default=60.0, gt=0, description="Seconds between checks for due call-backs.")
     bot_username: str = Field(default="", description="Filled from getMe when the bot starts.")
+    telegram_timeout: float = Field(default=10.0, gt=0, description="Seconds one Bot API call may take.")
+    update_timeout: float = Field(default=120.0, gt=0, description="Seconds one Telegram update may take in all.")
+    update_workers: int = Field(default=16, ge=1, description="Telegram updates of different chats run at once.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_url(cls, value: str) -> str:
+        try:
+            check_url(value)
+        except DatabaseUnavailable as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
     @field_validator("locale")
     @classmethod

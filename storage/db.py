@@ -1,15 +1,60 @@
-"""Engine and session factories, made at start-up (never at import)."""
+"""Engine and session factories, made at start-up (never at import); database problems as one error type."""
 
 from __future__ import annotations
 
+import asyncio
+import shlex
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["is_sqlite", "make_engine", "make_sessionmaker", "sync_url"]
+__all__ = [
+    "ASYNC_DRIVERS",
+    "DatabaseUnavailable",
+    "StorageError",
+    "check_connection",
+    "check_url",
+    "create_database",
+    "createdb_command",
+    "database_problem",
+    "is_sqlite",
+    "make_engine",
+    "make_sessionmaker",
+    "sqlite_file_problem",
+    "sync_url",
+]
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+"""The async driver to suggest for a backend named in a URL."""
+
+
+class StorageError(Exception):
+    """Root of every error raised by :mod:`storage`."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be used: ``kind`` says why, ``target`` is the URL without its password.
+
+    Kinds: ``bad_url`` (not a URL), ``driver`` (unknown or missing driver), ``sync_driver`` (not an
+    async driver; ``hint`` is the one to use), ``unreachable``, ``auth``, ``missing`` (no such
+    database; ``hint`` is the ``createdb`` command), ``file`` (an SQLite file that cannot be opened).
+    """
+
+    def __init__(self, kind: str, target: str, detail: str = "", hint: str = "") -> None:
+        """Say what is wrong with which database."""
+        self.kind = kind
+        self.target = target
+        self.detail = detail
+        self.hint = hint
+        super().__init__(
+            f"database {target}: {kind}" + (f" ({detail})" if detail else "") + (f"; {hint}" if hint else "")
+        )
 
 
 def is_sqlite(url: str) -> bool:
@@ -22,8 +67,37 @@ def sync_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _shown(url: str | URL) -> str:
+    """A URL fit to show: its password hidden; text that is no URL is not shown at all."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "VISITBOT_DATABASE_URL"
+
+
+@lru_cache(maxsize=32)
+def check_url(url: str) -> None:
+    """Raise :class:`DatabaseUnavailable` unless ``url`` names a database through an installed async driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable("bad_url", _shown(url)) from exc
+    backend = parsed.get_backend_name()
+    try:
+        create_async_engine(parsed).sync_engine.dispose()
+    except InvalidRequestError as exc:
+        hint = ASYNC_DRIVERS.get(backend, "")
+        raise DatabaseUnavailable("sync_driver", _shown(parsed), parsed.drivername, hint) from exc
+    except (ArgumentError, ImportError) as exc:
+        raise DatabaseUnavailable("driver", _shown(parsed), parsed.drivername, ASYNC_DRIVERS.get(backend, "")) from exc
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and foreign keys, and one connection."""
+    """An async engine that never puts statement parameters (personal data) in errors or logs.
+
+    SQLite gets WAL, a busy timeout, foreign keys and one connection.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         parsed = make_url(url)
         if parsed.database in (None, "", ":memory:"):
@@ -52,3 +126,92 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def createdb_command(url: str | URL) -> str:
+    """The ``createdb`` command that makes the database a PostgreSQL URL names."""
+    parsed = make_url(url)
+    words = ["createdb"]
+    for flag, value in (("-h", parsed.host), ("-p", parsed.port), ("-U", parsed.username)):
+        if value:
+            words += [flag, str(value)]
+    return shlex.join([*words, parsed.database or ""])
+
+
+def database_problem(exc: BaseException, url: str) -> DatabaseUnavailable | None:
+    """What ``exc`` (raised while connecting to ``url``) says about the database, or None if it is something else."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if isinstance(exc, ArgumentError | InvalidRequestError | ImportError):
+        try:
+            check_url(url)
+        except DatabaseUnavailable as problem:
+            return problem
+        return None
+    shown = _shown(url)
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        detail = str(orig).strip().splitlines()[0] if orig is not None else ""
+        if state == "3D000":
+            return DatabaseUnavailable("missing", shown, detail, createdb_command(url))
+        if state.startswith("28"):
+            return DatabaseUnavailable("auth", shown, detail)
+        if state.startswith(("08", "57P")) or exc.connection_invalidated:
+            return DatabaseUnavailable("unreachable", shown, detail)
+        if is_sqlite(url) and "unable to open database file" in detail:
+            return DatabaseUnavailable("file", shown, make_url(url).database or "")
+        return None
+    if isinstance(exc, TimeoutError):
+        return DatabaseUnavailable("unreachable", shown, "timed out")
+    if isinstance(exc, OSError) and exc.filename is None:
+        return DatabaseUnavailable("unreachable", shown, exc.strerror or str(exc))
+    return None
+
+
+def sqlite_file_problem(url: str) -> DatabaseUnavailable | None:
+    """For an SQLite file in a folder that does not exist, the problem (found before any driver thread starts)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return None if Path(database).parent.is_dir() else DatabaseUnavailable("file", _shown(url), database)
+
+
+async def check_connection(engine: AsyncEngine, url: str, *, within: float = 15.0) -> None:
+    """Connect once; raise :class:`DatabaseUnavailable` (with the reason) when the database cannot be used."""
+    if (problem := sqlite_file_problem(url)) is not None:
+        raise problem
+    try:
+        async with asyncio.timeout(within), engine.connect():
+            pass
+    except Exception as exc:
+        problem = database_problem(exc, url)
+        if problem is None:
+            raise
+        raise problem from exc
+
+
+async def create_database(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names, connected to the server's ``postgres`` database.
+
+    Raises :class:`DatabaseUnavailable` (kind ``missing``, the ``createdb`` command as hint) when that fails.
+    """
+    parsed = make_url(url)
+    name = parsed.database or ""
+    engine = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        async with asyncio.timeout(30):
+            conn = await engine.connect()
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                quoted = '"' + name.replace('"', '""') + '"'
+                await conn.execute(text(f"CREATE DATABASE {quoted}"))
+            finally:
+                await conn.close()
+    except (DBAPIError, OSError, TimeoutError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseUnavailable("missing", _shown(url), detail, createdb_command(url)) from exc
+    finally:
+        await engine.dispose()

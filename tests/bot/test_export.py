@@ -28,7 +28,7 @@ def test_export_xlsx_and_csv(tmp_path: Path) -> None:
     run(["console", "-b", "B001"], env, "1\n1\n差\n1\n压力很大\n/quit\n")
     run(["console", "-b", "B002"], env, "2\n")
     xlsx = tmp_path / "visits.xlsx"
-    assert "2 visit(s)" in run(["export", "--output", str(xlsx)], env)
+    assert "已写入 2 条回访" in run(["export", "--output", str(xlsx)], env)
     book = load_workbook(xlsx)
     visits = list(book["visits"].iter_rows(values_only=True))
     header = visits[0]
