@@ -1,0 +1,342 @@
+"""Faults through the Bot API double (5xx and 429, hung calls, SIGKILL between commit and send) with
+people who recover as people do; the database is the oracle: nothing lost, nothing misfiled, no
+button left spinning, nobody stranded. One bot process serves the module (the SIGKILL test restarts it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from storage import repositories as repo
+from storage.db import make_engine, make_sessionmaker
+from storage.models import Answer, Borrower, Visit
+from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, TOKEN, BotProcess, bot_env, cli, prepare
+from tests.botapi import BotApiDouble, FakeUser
+from tests.botapi.people import Intent, Person
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ADMIN_IDS = (7101, 7102)
+BORROWER_IDS = (8201, 8202, 8203)
+SPIN_LIMIT = 5.0  # seconds a pressed button may spin before it counts as left spinning
+ERROR_TEXT = "出了点问题"
+LATENCY_PATIENCE = 15.0  # a person timed for latency waits this long before recovering
+
+PHONE_VISIT = [
+    Intent("请问您是", "press:是本人"),
+    Intent("还记得吗", "press:记得"),
+    Intent("经营状况", "press:好"),
+    Intent("另外筹借资金", "press:是"),
+    Intent("借了多少", "5万"),
+    Intent("从哪里借", "press:银行"),
+    Intent("主营业务", "press:否"),
+    Intent("用在哪儿", "press:按约定用途使用"),
+    Intent("信贷业务种类", "知道经营贷"),
+    Intent("介绍给我", "press:否"),
+    Intent("有什么需要", "想要续贷"),
+    Intent("续贷的打算", "press:是"),
+    Intent("聊得顺利", "press:否"),
+]
+"""An officer's phone visit: two typed answers in a row (products, then needs)."""
+
+CHECK_IN = [
+    Intent("您同意开始吗", "press:同意，开始"),
+    Intent("经营得怎么样", "press:好"),
+    Intent("压力大吗", "press:没有压力"),
+    Intent("最近有变动吗", "press:否"),
+    Intent("联系电话有变化", "press:否"),
+    Intent("有什么需要", "希望利率低一点"),
+    Intent("续贷的打算", "press:是"),
+    Intent("回个电话", "press:否"),
+]
+"""A borrower's self-service check-in."""
+
+
+@dataclass
+class Stack:
+    """The double, the prepared database and the one bot process of this module."""
+
+    double: BotApiDouble
+    env: dict[str, str]
+    logs: Path
+    bot: BotProcess | None = None
+
+    @property
+    def database_url(self) -> str:
+        return self.env["VISITBOT_DATABASE_URL"]
+
+    async def start_bot(self, name: str = "bot") -> None:
+        """Start the bot and wait until it polls for updates."""
+        since = len(self.double.requests)
+        self.bot = BotProcess(self.env, self.logs / f"{name}.log")
+        await self.double.wait_for_request("getUpdates", since=since, timeout=60)
+
+    async def stop_bot(self) -> None:
+        if self.bot is not None:
+            await asyncio.to_thread(self.bot.stop)
+
+
+async def add_admins(database_url: str) -> None:
+    """Admins (who may visit any borrower) for scenarios that need more than one officer's chat."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            for index, admin in enumerate(ADMIN_IDS):
+                await repo.upsert_user(session, telegram_id=admin, name=f"管理员{index}", role="admin", team=None)
+    finally:
+        await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    folder = tmp_path_factory.mktemp("faults")
+    async with BotApiDouble(token=TOKEN, bot_username="visit_test_bot") as double:
+        env = bot_env(f"sqlite+aiosqlite:///{folder / 'bot.db'}", double.base_url)
+        await asyncio.to_thread(prepare, env)
+        await add_admins(env["VISITBOT_DATABASE_URL"])
+        stack = Stack(double, env, folder)
+        await stack.start_bot()
+        try:
+            yield stack
+        finally:
+            await stack.stop_bot()
+
+
+@pytest.fixture(autouse=True)
+def clear_faults(stack: Stack) -> Iterator[None]:
+    """Each scenario arms its own faults."""
+    stack.double.faults.fired.clear()
+    yield
+    stack.double.clear_failures()
+
+
+async def invite(stack: Stack, code: str) -> str:
+    """A fresh invite token for a borrower (the CLI asks the double for the bot's name: off the loop)."""
+    link = (await asyncio.to_thread(cli, stack.env, "invite", code)).strip()
+    return link.split("start=", 1)[1]
+
+
+def officer_person(user: FakeUser, code: str, *, budget: float = 40.0, patience: float = 3.0) -> Person:
+    """An officer who, when the chat goes quiet, sends /resume and taps this borrower's visit."""
+    return Person(user, PHONE_VISIT, recover=("/resume",), resume_hint=code, budget=budget, patience=patience)
+
+
+def borrower_person(user: FakeUser, token: str, *, budget: float = 40.0, patience: float = 3.0) -> Person:
+    """A borrower who, when the chat goes quiet, opens the invite link again."""
+    return Person(user, CHECK_IN, recover=(f"/start {token}",), budget=budget, patience=patience)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One answer that stands in the record."""
+
+    question: str
+    raw: str
+    display: str
+    skipped: bool
+
+
+async def answers_of(
+    database_url: str, code: str, script_id: str
+) -> tuple[tuple[str, str | None] | None, list[Recorded]]:
+    """The status and outcome of the borrower's latest visit of this script, and its answers that
+    stand (not taken back)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            visit = (
+                await conn.execute(
+                    select(Visit.id, Visit.status, Visit.outcome)
+                    .join(Borrower, Borrower.id == Visit.borrower_id)
+                    .where(Borrower.code == code, Visit.script_id == script_id)
+                    .order_by(Visit.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            if visit is None:
+                return None, []
+            rows = await conn.execute(
+                select(Answer.question, Answer.raw, Answer.display, Answer.skipped).where(
+                    Answer.visit_id == visit.id, Answer.undone_at.is_(None)
+                )
+            )
+            return (visit.status, visit.outcome), [Recorded(*row) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def _as_intended(answer: Recorded, intent: Intent) -> bool:
+    if intent.label is None:
+        return answer.raw == intent.act
+    return intent.label in (answer.display, answer.raw)
+
+
+async def problems_of(stack: Stack, person: Person, code: str, script_id: str) -> list[str]:
+    """Everything the record and the chat got wrong for this person (empty when all is well)."""
+    journey = person.journey
+    visit, answers = await answers_of(stack.database_url, code, script_id)
+    found: list[str] = []
+    if not journey.finished or visit is None or visit[0] != "finished":
+        found.append(f"stranded: {journey.stranded or 'did not finish'} (visit in the database: {visit})")
+    recorded = {a.question: a for a in answers}
+    for question, shown in journey.acknowledged.items():
+        if question not in recorded:
+            found.append(f"lost: {question!r} was acknowledged as {shown!r} but is not in the record")
+    for answer in answers:
+        if answer.question not in journey.shown:
+            found.append(f"misfiled: {answer.raw!r} recorded for {answer.question!r}, never shown as a question")
+        intent = next((i for i in person.plan if i.question in answer.question), None)
+        if intent is not None and not _as_intended(answer, intent):
+            found.append(f"misfiled: {answer.question!r} recorded as {answer.raw!r}, meant {intent.act!r}")
+    spinning = set(stack.double.spinning(SPIN_LIMIT)) & set(journey.queries)
+    if spinning:
+        found.append(f"{len(spinning)} of {len(journey.queries)} presses left spinning over {SPIN_LIMIT}s")
+    return found
+
+
+def report(person: Person, problems: list[str], stack: Stack) -> str:
+    """A failure message: the problems, the person's journey and the faults that fired."""
+    fired = [f"{f.method}:{f.fault}" for f in stack.double.faults_fired]
+    return "\n".join([*problems, person.journey.explain(), f"faults fired: {fired}"])
+
+
+def false_errors(user: FakeUser) -> list[str]:
+    """Error messages the user was shown although every fault was Telegram's, not the visit's."""
+    return [m.text or "" for m in user.messages if ERROR_TEXT in (m.text or "")]
+
+
+async def test_officer_visit_through_ten_percent_bad_gateways(stack: Stack) -> None:
+    """(a) ~10 % 502s on sendMessage, editMessageText and answerCallbackQuery (seeded)."""
+    officer = stack.double.user(OFFICER_ID, "王磊")
+    for method in ("sendMessage", "editMessageText"):
+        stack.double.fail_rate(method, 0.1, 502, seed=8, chat_id=OFFICER_ID)
+    stack.double.fail_rate("answerCallbackQuery", 0.1, 502, seed=8)
+    person = officer_person(officer, "B001")
+    await person.start("/visit B001")
+    problems = await problems_of(stack, person, "B001", "officer_phone_visit")
+    problems += [f"false error shown: {text!r}" for text in false_errors(officer)]
+    assert not problems, report(person, problems, stack)
+    assert stack.double.faults_fired, "the seed made no call fail"
+
+
+async def test_a_retyped_answer_never_lands_on_an_unseen_question(stack: Stack) -> None:
+    """(a) The answer is committed and shown ✅, the next question (also typed) fails to send: the
+    officer types the answer again. It must not be recorded for the question they never saw."""
+    officer = stack.double.user(OFFICER_ID, "王磊")
+    stack.double.fail_next(
+        "sendMessage", status=502, times=4, chat_id=OFFICER_ID, when=lambda p: "您最近有什么需要" in str(p.get("text"))
+    )
+    person = officer_person(officer, "B003")
+    await person.start("/visit B003")
+    problems = await problems_of(stack, person, "B003", "officer_phone_visit")
+    assert not problems, report(person, problems, stack)
+
+
+async def test_borrower_is_not_stranded_by_a_bad_gateway_after_an_answer(stack: Stack) -> None:
+    """(b) The answer is committed, then sending the next question fails: the borrower must get the
+    question again (by any input or by opening the link again), never 'already used' for good."""
+    token = await invite(stack, "B006")
+    borrower = stack.double.user(BORROWER_IDS[0], "借款人甲")
+    stack.double.fail_next(
+        "sendMessage", status=502, times=5, chat_id=borrower.chat_id, when=lambda p: "压力大吗" in str(p.get("text"))
+    )
+    person = borrower_person(borrower, token, budget=45.0)
+    await person.start(f"/start {token}")
+    problems = await problems_of(stack, person, "B006", "self_checkin")
+    assert not problems, report(person, problems, stack)
+
+
+async def test_flood_wait_on_one_chat_delays_only_that_chat(stack: Stack) -> None:
+    """(c) Telegram answers 429 retry_after=6 for one borrower's chat; an officer in another chat
+    carries on at full speed meanwhile, and the borrower finishes once the wait is over."""
+    token = await invite(stack, "B008")
+    borrower = stack.double.user(BORROWER_IDS[1], "借款人乙")
+    officer = stack.double.user(OFFICER_ID, "王磊")
+    slow = borrower_person(borrower, token, budget=50.0, patience=8.0)
+    fast = officer_person(officer, "B005", patience=LATENCY_PATIENCE)
+    checking_in = asyncio.create_task(slow.start(f"/start {token}"))
+    await borrower.wait_for_message("压力大吗", timeout=30)
+    window = 6.0
+    stack.double.flood_wait(borrower.chat_id, window)
+    began = time.monotonic()
+    await fast.start("/visit B005")
+    await checking_in
+    during = [w for at, w in fast.journey.timed_waits if at < began + window]
+    assert max(during) < 2.0, f"the officer waited {max(during):.1f}s for a reply while another chat was limited"
+    assert len(during) >= 3, f"the officer barely acted during the flood wait: {fast.journey.explain()}"
+    for person, code, script in ((slow, "B008", "self_checkin"), (fast, "B005", "officer_phone_visit")):
+        problems = await problems_of(stack, person, code, script)
+        assert not problems, report(person, problems, stack)
+
+
+async def test_a_hung_send_is_given_up_and_the_visit_goes_on(stack: Stack) -> None:
+    """(d) sendMessage of the next question hangs for longer than the bot's timeout (and is lost)."""
+    officer = stack.double.user(OFFICER_ID, "王磊")
+    stack.double.hang("sendMessage", 15.0, chat_id=OFFICER_ID, when=lambda p: "经营状况" in str(p.get("text")))
+    person = officer_person(officer, "B007", budget=60.0)
+    await person.start("/visit B007")
+    problems = await problems_of(stack, person, "B007", "officer_phone_visit")
+    assert not problems, report(person, problems, stack)
+    assert any(f.fault == "hang" for f in stack.double.faults_fired)
+
+
+async def kill_between_commit_and_send(stack: Stack, person: Person, first: str, next_question: str) -> None:
+    """Run the person's visit; when the bot sends `next_question` (the answer before it committed),
+    hold that send, SIGKILL the bot, restart it, and let the person carry on."""
+    chat = person.user.chat_id
+    stack.double.hang("sendMessage", 60.0, chat_id=chat, when=lambda p: next_question in str(p.get("text")))
+    running = asyncio.create_task(person.start(first))
+    await stack.double.wait_for_request(
+        "sendMessage", lambda r: r.status is None and next_question in str(r.params.get("text")), timeout=30
+    )
+    assert stack.bot is not None
+    stack.bot.kill()
+    stack.double.clear_failures()
+    await stack.start_bot(f"restarted-{chat}")
+    await running
+    if not person.journey.finished:  # the restart may have outlasted the person's first budget
+        person.budget = 40.0
+        await person.carry_on()
+
+
+async def test_sigkill_between_commit_and_send_strands_no_officer(stack: Stack) -> None:
+    """(e) The answer is committed; the bot is SIGKILLed while it sends the next question. Restarted,
+    the officer recovers the way a person would (/resume) and the record is whole."""
+    admin = stack.double.user(ADMIN_IDS[0], "管理员0")
+    person = officer_person(admin, "B002", budget=20.0)
+    await kill_between_commit_and_send(stack, person, "/visit B002", "另外筹借资金")
+    problems = await problems_of(stack, person, "B002", "officer_phone_visit")
+    assert not problems, report(person, problems, stack)
+
+
+async def test_sigkill_between_commit_and_send_strands_no_borrower(stack: Stack) -> None:
+    """(e) The same for a borrower: after the restart, opening the invite link again (or any input)
+    shows the question they are on; the link is not 'already used' while the check-in is open."""
+    token = await invite(stack, "B004")
+    borrower = stack.double.user(BORROWER_IDS[2], "借款人丙")
+    person = borrower_person(borrower, token, budget=20.0)
+    await kill_between_commit_and_send(stack, person, f"/start {token}", "最近有变动吗")
+    problems = await problems_of(stack, person, "B004", "self_checkin")
+    assert not problems, report(person, problems, stack)
+
+
+async def test_one_chat_flooding_does_not_slow_other_users(stack: Stack) -> None:
+    """(f) A stranger sends 300 messages at once; an officer's visit meanwhile is answered promptly."""
+    stranger = stack.double.user(STRANGER_ID, "路人")
+    admin = stack.double.user(ADMIN_IDS[1], "管理员1")
+    for index in range(300):
+        await stranger.send(f"在吗 {index}")
+    person = officer_person(admin, "B004", patience=LATENCY_PATIENCE)
+    await person.start("/visit B004")
+    problems = await problems_of(stack, person, "B004", "officer_phone_visit")
+    assert not problems, report(person, problems, stack)
+    slowest = max(w for _, w in person.journey.timed_waits)
+    assert slowest < 2.0, f"the officer waited {slowest:.1f}s for a reply behind another chat's flood"
