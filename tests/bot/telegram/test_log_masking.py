@@ -1,19 +1,25 @@
 """The bot's log over a whole Telegram check-in with failing updates holds no raw phone or ID number.
 
 The borrower's phone is in the data and typed as an answer, an ID number is typed into a free-text
-answer, the database refuses that answer once (an injected fault: the traceback and SQLAlchemy's
-parameter dump both carry the text), and a forged button press carries a phone number.
+answer, PostgreSQL refuses that answer once with an error that quotes it (an injected fault: the
+message, the traceback and SQLAlchemy's parameter dump all carry the text, as real database errors
+do), and a forged button press carries a phone number.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.bot.telegram.harness import OFFICER_ID, cli, running
+import pytest
+from sqlalchemy import text
+
+from storage.db import make_engine
+from tests.bot.telegram.harness import OFFICER_ID, bot_env, cli, prepare, running
 from tests.botapi import BotApiDouble, FakeUser
+from tests.conftest import drop_postgres_database, new_postgres_database
 
 PHONE = "13812345678"
 ID_NUMBER = "110101199003071234"
@@ -22,32 +28,41 @@ FAULT = "injected fault: answers refused"
 ERROR_TEXT = "出了点问题"
 
 
-def database_file(env: dict[str, str]) -> str:
-    return env["VISITBOT_DATABASE_URL"].split("///", 1)[1]
-
-
-def execute(env: dict[str, str], *statements: str) -> None:
-    """Run SQL on the bot's SQLite database from the test (the bot keeps running)."""
-    db = sqlite3.connect(database_file(env), timeout=30)
+@pytest.fixture
+def pg_env(postgres_server: str, double: BotApiDouble) -> Iterator[dict[str, str]]:
+    """A prepared PostgreSQL database for the bot (dropped afterwards)."""
+    name, url = new_postgres_database(postgres_server)
     try:
-        for statement in statements:
-            db.execute(statement)
-        db.commit()
+        environ = bot_env(url, double.base_url)
+        prepare(environ)
+        yield environ
     finally:
-        db.close()
+        drop_postgres_database(name)
 
 
-def refuse_answers_containing(env: dict[str, str], text: str) -> None:
-    """Make the database reject any answer whose raw text contains `text` (until `accept_answers`)."""
-    execute(
+async def execute(env: dict[str, str], *statements: str) -> None:
+    """Run SQL on the bot's database from the test (the bot keeps running)."""
+    engine = make_engine(env["VISITBOT_DATABASE_URL"])
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def refuse_answers_containing(env: dict[str, str], needle: str) -> None:
+    """Make the database reject, quoting it, any answer whose raw text holds `needle`."""
+    await execute(
         env,
-        f"CREATE TRIGGER inject_fault BEFORE INSERT ON answers WHEN NEW.raw LIKE '%{text}%' "
-        f"BEGIN SELECT RAISE(ABORT, '{FAULT}'); END",
+        "CREATE FUNCTION inject_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.raw LIKE '%{needle}%' THEN RAISE EXCEPTION '{FAULT}: %', NEW.raw; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER inject_fault BEFORE INSERT ON answers FOR EACH ROW EXECUTE FUNCTION inject_fault()",
     )
 
 
-def accept_answers(env: dict[str, str]) -> None:
-    execute(env, "DROP TRIGGER inject_fault")
+async def accept_answers(env: dict[str, str]) -> None:
+    await execute(env, "DROP TRIGGER inject_fault ON answers", "DROP FUNCTION inject_fault()")
 
 
 async def step(user: FakeUser, shown: str, act: str) -> None:
@@ -66,9 +81,10 @@ def unmasked(log: str, secret: str) -> list[str]:
 
 
 async def test_no_raw_phone_or_id_number_in_the_log_of_a_check_in_with_failing_updates(
-    double: BotApiDouble, env: dict[str, str], tmp_path: Path
+    double: BotApiDouble, pg_env: dict[str, str], tmp_path: Path
 ) -> None:
-    execute(env, f"UPDATE borrowers SET phone = '+86{PHONE}' WHERE code = 'B001'")
+    env = pg_env
+    await execute(env, f"UPDATE borrowers SET phone = '+86{PHONE}' WHERE code = 'B001'")
     link = (await asyncio.to_thread(cli, env, "invite", "B001")).strip()
     token = link.split("start=", 1)[1]
     borrower = double.user(8301, "张健")
@@ -85,10 +101,10 @@ async def test_no_raw_phone_or_id_number_in_the_log_of_a_check_in_with_failing_u
         ):
             await step(borrower, shown, act)
         await borrower.wait_for_message("有什么需要", timeout=30)
-        refuse_answers_containing(env, ID_NUMBER)
+        await refuse_answers_containing(env, ID_NUMBER)
         await borrower.send(NEEDS)
         await borrower.wait_for_message(ERROR_TEXT, timeout=30)
-        accept_answers(env)
+        await accept_answers(env)
         await borrower.send(NEEDS)  # the borrower tries again, as the error message asks
         for shown, act in (("续贷的打算", "press:是"), ("回个电话", "press:是"), ("方便接电话", "明天下午三点")):
             await step(borrower, shown, act)
