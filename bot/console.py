@@ -190,21 +190,22 @@ def interruptible() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def stdin_reader(stream: TextIO = sys.stdin, *, echo: bool) -> Callable[[], str | None]:
-    """Read lines from a stream; when input is piped, echo each line so the output reads as a chat.
+def stdin_reader(stream: TextIO | None = None, *, echo: bool) -> Callable[[], str | None]:
+    """Read lines from a stream (standard input when None, looked up at each read); echo piped lines.
 
-    Ctrl-C while waiting for a line raises KeyboardInterrupt at once.
+    Echoing makes piped output read as a chat. Ctrl-C while waiting for a line raises KeyboardInterrupt at once.
     """
 
     def read() -> str | None:
         """The next line (without its newline), or None at the end of input."""
+        source = stream or sys.stdin
         with interruptible():
-            if stream.isatty():
+            if source.isatty():
                 try:
                     return input("> ")
                 except EOFError:
                     return None
-            line = stream.readline()
+            line = source.readline()
         if not line:
             return None
         if echo:

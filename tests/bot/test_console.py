@@ -121,3 +121,38 @@ def test_borrowers_list(env: dict[str, str]) -> None:
     assert "B001" in out and "B008" in out
     data = json.loads(run(["borrowers", "list", "--json"], env).stdout)
     assert data[0]["code"] == "B001" and data[0]["loan"]["amount"]
+
+
+def test_ctrl_c_stops_at_once_says_what_is_saved_and_a_rerun_resumes(env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*VISITBOT, "console", "--borrower", "B006"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    for line in ("1", "1", "差"):
+        proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    seen = ""
+    while "什么原因" not in seen and "变差" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    asked = seen.rstrip().splitlines()[-1]
+    time.sleep(0.3)  # the console now waits for the next line
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=10)  # stdin stays open: it must not wait for another line
+    assert time.monotonic() - started < 5
+    assert proc.stderr is not None
+    rest, errors = proc.stdout.read(), proc.stderr.read()
+    proc.stdin.close()
+    assert proc.returncode == 130, errors
+    assert "已中断，回答都已保存。继续：visitbot console --borrower B006" in rest
+    assert "Traceback" not in errors and "Aborted" not in errors
+    out = run(["console", "--borrower", "B006"], env, "/quit\n").stdout
+    assert "继续上次未完成的回访" in out and asked in out
+    steps = [a["step"] for a in show(env, 1)["answers"]]  # type: ignore[union-attr,index]
+    assert steps == ["identity", "introduction", "business_status"]

