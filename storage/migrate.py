@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from storage.db import check_url, database_problem, sqlite_file_problem
+
 __all__ = ["alembic_config", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -23,5 +25,17 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (synchronous: call it outside a running event loop)."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Bring the database to ``revision`` (synchronous: call it outside a running event loop).
+
+    Raises :class:`storage.db.DatabaseUnavailable` when the database cannot be reached or does not exist.
+    """
+    check_url(database_url)
+    if (problem := sqlite_file_problem(database_url)) is not None:
+        raise problem
+    try:
+        command.upgrade(alembic_config(database_url), revision)
+    except Exception as exc:
+        problem = database_problem(exc, database_url)
+        if problem is None:
+            raise
+        raise problem from exc
