@@ -234,6 +234,11 @@ class BotApiDouble:
         (a button left spinning on the user's screen); unanswered ones count once `within` has passed."""
         return self._state.spinning(within)
 
+    def callback_tally(self) -> dict[str, int]:
+        """How many button presses the bot answered successfully, and how many it never answered."""
+        answered = sum(1 for q in self._state.pressed_at if q in self._state.answered_at)
+        return {"answered": answered, "unanswered": len(self._state.pressed_at) - answered}
+
     def press_latency(self, callback_query_id: str) -> float | None:
         """Seconds from a press to its successful answerCallbackQuery (None while unanswered)."""
         return self._state.press_latency(callback_query_id)

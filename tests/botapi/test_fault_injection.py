@@ -104,5 +104,6 @@ async def test_spinning_counts_presses_not_answered_in_time(double: BotApiDouble
     latency = double.press_latency(answered)
     assert latency is not None and latency < 5
     assert double.spinning(within=5.0) == []
+    assert double.callback_tally() == {"answered": 1, "unanswered": 1}
     assert double.spinning(within=0.0) == [answered, ignored]
     assert user.pressed == [answered, ignored] and set(user.callback_answers) == {answered}

@@ -6,8 +6,9 @@ button left spinning, nobody stranded. One bot process serves the module (the SI
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from storage.models import Answer, Borrower, Visit
 from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, TOKEN, BotProcess, bot_env, cli, prepare
 from tests.botapi import BotApiDouble, FakeUser
 from tests.botapi.people import Intent, Person
+from tests.botapi.records import JSON
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -182,6 +184,7 @@ def _as_intended(answer: Recorded, intent: Intent) -> bool:
 async def problems_of(stack: Stack, person: Person, code: str, script_id: str) -> list[str]:
     """Everything the record and the chat got wrong for this person (empty when all is well)."""
     journey = person.journey
+    print(f"{person.user!r} on {code}:", journey.explain(), sep="\n")  # shown with -rP, and on failure
     visit, answers = await answers_of(stack.database_url, code, script_id)
     found: list[str] = []
     if not journey.finished or visit is None or visit[0] != "finished":
@@ -225,6 +228,29 @@ async def test_officer_visit_through_ten_percent_bad_gateways(stack: Stack) -> N
     problems += [f"false error shown: {text!r}" for text in false_errors(officer)]
     assert not problems, report(person, problems, stack)
     assert stack.double.faults_fired, "the seed made no call fail"
+
+
+def nth_call(n: int) -> Callable[[JSON], bool]:
+    """A `when` predicate true on the n-th call it is asked about (1-based)."""
+    calls = itertools.count(1)
+    return lambda _params: next(calls) == n
+
+
+async def test_each_method_fails_with_a_5xx_and_a_429(stack: Stack) -> None:
+    """(a) Every Bot API method a visit uses answers once 500 and once 429 (retry_after=1), at
+    different points of the visit: nobody sees an error, nothing is lost or misfiled."""
+    admin = stack.double.user(ADMIN_IDS[0], "管理员0")
+    for offset, method in enumerate(("sendMessage", "editMessageText", "answerCallbackQuery", "getUpdates")):
+        chat = admin.chat_id if method in ("sendMessage", "editMessageText") else None
+        stack.double.fail_next(method, status=500, chat_id=chat, when=nth_call(2 + offset))
+        stack.double.fail_next(method, status=429, retry_after=1, chat_id=chat, when=nth_call(7 + offset))
+    person = officer_person(admin, "B006")
+    await person.start("/visit B006")
+    problems = await problems_of(stack, person, "B006", "officer_phone_visit")
+    problems += [f"false error shown: {text!r}" for text in false_errors(admin)]
+    assert not problems, report(person, problems, stack)
+    fired = {(f.method, f.fault) for f in stack.double.faults_fired}
+    assert len(fired) == 8, f"not every fault fired: {sorted(fired)}"
 
 
 async def test_a_retyped_answer_never_lands_on_an_unseen_question(stack: Stack) -> None:
