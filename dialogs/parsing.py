@@ -211,8 +211,9 @@ def money_bounds(low: Decimal | None, high: Decimal | None) -> tuple[Decimal, De
 
 
 def percent_bounds(low: Decimal | None, high: Decimal | None) -> tuple[Decimal, Decimal]:
-    """The percentages a question takes: the script's bounds, else 0..100."""
-    return low if low is not None else Decimal(0), high if high is not None else Decimal(100)
+    """The percentages a question takes: the script's bounds, else 0..100 (widened to keep a given bound)."""
+    floor = low if low is not None else min(Decimal(0), high if high is not None else Decimal(0))
+    return floor, high if high is not None else max(Decimal(100), floor)
 
 
 def parse_integer(text: str, low: Decimal | None, high: Decimal | None) -> int:

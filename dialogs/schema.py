@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dialogs.parsing import MAX_INTEGER, MAX_MONEY
+
 __all__ = [
     "AnswerKind",
     "Bound",
@@ -25,7 +27,12 @@ __all__ = [
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
 Bound = Decimal | Literal["today"]
 """A question's ``min``/``max``: a number (integer, money, percent) or ``today`` (date, datetime)."""
-_LARGEST_BOUND = 10**15
+_NUMBER_RANGES = {
+    "integer": (Decimal(-MAX_INTEGER), Decimal(MAX_INTEGER)),
+    "money": (Decimal(0), MAX_MONEY),
+    "percent": (Decimal(-(10**6)), Decimal(10**6)),
+}
+"""What a numeric bound may be per kind: what an answer of that kind can hold."""
 LocalText = dict[str, str]
 """A text per locale, e.g. ``{"zh-CN": "您好", "en": "Hello"}``."""
 
@@ -117,8 +124,12 @@ class Question(_Model):
         numeric = self.kind in (AnswerKind.INTEGER, AnswerKind.MONEY, AnswerKind.PERCENT)
         dated = self.kind in (AnswerKind.DATE, AnswerKind.DATETIME)
         for name, bound in (("min", self.min), ("max", self.max)):
-            if isinstance(bound, Decimal) and numeric and abs(bound) > _LARGEST_BOUND:
-                raise ValueError(f"{name}: {bound} is too large (at most {_LARGEST_BOUND:,} either way)")
+            if isinstance(bound, Decimal) and numeric:
+                low, high = _NUMBER_RANGES[self.kind.value]
+                if not low <= bound <= high:
+                    raise ValueError(
+                        f"{name}: {bound} is outside what a {self.kind} answer holds ({low:,} to {high:,})"
+                    )
             if bound is None or (numeric and isinstance(bound, Decimal)) or (dated and bound == "today"):
                 continue
             allowed = "a number" if numeric else "'today'" if dated else "no min or max"

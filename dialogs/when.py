@@ -62,6 +62,7 @@ _CLOCK = re.compile(
     rf"(?:{_PERIOD}\s*)?(?P<hour>\d{{1,2}})\s*[点时]\s*(?:(?P<half>半)|(?P<minute>\d{{1,2}})\s*分?)?"
     rf"|{_PERIOD.replace('period', 'period2')}\s*(?P<hour2>\d{{1,2}})\s*:\s*(?P<minute2>\d{{2}})"
 )
+_TIMESTAMP = re.compile(r"[-+]?\d{9,}(?:\.\d*)?")
 _SHORT_FORMS = {"今早": "今天早上", "今晚": "今天晚上", "明早": "明天早上", "明晚": "明天晚上"}
 _SHORT_FORMS |= {"半小时": "30分钟", "一刻": "15分", "三刻": "45分", "点钟": "点"}
 
@@ -124,6 +125,8 @@ def _normalise_when(text: str, today: date) -> str:
 
 def _when(text: str, now: datetime) -> tuple[datetime, str] | None:
     """The moment ``text`` names (naive, in ``now``'s zone) and its precision, or None."""
+    if _TIMESTAMP.fullmatch(text):  # dateparser reads 13800138000 as seconds since 1970
+        return None
     base = now.replace(tzinfo=None, microsecond=0)
     settings = {"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base, "RETURN_TIME_AS_PERIOD": True}
     try:
@@ -157,7 +160,7 @@ def parse_date(text: str, now: datetime) -> date:
 
 
 def parse_datetime(text: str, now: datetime) -> datetime:
-    """A future moment with an hour (``明天下午三点``, ``tomorrow 3pm``), in ``now``'s time zone."""
+    """A future moment with an hour (``明天下午三点``, ``tomorrow 3pm``), to the minute, in ``now``'s time zone."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware to place a datetime answer")
     found = _when(text, now)
@@ -165,8 +168,8 @@ def parse_datetime(text: str, now: datetime) -> datetime:
         raise InvalidAnswer("answer_datetime_invalid")
     if found[1] != "time":
         raise InvalidAnswer("answer_datetime_needs_time")
-    moment = found[0].replace(tzinfo=now.tzinfo)
-    if moment < now.replace(microsecond=0):
+    moment = found[0].replace(second=0, tzinfo=now.tzinfo)  # shown to the minute, so kept to the minute
+    if moment < now.replace(second=0, microsecond=0):
         raise InvalidAnswer("answer_datetime_past")
     return moment
 

@@ -9,9 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from storage.migrate import upgrade
+
+settings.register_profile("suite", max_examples=60, deadline=None)
+settings.register_profile("thorough", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("VISITBOT_HYPOTHESIS", "suite"))
+"""Property tests run 60 examples each in the suite; ``VISITBOT_HYPOTHESIS=thorough`` searches longer."""
 
 PG_URL = os.environ.get("VISITBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 

@@ -642,10 +642,10 @@ def test_negative_percentages_within_the_hinted_range() -> None:
     assert low.params == {"min": "-100", "max": "100"}
 
 
-def test_a_money_hint_never_promises_what_the_parser_refuses() -> None:
-    refund = q(AnswerKind.MONEY, min=Decimal(-100))
-    assert "-100" not in answer_hint(refund, "zh-CN")
-    assert rejects(refund, "-5").key == "answer_money_negative"
+def test_a_percentage_bound_below_zero_widens_the_range_the_hint_states() -> None:
+    falls = q(AnswerKind.PERCENT, max=Decimal(-1))
+    assert "-1%" in answer_hint(falls, "en")
+    assert parse(falls, "-1%") == "-1"
 
 
 def test_a_date_from_today_refuses_the_past() -> None:
@@ -673,6 +673,10 @@ def test_a_date_until_today_refuses_the_future() -> None:
         {"kind": "text", "max": 3},
         {"kind": "date", "min": "yesterday"},
         {"kind": "integer", "max": "1e30"},
+        {"kind": "integer", "min": 10**15},
+        {"kind": "money", "min": -100},
+        {"kind": "money", "max": "1e12"},
+        {"kind": "percent", "max": "1e7"},
     ],
 )
 def test_bounds_that_do_not_fit_the_kind_are_refused_at_load(fields: dict[str, Any]) -> None:
@@ -689,3 +693,16 @@ def test_the_shipped_promise_to_pay_date_is_today_or_later() -> None:
     assert promise is not None
     assert rejects(promise, "昨天").key == "answer_date_before_today"
     assert parse(promise, "下周一") == "2026-11-30"
+
+
+@pytest.mark.parametrize("kind", [AnswerKind.DATE, AnswerKind.DATETIME])
+@pytest.mark.parametrize("text", ["1577890861", "13800138000"])
+def test_a_long_number_is_not_a_timestamp(kind: AnswerKind, text: str) -> None:
+    assert rejects(q(kind), text).key == f"answer_{kind.value}_invalid"
+
+
+def test_a_datetime_is_kept_to_the_minute_it_is_shown_with() -> None:
+    later = NOW.replace(second=45)
+    value = parse_answer(q(AnswerKind.DATETIME), Reply(text="30分钟后"), locale="zh-CN", now=later)
+    assert value == "2026-11-23T11:00:00+08:00"
+    assert format_value(q(AnswerKind.DATETIME), value, "zh-CN") == "2026年11月23日 11:00"
