@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -59,13 +60,17 @@ def expected(prefix: str) -> list[str]:
 
 def missing(module_name: str) -> list[str]:
     """Keys ``module_name`` uses that are not registered when it alone is imported."""
+    spec = importlib.util.find_spec(module_name)
+    assert spec is not None and spec.origin is not None, module_name
+    keys, prefixes = used_keys(Path(spec.origin).read_text(encoding="utf-8"))
+    if not keys and not prefixes:
+        return []  # shows no message: nothing to import
     _forget_project()
-    module = importlib.import_module(module_name)
+    importlib.import_module(module_name)
     from dialogs import i18n
     from dialogs.i18n import LOCALES
 
     catalogue = i18n._CATALOG
-    keys, prefixes = used_keys(Path(str(module.__file__)).read_text(encoding="utf-8"))
     absent = [k for k in sorted(keys) if k not in catalogue]
     for prefix in sorted(prefixes):
         wanted = expected(prefix)
