@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ __all__ = [
     "add_transcript",
     "borrower_by_code",
     "claim_update",
+    "expire_updates",
     "find_borrowers",
     "list_borrowers",
     "list_users",
@@ -151,6 +152,12 @@ async def claim_update(session: AsyncSession, key: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def expire_updates(session: AsyncSession, before: datetime) -> int:
+    """Forget updates applied before ``before`` (Telegram redelivers for a day at most); returns how many."""
+    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def visit_answers(session: AsyncSession, visit_id: int, *, include_undone: bool = False) -> Sequence[Answer]:

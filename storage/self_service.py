@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Borrower, Consent, Invite, Task, utcnow
+from storage.models import Borrower, Consent, Invite, Task, Visit, utcnow
 
 __all__ = [
     "InviteCheck",
     "add_task",
     "create_invite",
     "hash_token",
+    "invite_reopens",
     "open_tasks",
     "record_consent",
     "redeem_invite",
@@ -82,6 +83,24 @@ async def redeem_invite(
     invite.borrower.telegram_id = telegram_id
     await session.flush()
     return InviteCheck(invite)
+
+
+async def invite_reopens(session: AsyncSession, invite: Invite, *, telegram_id: int) -> bool:
+    """True when a used invite may take its user back to their check-in: they used it themself, and
+    the check-in it started has not ended (or never got going, e.g. the bot died right after)."""
+    if invite.used_at is None or invite.used_by_telegram_id != telegram_id:
+        return False
+    ended = await session.scalar(
+        select(Visit.id)
+        .where(
+            Visit.borrower_id == invite.borrower_id,
+            Visit.script_id == invite.script_id,
+            Visit.status != "open",
+            Visit.started_at >= invite.used_at,
+        )
+        .limit(1)
+    )
+    return ended is None
 
 
 async def record_consent(

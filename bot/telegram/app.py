@@ -10,7 +10,6 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -21,11 +20,14 @@ from telegram.ext import (
 )
 
 from bot.app import Services
+from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
-from bot.telegram.common import Sender, answer_query, identify, send, services_of, t
-from bot.telegram.reminders import remind_due
-from bot.telegram.visits import on_button, on_input
-from dialogs.i18n import LOCALES, message, register
+from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
+from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
+from bot.telegram.reminders import expire_old_updates, remind_due
+from bot.telegram.visits import load_chat, on_button, on_input, reshow
+from dialogs.i18n import LOCALES, message, normalize_locale, register
+from dialogs.schema import Outcome
 from storage import repositories as repo
 
 __all__ = ["COMMANDS", "build_application"]
@@ -42,7 +44,7 @@ OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite
 SUPERVISOR_COMMANDS = ("review", "transcript", "export")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
-    "borrower": ("start", "help", "back"),
+    "borrower": ("start", "help", "resume", "back"),
     "officer": ("start", "help", *OFFICER_COMMANDS, "transcript"),
     "supervisor": ("start", "help", *SUPERVISOR_COMMANDS),
     "admin": ("start", "help", *OFFICER_COMMANDS, *SUPERVISOR_COMMANDS),
@@ -70,6 +72,12 @@ register(
             "you tap what they answered.\n/resume continues a visit, /back undoes, /skip skips, /cancel ends, "
             "/note adds a remark.",
         },
+        "tg_timeout": {
+            "zh-CN": "这次处理超时，已停止：没有记录到一半的内容，已经记录的回答都安全保存着。"
+            "请再发一次，我会显示当前的问题。",
+            "en": "That took too long and was stopped: nothing was half-recorded, and every answer recorded so far "
+            "is safe. Send it again and I will show the current question.",
+        },
         "tg_welcome_supervisor": {
             "zh-CN": "{name}，您好！高风险预警会第一时间发送给您。",
             "en": "Hello {name}! High-risk alerts reach you as they happen.",
@@ -93,7 +101,11 @@ def guarded(
             key = "tg_stranger" if sender.role == "stranger" else "tg_not_allowed"
             await send(context, sender.chat_id, html.escape(t(key, sender, id=sender.telegram_id)))
             return
-        await handler(update, context, sender)
+        try:
+            await handler(update, context, sender)
+        finally:  # whatever happened, the press does not keep spinning
+            if update.callback_query is not None and not is_answered(update.callback_query):
+                await answer_query(update.callback_query)
 
     return callback
 
@@ -105,13 +117,31 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Send
         return
     await set_commands_for(context, sender)
     if sender.role == "borrower":
-        await send(context, sender.chat_id, html.escape(t("tg_welcome_borrower", sender)))
+        if not await resume_chat(context, sender):
+            await send(context, sender.chat_id, html.escape(t("tg_welcome_borrower", sender)))
         return
     if sender.user is None:
         await send(context, sender.chat_id, html.escape(t("tg_stranger", sender, id=sender.telegram_id)))
         return
     key = "tg_welcome_officer" if sender.role in OFFICERS else "tg_welcome_supervisor"
     await send(context, sender.chat_id, html.escape(t(key, sender, name=sender.user.name)))
+
+
+async def resume_chat(context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> bool:
+    """Show the chat's open visit's current question again; False when the chat is on none."""
+    chat = await load_chat(context, sender.chat_id)
+    if chat is None or chat.visit_id is None:
+        return False
+    await reshow(context, sender, chat.visit_id)
+    return True
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """/resume: a borrower's check-in where it stands; an officer's unfinished visits to pick from."""
+    if sender.role in OFFICERS:
+        await officer.resume(update, context, sender)
+    elif not await resume_chat(context, sender):
+        await send(context, sender.chat_id, html.escape(t("tg_welcome_borrower", sender)))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
@@ -142,11 +172,18 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
             await supervisor.approve(update, context, sender, int(visit_id))
         elif action == "ret" and sender.role in REVIEWERS:
             await supervisor.ask_comment(update, context, sender, int(visit_id))
-    elif kind == "x" and rest.count(":") == 1:
-        visit_id, outcome = rest.split(":")
-        await officer.cancel_button(update, context, sender, int(visit_id), outcome)
+    elif kind == "x" and (parsed := _cancel_data(rest)) is not None:
+        await officer.cancel_button(update, context, sender, *parsed)
     else:
         await answer_query(query, t("tg_stale", sender))
+
+
+def _cancel_data(rest: str) -> tuple[int, Outcome] | None:
+    """``<visit id>:<outcome>`` of a /cancel button; None for anything else (forged or garbled data)."""
+    visit_id, _, outcome = rest.partition(":")
+    if not visit_id.isdigit() or outcome not in {o.value for o in Outcome}:
+        return None
+    return int(visit_id), Outcome(outcome)
 
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
@@ -181,6 +218,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     )
     if application.job_queue is not None:
         application.job_queue.run_repeating(remind_due, interval=svc.settings.reminder_interval, first=1)
+        application.job_queue.run_repeating(expire_old_updates, interval=3600, first=0.5)
     async with svc.sessions() as session:
         users = [u for u in await repo.list_users(session) if u.telegram_id and u.active]
     for user in users:
@@ -203,14 +241,36 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer_query(update.callback_query)  # a failed handler must not leave the button spinning
     if isinstance(update, Update) and update.effective_chat is not None:
         svc = services_of(context)
-        user = update.effective_user
-        locale = svc.settings.locale if user is None or not user.language_code else user.language_code
-        from dialogs.i18n import normalize_locale
-
         try:
-            await context.bot.send_message(update.effective_chat.id, message("tg_error", normalize_locale(locale)))
+            await context.bot.send_message(update.effective_chat.id, message("tg_error", locale_of(update, svc)))
         except TelegramError:
             log.warning("could not tell chat %s about the error", update.effective_chat.id)
+
+
+def locale_of(update: Update, svc: Services) -> str:
+    """The language to answer an update in when the sender is not looked up."""
+    return _locale(update, svc.settings)
+
+
+def _locale(update: Update, settings: Settings) -> str:
+    user = update.effective_user
+    return normalize_locale(user.language_code) if user and user.language_code else settings.locale
+
+
+def timeout_notice(settings: Settings) -> Callable[[object], Coroutine[Any, Any, None]]:
+    """What to do with an update that ran out of time: answer its press, tell the chat it is safe to resend."""
+
+    async def notify(update: object) -> None:
+        if not isinstance(update, Update):
+            return
+        if update.callback_query is not None:
+            await answer_query(update.callback_query)
+        if update.effective_chat is not None:
+            await update.get_bot().send_message(
+                update.effective_chat.id, message("tg_timeout", _locale(update, settings))
+            )
+
+    return notify
 
 
 def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
@@ -220,11 +280,21 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
         raise ValueError("VISITBOT_TELEGRAM_TOKEN is not set")
     builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_url)
     file_url = settings.telegram_file_url or settings.telegram_api_url.replace("/bot", "/file/bot")
+    wait = settings.telegram_timeout
     builder = (
         builder.base_file_url(file_url)
         .post_init(post_init)
-        .rate_limiter(
-            AIORateLimiter(max_retries=3)  # type: ignore[arg-type]  # PTB types the default builder as [None]
+        .connect_timeout(wait)
+        .read_timeout(wait)
+        .write_timeout(wait)
+        .pool_timeout(wait)
+        .media_write_timeout(max(wait, 30.0))
+        .connection_pool_size(max(settings.update_workers * 2, 8))
+        .rate_limiter(ChatPacedLimiter())
+        .concurrent_updates(
+            ChatOrderedProcessor(
+                workers=settings.update_workers, timeout=settings.update_timeout, on_timeout=timeout_notice(settings)
+            )
         )
     )
     application = builder.build()
@@ -233,7 +303,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("start", guarded(start, (*STAFF, "stranger", "borrower"))))
     application.add_handler(CommandHandler("help", guarded(help_command, (*STAFF, "stranger", "borrower"))))
     application.add_handler(CommandHandler("visit", guarded(officer.visit, officers)))
-    application.add_handler(CommandHandler("resume", guarded(officer.resume, officers)))
+    application.add_handler(CommandHandler("resume", guarded(resume, (*officers, "borrower"))))
     application.add_handler(CommandHandler("back", guarded(officer.back, (*officers, "borrower"))))
     application.add_handler(CommandHandler("skip", guarded(officer.skip, (*officers, "borrower"))))
     application.add_handler(CommandHandler("cancel", guarded(officer.cancel, officers)))

@@ -13,7 +13,7 @@ from bot.telegram.common import Sender, send, services_of, t
 from bot.telegram.visits import show_reply
 from dialogs.i18n import register
 from storage import repositories as repo
-from storage.self_service import create_invite, redeem_invite
+from storage.self_service import create_invite, invite_reopens, redeem_invite
 
 __all__ = ["invite", "start_with_token"]
 
@@ -48,14 +48,23 @@ INVITE_DAYS = 7
 
 
 async def start_with_token(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender, token: str) -> None:
-    """/start <token>: check the invite (once, unexpired), link the borrower, start the check-in."""
+    """/start <token>: check the invite (once, unexpired), link the borrower, start the check-in.
+
+    The link opened again by the person who used it takes them back to their check-in while it is
+    open (the first attempt may have died between using the link and showing the first question).
+    """
     svc = services_of(context)
     async with svc.sessions() as session, session.begin():
         check = await redeem_invite(session, token, telegram_id=sender.telegram_id)
         invite = check.invite
         script_id = invite.script_id if invite else ""
         code = invite.borrower.code if invite else ""
-    if check.problem is not None or invite is None:
+        reopens = (
+            check.problem == "used"
+            and invite is not None
+            and await invite_reopens(session, invite, telegram_id=sender.telegram_id)
+        )
+    if (check.problem is not None and not reopens) or invite is None:
         await send(context, sender.chat_id, html.escape(t(f"tg_invite_{check.problem or 'unknown'}", sender)))
         return
     try:

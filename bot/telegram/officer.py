@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.desk import NotFound
+from bot.desk import Actor, NotFound, cancel_outcomes
 from bot.telegram.common import Sender, answer_query, send, services_of, t
 from bot.telegram.visits import actor_of, run_event, show_reply
 from dialogs.answers import Reply, parse_answer
@@ -46,7 +46,8 @@ register(
     }
 )
 
-CANCEL_OUTCOMES = (Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.WRONG_PARTY)
+CANCEL_OUTCOMES = tuple(o for o in cancel_outcomes(Actor("officer")) if o is not Outcome.CALLBACK)
+"""The outcomes /cancel offers as buttons (a call-back needs a time, so it is typed)."""
 
 
 async def visit(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
@@ -195,23 +196,26 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
             await send(context, sender.chat_id, html.escape(message(exc.key, sender.locale, **exc.params)))
             return
         at = datetime.fromisoformat(str(value))
-    await run_event(update, context, sender, Cancel(outcome, at), " ".join(["/cancel", *args]), expect_step=chat.step)
+    said = " ".join(["/cancel", *args])
+    await run_event(update, context, sender, Cancel(outcome, at), said, expect_step=chat.step, needs_shown=False)
 
 
 async def cancel_button(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender, visit_id: int, outcome: str
+    update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender, visit_id: int, outcome: Outcome
 ) -> None:
-    """A press on a /cancel outcome button."""
+    """A press on a /cancel outcome button (the desk decides whether this person may end the visit so)."""
+    query = update.callback_query
+    assert query is not None
     svc = services_of(context)
     async with svc.sessions() as session:
         chat = await chat_session(session, sender.chat_id)
     if chat is None or chat.visit_id != visit_id:
-        if update.callback_query:
-            await answer_query(update.callback_query, t("tg_stale", sender))
+        await answer_query(query, t("tg_stale", sender))
         return
-    if update.callback_query:
-        await answer_query(update.callback_query)
-    await run_event(update, context, sender, Cancel(Outcome(outcome)), f"/cancel {outcome}", expect_step=chat.step)
+    await run_event(
+        update, context, sender, Cancel(outcome), f"/cancel {outcome.value}", expect_step=chat.step, query=query,
+        needs_shown=False,
+    )  # fmt: skip
 
 
 async def note(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 from telegram.ext import ContextTypes
@@ -15,9 +16,13 @@ from telegram.ext import ContextTypes
 from bot.telegram.common import services_of
 from bot.telegram.notify import tell
 from dialogs.i18n import message, register
+from storage import repositories as repo
 from storage.models import Task, User, utcnow
 
-__all__ = ["remind_due"]
+__all__ = ["UPDATE_KEYS_KEPT", "expire_old_updates", "remind_due"]
+
+UPDATE_KEYS_KEPT = timedelta(days=2)
+"""How long an applied update's key is kept: Telegram redelivers an update for 24 hours at most."""
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +62,12 @@ async def remind_due(context: ContextTypes.DEFAULT_TYPE) -> None:
         text = message("tg_reminder", locale, code=borrower.code, name=borrower.name, at=at, visit=task.visit_id)
         if not await tell(context, officer, html.escape(text)):
             log.info("call-back task %s has no reachable officer", task.id)
+
+
+async def expire_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forget the idempotency keys of updates older than :data:`UPDATE_KEYS_KEPT` (hourly, and on start)."""
+    svc = services_of(context)
+    async with svc.sessions() as session, session.begin():
+        gone = await repo.expire_updates(session, utcnow() - UPDATE_KEYS_KEPT)
+    if gone:
+        log.info("forgot %s applied updates older than %s", gone, UPDATE_KEYS_KEPT)

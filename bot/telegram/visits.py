@@ -1,23 +1,35 @@
-"""Running a visit in a Telegram chat (officer or borrower): show questions, take answers, edit in place."""
+"""Running a visit in a Telegram chat (officer or borrower): show questions, take answers, edit in place.
+
+The visit in the database is the truth; the chat row only says which visit the chat is on, which
+step's question is being shown and — once it was delivered — the message showing it. An answer is
+applied only to the question the person was shown: a typed answer needs that message delivered
+and its step to be the visit's current one; a button carries its own step. Anything else (a send
+that failed, a crash between the commit and the send) makes the next input show the current question
+again, recording nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+from datetime import timedelta
 
-from telegram import Update
+from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
-from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t
+from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t, try_edit_markup
 from bot.telegram.notify import after_reply
 from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text
 from dialogs.answers import Reply
-from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit
+from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
 from dialogs.i18n import message, register
 from storage.chats import chat_session, clear_chat, set_chat, set_chat_message
+from storage.models import ChatSession, utcnow
 
-__all__ = ["actor_of", "on_button", "on_input", "run_event", "show_reply"]
+__all__ = ["actor_of", "on_button", "on_input", "reshow", "run_event", "show_reply", "update_key"]
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +43,18 @@ register(
             "zh-CN": "这个按钮属于之前的问题，未重复记录。",
             "en": "That button belongs to an earlier question; nothing was recorded twice.",
         },
-        "tg_stale_typed": {
-            "zh-CN": "这条回答对应的是上一个问题，已被记录过，这次未重复记录。请回答当前的问题。",
-            "en": "That answer was for a question already answered; nothing was recorded twice. "
-            "Please answer the current question.",
+        "tg_reshow": {
+            "zh-CN": "上一条消息没有记录：它不是对当前问题的回答。当前的问题是：",
+            "en": "Your last message was not recorded: it did not answer the current question. "
+            "The current question is:",
+        },
+        "tg_duplicate": {
+            "zh-CN": "这条消息之前已经处理过了，未重复记录。回访进行到这里：",
+            "en": "That message was handled before; nothing was recorded twice. The visit stands here:",
+        },
+        "tg_press_handled": {
+            "zh-CN": "这次点击之前已经处理过了，未重复记录。",
+            "en": "That press was handled before; nothing was recorded twice.",
         },
         "tg_finished": {
             "zh-CN": "回访结束：{outcome}（记录 #{visit}）",
@@ -46,6 +66,12 @@ register(
 )
 
 
+SHOW_WAIT = 2.0
+"""Seconds an input waits for a question another bot process is delivering right now."""
+IN_FLIGHT = timedelta(seconds=10)
+"""A question pointed at this recently may still be on its way; older than that, its send failed."""
+
+
 def actor_of(sender: Sender) -> Actor:
     """Who answers: the staff member, or the borrower themself."""
     if sender.user is not None:
@@ -53,28 +79,111 @@ def actor_of(sender: Sender) -> Actor:
     return Actor("borrower", None)
 
 
-async def show_reply(context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, *, header: str = "") -> None:
-    """Send the turn as a new question message and remember it (or close the chat's visit)."""
+def update_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The idempotency key of an update: the bot's id and the update id (both are Telegram's)."""
+    return f"tg:{context.bot.id}:{update.update_id}"
+
+
+async def load_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> ChatSession | None:
+    """The chat's session row."""
+    async with services_of(context).sessions() as session:
+        return await chat_session(session, chat_id)
+
+
+async def shown_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, step: str | None) -> ChatSession | None:
+    """The chat row once it shows ``step``'s question, else as it is after a short wait.
+
+    With several bot processes, one may be delivering the question while another takes the next
+    input; a question whose send failed (or whose process died) never gets there.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHOW_WAIT
+    while True:
+        chat = await load_chat(context, chat_id)
+        if chat is None or (chat.step == step and chat.message_id is not None):
+            return chat
+        if loop.time() > deadline or utcnow() - chat.updated_at > IN_FLIGHT:
+            return chat
+        await asyncio.sleep(0.05)
+
+
+async def point_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply) -> None:
+    """Point the chat at the visit's current step, its question not delivered yet."""
+    turn = reply.turn
+    step = None if turn.finished or turn.prompt is None else turn.prompt.step
+    async with services_of(context).sessions() as session, session.begin():
+        await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=None, step=step)
+
+
+async def show_reply(
+    context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, *, header: str = "", pointed: bool = False
+) -> None:
+    """Send the turn as a new question message and, once delivered, remember it (or close the chat's visit).
+
+    The chat is pointed at the new step before the send (so another bot process taking the next
+    press finds the chat there), but counts as showing it only after the send succeeded
+    (``pointed``: the caller did the first part already).
+    """
     svc = services_of(context)
     turn = reply.turn
     locale = turn.state.locale
     text = prompt_text(turn, locale, header=header)
-    # The chat row moves to the new question before the officer can see it: the next answer may
-    # reach another bot process, which must find the chat on this question already.
+    if not pointed:
+        await point_chat(context, sender.chat_id, reply)
     if turn.finished:
         outcome = message(f"outcome_{turn.state.outcome}", locale)
         ended = f"<b>{html.escape(message('tg_finished', locale, outcome=outcome, visit=reply.visit_id))}</b>"
-        text = f"{text}\n\n{ended}" if text else ended
+        await send(context, sender.chat_id, f"{text}\n\n{ended}" if text else ended)
         async with svc.sessions() as session, session.begin():
-            await clear_chat(session, sender.chat_id)
-        await send(context, sender.chat_id, text)
+            chat = await chat_session(session, sender.chat_id)
+            if chat is not None and chat.visit_id == reply.visit_id:
+                await clear_chat(session, sender.chat_id)
         return
     step = turn.prompt.step if turn.prompt else None
-    async with svc.sessions() as session, session.begin():
-        await set_chat(session, sender.chat_id, visit_id=reply.visit_id, message_id=None, step=step)
     sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, locale))
     async with svc.sessions() as session, session.begin():
         await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent.message_id)
+
+
+async def reshow(context: ContextTypes.DEFAULT_TYPE, sender: Sender, visit_id: int, notice: str = "") -> DeskReply:
+    """Show the visit's current question (or its end) again, as the database has it."""
+    reply = await services_of(context).desk.current(visit_id)
+    await show_reply(context, sender, reply, header=notice)
+    return reply
+
+
+def _press_text(sender: Sender, reply: DeskReply) -> tuple[str | None, bool]:
+    """What a press is answered with (text, as an alert): only a recorded input says 'recorded'."""
+    if reply.duplicate:
+        return t("tg_press_handled", sender), False
+    if reply.stale:
+        return t("tg_stale", sender), False
+    if reply.turn.error:
+        return reply.turn.error[:190], True
+    records = reply.turn.records
+    if any(isinstance(r, AnswerUndone) for r in records):
+        return t("tg_undone", sender), False
+    if any(isinstance(r, AnswerRecorded | VisitEnded) for r in records):
+        return t("tg_recorded", sender), False
+    return None, False
+
+
+async def _mark_answered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply, message_id: int) -> None:
+    """Edit the answered question to show its answer; a failure leaves it as it was (nothing depends on it)."""
+    turn = reply.turn
+    recorded = [r for r in turn.records if isinstance(r, AnswerRecorded)]
+    if recorded:
+        first = recorded[0]
+        shown = first.display or (message("tg_skip", turn.state.locale) if first.skipped else first.raw)
+        text = answered_text(first.question, shown)
+    elif any(isinstance(r, AnswerUndone) for r in turn.records):
+        text = html.escape(message("tg_undone", turn.state.locale))
+    else:
+        return
+    try:
+        await edit_or_send(context, chat_id, message_id, text)
+    except TelegramError as exc:
+        log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
 
 
 async def run_event(
@@ -86,42 +195,59 @@ async def run_event(
     *,
     expect_step: str | None = None,
     message_id: int | None = None,
+    query: CallbackQuery | None = None,
+    needs_shown: bool = True,
 ) -> DeskReply | None:
     """Apply an input to the chat's visit; edits the old question (``message_id``, else the chat's
-    question message) with the answer, shows the next one."""
+    question message) with the answer, shows the next one. ``needs_shown``: the input answers the
+    chat's question, so that question must have reached the chat; ``query`` is answered at once."""
     svc = services_of(context)
-    async with svc.sessions() as session:
-        chat = await chat_session(session, sender.chat_id)
+    chat = await load_chat(context, sender.chat_id)
     if chat is None or chat.visit_id is None:
+        if query is not None:
+            await answer_query(query, t("tg_stale", sender))
         await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
         return None
+    if needs_shown and chat.message_id is None:
+        chat = await shown_chat(context, sender.chat_id, chat.step)
+        if chat is None or chat.visit_id is None:
+            await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
+            return None
+        if chat.message_id is None:  # its question never reached the chat: show it, record nothing
+            await reshow(context, sender, chat.visit_id, t("tg_reshow", sender))
+            return None
+    step = expect_step or chat.step
+    assert chat.visit_id is not None
     reply = await svc.desk.act(
-        chat.visit_id, event, actor=actor_of(sender), said=said,
-        update_key=f"tg:{update.update_id}", expect_step=expect_step or chat.step,
+        chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
+        expect_step=step,
     )  # fmt: skip
-    if reply.stale:
-        if update.callback_query is None:  # a typed answer meant for a question already answered
-            await send(context, sender.chat_id, html.escape(t("tg_stale_typed", sender)))
+    if query is not None:
+        text, alert = _press_text(sender, reply)
+        await answer_query(query, text, show_alert=alert)
+    current = reply.turn.state.step if not reply.turn.finished else None
+    if reply.duplicate:  # redelivered (a crash, a retry): show where the visit stands, record nothing
+        await show_reply(context, sender, reply, header=t("tg_duplicate", sender))
         return reply
-    if reply.duplicate:  # redelivered after a crash: show where the visit stands, record nothing
-        await show_reply(context, sender, reply)
+    if reply.stale:
+        behind = reply.turn.finished or query is None
+        if not behind:
+            now = await shown_chat(context, sender.chat_id, current)
+            behind = now is None or now.step != current or now.message_id is None
+        if behind:  # the chat is not showing the visit's question: show it
+            await show_reply(context, sender, reply, header=t("tg_reshow", sender) if query is None else "")
         return reply
     turn = reply.turn
-    if turn.error and turn.prompt is not None and turn.prompt.step == chat.step:
-        await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error)}")
+    if turn.error and turn.prompt is not None and turn.prompt.step == step:
+        if query is None:
+            await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error)}")
         return reply
-    recorded = [r for r in turn.records if isinstance(r, AnswerRecorded)]
-    undone = any(isinstance(r, AnswerUndone) for r in turn.records)
+    # The input is committed. From here on, whatever fails, the chat re-derives from the visit.
+    await point_chat(context, sender.chat_id, reply)
     question_message = message_id or chat.message_id
-    if question_message is not None and (recorded or undone):
-        if recorded:
-            first = recorded[0]
-            shown = first.display or (message("tg_skip", turn.state.locale) if first.skipped else first.raw)
-            old = answered_text(first.question, shown)
-        else:
-            old = html.escape(message("tg_undone", turn.state.locale))
-        await edit_or_send(context, sender.chat_id, question_message, old)
-    await show_reply(context, sender, reply)
+    if question_message is not None:
+        await _mark_answered(context, sender.chat_id, reply, question_message)
+    await show_reply(context, sender, reply, pointed=True)
     await after_reply(context, reply)
     return reply
 
@@ -147,16 +273,23 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: S
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> DeskReply | None:
     """A press on a question's button: an option, a tick, back or skip; stale presses record nothing."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    data = parse_callback(query.data)
-    svc = services_of(context)
-    async with svc.sessions() as session:
-        chat = await chat_session(session, sender.chat_id)
-    if data is None or chat is None or chat.visit_id != data.visit_id or chat.step != data.step:
+    assert query is not None
+    data = parse_callback(query.data or "")
+    chat = await load_chat(context, sender.chat_id)
+    if data is None or chat is None or chat.visit_id is None or chat.visit_id != data.visit_id:
         await answer_query(query, t("tg_stale", sender))
         return None
-    event: Event
+    svc = services_of(context)
+    if data.step != chat.step:  # a button of another question
+        await answer_query(query, t("tg_stale", sender))
+        current = await svc.desk.current(chat.visit_id)
+        step = None if current.turn.finished else current.turn.state.step
+        now = await shown_chat(context, sender.chat_id, step) if step is not None else None
+        if now is None or now.step != step or now.message_id is None:
+            await show_reply(context, sender, current)  # the chat lost track of the visit: show where it is
+        return None
     if data.kind == "m" and data.value != "=":
+        await answer_query(query)
         picked = list(chat.picked or [])
         picked = [p for p in picked if p != data.value] if data.value in picked else [*picked, data.value]
         async with svc.sessions() as session, session.begin():
@@ -165,11 +298,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
                 picked=picked,
             )  # fmt: skip
         current = await svc.desk.current(chat.visit_id)
-        markup = keyboard(chat.visit_id, current.turn.prompt, current.turn.state.locale, picked)
-        await answer_query(query)
-        if query.message is not None:
-            await query.edit_message_reply_markup(markup)
+        await try_edit_markup(query, keyboard(chat.visit_id, current.turn.prompt, current.turn.state.locale, picked))
         return None
+    event: Event
     if data.kind == "m":
         event, said = Submit(Reply(options=tuple(chat.picked or ()))), ",".join(chat.picked or ())
     elif data.kind == "c":
@@ -177,14 +308,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
     else:
         event, said = Submit(Reply(option=data.value)), _label(query, data.value)
     pressed = query.message.message_id if query.message is not None else None
-    reply = await run_event(update, context, sender, event, said, expect_step=data.step, message_id=pressed)
-    if reply is not None and reply.stale:
-        await answer_query(query, t("tg_stale", sender))
-    elif reply is not None and reply.turn.error:
-        await answer_query(query, reply.turn.error[:190], show_alert=True)
-    else:
-        await answer_query(query, t("tg_recorded", sender))
-    return reply
+    return await run_event(
+        update, context, sender, event, said, expect_step=data.step, message_id=pressed, query=query,
+        needs_shown=False,
+    )  # fmt: skip
 
 
 def _label(query: object, option: str) -> str:

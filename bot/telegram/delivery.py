@@ -1,0 +1,181 @@
+"""Getting updates in and messages out under faults: per-chat order, time limits, retries, flood waits.
+
+- :class:`ChatOrderedProcessor` runs the updates of different chats concurrently and those of one
+  chat one at a time, in the order they came, each within a time limit. A chat sending hundreds of
+  messages queues behind itself only.
+- :class:`ChatPacedLimiter` retries a Bot API call that failed on the way (5xx, a timeout, a lost
+  connection) with backoff, and honours a 429's ``retry_after`` for the chat it was about only:
+  other chats' calls go on at once (PTB's ``AIORateLimiter`` halts every call of the bot instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+__all__ = ["ChatOrderedProcessor", "ChatPacedLimiter", "retry_seconds"]
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 100_000
+"""Updates PTB may hand over at once; they wait on their chat's turn, not on a shared slot."""
+
+
+def chat_of(update: object) -> int | None:
+    """The chat an update belongs to (None for updates without one)."""
+    if isinstance(update, Update) and update.effective_chat is not None:
+        return update.effective_chat.id
+    return None
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, in order within a chat, each update within ``timeout`` seconds."""
+
+    def __init__(
+        self, *, workers: int, timeout: float, on_timeout: Callable[[object], Coroutine[Any, Any, None]]
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        super().__init__(max_concurrent_updates=QUEUE_LIMIT)
+        self.timeout = timeout
+        self._on_timeout = on_timeout
+        self._workers = asyncio.Semaphore(workers)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._queued: dict[int, int] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the chat's turn (ordered), then for a worker, then run the update with a time limit."""
+        chat = chat_of(update)
+        if chat is None:
+            async with self._workers:
+                await self._run(update, coroutine)
+            return
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        self._queued[chat] = self._queued.get(chat, 0) + 1
+        try:
+            async with lock, self._workers:
+                await self._run(update, coroutine)
+        finally:
+            self._queued[chat] -= 1
+            if not self._queued[chat]:
+                del self._queued[chat], self._locks[chat]
+
+    async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await coroutine
+        except TimeoutError:
+            log.warning("update %s took over %ss and was abandoned", getattr(update, "update_id", "?"), self.timeout)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self._on_timeout(update)
+            except Exception:  # telling the user is best effort; the update itself is already logged
+                log.warning("could not tell the chat about the timeout", exc_info=True)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait, in seconds (PTB gives an int or a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class ChatPacedLimiter(BaseRateLimiter[None]):
+    """Retries transient Bot API failures with backoff; a flood wait pauses only its own chat."""
+
+    def __init__(self, *, attempts: int = 4, max_wait: float = 60.0, backoff: float = 0.3) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self.backoff = backoff
+        self._paused_until: dict[object, float] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Forget the chats' pauses."""
+        self._paused_until.clear()
+
+    def _retryable(self, exc: BaseException) -> bool:
+        """A flood wait we are willing to sit out, or a failure on the way (never a refusal)."""
+        if isinstance(exc, RetryAfter):
+            return retry_seconds(exc) <= self.max_wait
+        return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Telegram's retry_after for a 429 (the chat is paused as well), else jittered backoff."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RetryAfter):
+            return retry_seconds(exc) + 0.1
+        return float(wait_random_exponential(multiplier=self.backoff, max=5)(state))
+
+    async def _chat_turn(self, chat: object) -> None:
+        """Sit out a pause Telegram imposed on this chat."""
+        loop = asyncio.get_running_loop()
+        until = self._paused_until.get(chat)
+        if until is None:
+            return
+        if until <= loop.time():
+            self._paused_until.pop(chat, None)
+            return
+        await asyncio.sleep(until - loop.time())
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Call the Bot API; retry what may succeed next time, pausing only the chat a 429 names."""
+        chat = data.get("chat_id")
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(self._retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(self.attempts),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if chat is not None:
+                    await self._chat_turn(chat)
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as exc:
+                    if chat is not None:
+                        pause = asyncio.get_running_loop().time() + retry_seconds(exc)
+                        self._paused_until[chat] = max(pause, self._paused_until.get(chat, 0.0))
+                    log.info("%s for chat %s: flood wait %ss", endpoint, chat, retry_seconds(exc))
+                    raise
+                except NetworkError as exc:
+                    log.info(
+                        "%s for chat %s failed (%s), attempt %s",
+                        endpoint,
+                        chat,
+                        exc,
+                        attempt.retry_state.attempt_number,
+                    )
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
