@@ -8,6 +8,7 @@ stays invisible). Every command then runs outside the work tree, so only the whe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -31,8 +32,8 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subp
     return result
 
 
-def build_wheel(tmp: Path) -> Path:
-    """The project's wheel, built from a copy of its sources (the work tree gets no build/ folder)."""
+def build_wheel(tmp: Path) -> tuple[Path, str]:
+    """The project's wheel, built from a copy of its sources (the work tree gets no build/ folder), and the log."""
     src = tmp / "src"
     src.mkdir()
     for name in SOURCES:
@@ -42,9 +43,11 @@ def build_wheel(tmp: Path) -> Path:
         else:
             shutil.copy2(path, src / name)
     dist = tmp / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "-qq", "--no-deps", "--no-build-isolation", "-w", dist, src, cwd=tmp)
+    built = run(
+        sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", dist, src, cwd=tmp
+    )
     (wheel,) = dist.glob("visitbot-*.whl")
-    return wheel
+    return wheel, built.stdout + built.stderr
 
 
 def new_venv(tmp: Path) -> Path:
@@ -58,12 +61,17 @@ def new_venv(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The built wheel and what the build printed."""
+    return build_wheel(tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheel: tuple[Path, str]) -> tuple[Path, Path]:
     """(the new virtualenv with the wheel installed, an empty working folder outside the work tree)."""
     tmp = tmp_path_factory.mktemp("wheel")
-    wheel = build_wheel(tmp)
     venv = new_venv(tmp)
-    args = ("-m", "pip", "--python", venv / "bin" / "python", "install", "-qq", "--no-deps", "--no-compile", wheel)
+    args = ("-m", "pip", "--python", venv / "bin" / "python", "install", "-qq", "--no-deps", "--no-compile", wheel[0])
     run(sys.executable, *args, cwd=tmp)
     work = tmp / "work"
     work.mkdir()
@@ -75,6 +83,14 @@ def clean_env(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VISITBOT_"))}
     env["VISITBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{work / 'wheel.db'}"
     return env
+
+
+def test_building_warns_of_nothing_in_pyproject(wheel: tuple[Path, str]) -> None:
+    # `make install` once printed ~90 lines of these (licence table, packages missing from the list).
+    warnings = [
+        line for line in wheel[1].splitlines() if re.search(r"(Deprecation|BuildBackend)Warning|is absent", line)
+    ]
+    assert warnings == []
 
 
 def test_the_wheel_holds_every_package_and_runs_from_its_own_files(installed: tuple[Path, Path]) -> None:
