@@ -202,9 +202,10 @@ def console(
                 version=engine.script.version,
             ),
             style="cyan",
+            markup=False,
         )
         if reply.resumed:
-            out.print(message("console_resumed", lang), style="yellow")
+            out.print(message("console_resumed", lang), style="yellow", markup=False)
         out.print(message("console_help", lang), style="dim", markup=False)
         return await visit.run(reply, officer_id, read)
 

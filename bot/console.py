@@ -118,7 +118,7 @@ class ConsoleVisit:
                 raise ConsoleStopped from None
             if line is None or line.strip() in ("/quit", "/pause", "/exit"):
                 key = "console_dry_paused" if self.dry_run else "console_paused"
-                self.out.print(message(key, self.locale, code=self.code), style="yellow")
+                self.out.print(message(key, self.locale, code=self.code), style="yellow", markup=False)
                 return None
             text = line.strip()
             if not text:
@@ -138,7 +138,7 @@ class ConsoleVisit:
         outcome = reply.turn.state.outcome or ""
         label = message(f"outcome_{outcome}", self.locale)
         key = "console_dry_finished" if self.dry_run else "console_finished"
-        self.out.print(message(key, self.locale, outcome=label, visit=visit_id), style="bold green")
+        self.out.print(message(key, self.locale, outcome=label, visit=visit_id), style="bold green", markup=False)
         return outcome
 
     def _event(self, text: str) -> Event | None:
