@@ -25,6 +25,7 @@ from bot.telegram import borrower, officer, supervisor
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.reminders import expire_old_updates, remind_due
+from bot.telegram.render import record_id
 from bot.telegram.visits import load_chat, on_button, on_input, reshow
 from dialogs.i18n import LOCALES, message, normalize_locale, register
 from dialogs.schema import Outcome
@@ -160,18 +161,18 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
     elif kind == "v" and sender.role in OFFICERS:
         await answer_query(query)
         await officer.pick_borrower(update, context, sender, rest)
-    elif kind == "r" and sender.role in OFFICERS and rest.isdigit():
+    elif kind == "r" and sender.role in OFFICERS and (resumed := record_id(rest)) is not None:
         await answer_query(query)
-        await officer.resume_visit(update, context, sender, int(rest))
-    elif kind == "s" and sender.role in STAFF and rest.count(":") == 1:
+        await officer.resume_visit(update, context, sender, resumed)
+    elif kind == "s" and sender.role in STAFF and (picked := _staff_data(rest)) is not None:
         await answer_query(query)
-        action, visit_id = rest.split(":")
+        action, visit_id = picked
         if action == "tr":
-            await supervisor.transcript(update, context, sender, int(visit_id))
+            await supervisor.transcript(update, context, sender, visit_id)
         elif action == "ok" and sender.role in REVIEWERS:
-            await supervisor.approve(update, context, sender, int(visit_id))
+            await supervisor.approve(update, context, sender, visit_id)
         elif action == "ret" and sender.role in REVIEWERS:
-            await supervisor.ask_comment(update, context, sender, int(visit_id))
+            await supervisor.ask_comment(update, context, sender, visit_id)
     elif kind == "x" and (parsed := _cancel_data(rest)) is not None:
         await officer.cancel_button(update, context, sender, *parsed)
     else:
@@ -181,9 +182,17 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
 def _cancel_data(rest: str) -> tuple[int, Outcome] | None:
     """``<visit id>:<outcome>`` of a /cancel button; None for anything else (forged or garbled data)."""
     visit_id, _, outcome = rest.partition(":")
-    if not visit_id.isdigit() or outcome not in {o.value for o in Outcome}:
+    number = record_id(visit_id)
+    if number is None or outcome not in {o.value for o in Outcome}:
         return None
-    return int(visit_id), Outcome(outcome)
+    return number, Outcome(outcome)
+
+
+def _staff_data(rest: str) -> tuple[str, int] | None:
+    """``<action>:<visit id>`` of a supervisor's button; None for forged or garbled data."""
+    action, _, visit_id = rest.partition(":")
+    number = record_id(visit_id)
+    return None if number is None else (action, number)
 
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:

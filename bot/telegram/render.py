@@ -27,6 +27,7 @@ __all__ = [
     "keyboard",
     "parse_callback",
     "prompt_text",
+    "record_id",
     "split_text",
     "visible_length",
 ]
@@ -65,12 +66,24 @@ def encode(kind: str, visit_id: int, step: str, value: str) -> str:
     return data
 
 
+MAX_ID_DIGITS = 18
+"""Record ids fit a signed 64-bit integer (the database's BIGINT)."""
+
+
+def record_id(text: str) -> int | None:
+    """A record id from callback data: ASCII digits that fit the database; None for anything else."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_ID_DIGITS:
+        return None
+    return int(text)
+
+
 def parse_callback(data: str) -> Callback | None:
     """Decode visit button data; None for anything else (pick lists, garbage)."""
     parts = data.split(":", 3)
-    if len(parts) != 4 or parts[0] not in ("a", "m", "c") or not parts[1].isdigit():
+    visit_id = record_id(parts[1]) if len(parts) == 4 else None
+    if visit_id is None or parts[0] not in ("a", "m", "c"):
         return None
-    return Callback(parts[0], int(parts[1]), parts[2], parts[3])
+    return Callback(parts[0], visit_id, parts[2], parts[3])
 
 
 def prompt_text(turn: Turn, locale: str, *, header: str = "") -> str:

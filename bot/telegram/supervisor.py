@@ -15,6 +15,7 @@ from bot.records import visit_record
 from bot.report import render_report
 from bot.telegram.common import Sender, send, services_of, t
 from bot.telegram.notify import supervisors_of, tell
+from bot.telegram.render import record_id
 from dialogs.i18n import message, register
 from storage import repositories as repo
 from storage.chats import chat_session, clear_chat, set_chat
@@ -115,10 +116,10 @@ async def transcript(
     assert sender.user is not None
     if visit_id is None:
         args = context.args or []
-        if not args or not args[0].lstrip("#").isdigit():
+        visit_id = record_id(args[0].lstrip("#")) if args else None
+        if visit_id is None:
             await send(context, sender.chat_id, html.escape(t("tg_transcript_usage", sender)))
             return
-        visit_id = int(args[0].lstrip("#"))
     svc = services_of(context)
     async with svc.sessions() as session:
         visit = await repo.load_visit(session, visit_id)
@@ -256,10 +257,11 @@ async def reply_to_review(update: Update, context: ContextTypes.DEFAULT_TYPE, se
     """/reply <id> <text>: the officer answers a supervisor's comment; the visit goes back for review."""
     assert sender.user is not None
     args = context.args or []
-    if len(args) < 2 or not args[0].lstrip("#").isdigit():
+    visit_id = record_id(args[0].lstrip("#")) if len(args) >= 2 else None
+    if visit_id is None:
         await send(context, sender.chat_id, html.escape(t("tg_reply_usage", sender)))
         return
-    visit_id, text = int(args[0].lstrip("#")), " ".join(args[1:])
+    text = " ".join(args[1:])
     svc = services_of(context)
     async with svc.sessions() as session, session.begin():
         visit = await repo.load_visit(session, visit_id, for_update=True)
