@@ -16,7 +16,7 @@ from typing import Any
 
 import phonenumbers
 
-__all__ = ["MaskingFilter", "MaskingFormatter", "install_masking", "mask", "setup_logging"]
+__all__ = ["MaskingFilter", "MaskingFormatter", "install_masking", "mask", "mask_record", "setup_logging"]
 
 # 15 to 19 digits in a row: 18-digit ID numbers (the last may be X), old 15-digit ones, bank cards.
 LONG_NUMBER = re.compile(r"(?<!\d)\d{14,18}[\dXx](?![\dA-Za-z])")
@@ -55,16 +55,6 @@ def mask(text: str) -> str:
     for match in reversed(list(phonenumbers.PhoneNumberMatcher(text, "CN"))):
         text = text[: match.start] + _last_four(match.raw_string) + text[match.end :]
     return text
-
-
-def _mask_value(value: Any) -> Any:
-    """A log argument masked: text and exceptions become masked strings, numbers stay unless phone-like."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        masked = mask(str(value))
-        return value if masked == str(value) else masked
-    return mask(str(value))
 
 
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
