@@ -19,11 +19,11 @@ import phonenumbers
 __all__ = ["MaskingFilter", "MaskingFormatter", "install_masking", "mask", "mask_record", "setup_logging"]
 
 # 15 to 19 digits in a row: 18-digit ID numbers (the last may be X), old 15-digit ones, bank cards.
-LONG_NUMBER = re.compile(r"(?<!\d)\d{14,18}[\dXx](?![\dA-Za-z])")
+LONG_NUMBER = re.compile(r"(?<!\d)\d{14,18}[\dXx](?!\d)")
 CN_PREFIX = r"(?:(?:\+|00)\s?86[\s-]?|(?<!\d)86[\s-]?)?"
-CN_MOBILE = re.compile(rf"(?<![\d*])({CN_PREFIX})(1[3-9]\d)[\s-]?(\d{{4}})[\s-]?(\d{{4}})(?!\d)")
+CN_MOBILE = re.compile(rf"(?<!\d)({CN_PREFIX})(1[3-9]\d)[\s-]?(\d{{4}})[\s-]?(\d{{4}})(?!\d)")
 CN_LANDLINE = re.compile(
-    r"(?<![\d*])((?:(?:\+|00)\s?86[\s-]?\(?0?|\(?0)(?:10|2\d|[3-9]\d\d)\)?[\s-]?)([2-9]\d{2,3})[\s-]?(\d{4})(?!\d)"
+    r"(?<!\d)((?:(?:\+|00)\s?86[\s-]?\(?0?|\(?0)(?:10|2\d|[3-9]\d\d)\)?[\s-]?)([2-9]\d{2,3})[\s-]?(\d{4})(?!\d)"
 )
 MAYBE_PHONE = re.compile(r"\d(?:[\s().-]{0,2}\d){6}")
 """Seven digits, perhaps with separators: the fewest any phone number has (a cheap pre-check)."""
@@ -47,8 +47,8 @@ def mask(text: str) -> str:
     """Mask ID/card numbers (last 4 kept), CN mobiles (``138****5678``), landlines and other phone numbers."""
     if not MAYBE_PHONE.search(text):
         return text
-    text = LONG_NUMBER.sub(lambda m: "*" * (len(m.group()) - 4) + m.group()[-4:], text)
     text = CN_MOBILE.sub(lambda m: f"{m.group(1)}{m.group(2)}****{m.group(4)}", text)
+    text = LONG_NUMBER.sub(lambda m: "*" * (len(m.group()) - 4) + m.group()[-4:], text)
     text = CN_LANDLINE.sub(lambda m: f"{m.group(1)}{'*' * len(m.group(2))}{m.group(3)}", text)
     if not MAYBE_PHONE.search(text):
         return text

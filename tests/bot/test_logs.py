@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -143,3 +145,32 @@ def test_masking_formatter_masks_records_made_elsewhere() -> None:
     text = MaskingFormatter("%(message)s").format(record)
     assert "138****5678" in text and "ValueError: **************425X" in text
     assert_masked(text)
+
+
+def _digits(n: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet="0123456789", min_size=n, max_size=n)
+
+
+NOT_DIGITS = st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=12)
+
+
+@given(
+    before=NOT_DIGITS,
+    after=NOT_DIGITS,
+    prefix=st.sampled_from(["", "+86", "+86 ", "0086", "86"]),
+    second=st.sampled_from("3456789"),
+    rest=_digits(9),
+    sep=st.sampled_from(["", " ", "-"]),
+)
+def test_any_cn_mobile_in_any_text_is_masked(
+    before: str, after: str, prefix: str, second: str, rest: str, sep: str
+) -> None:
+    number = f"1{second}{rest}"
+    written = f"{number[:3]}{sep}{number[3:7]}{sep}{number[7:]}"
+    assert mask(f"{before}{prefix}{written}{after}") == f"{before}{prefix}{number[:3]}****{number[7:]}{after}"
+
+
+@given(before=NOT_DIGITS, after=NOT_DIGITS, body=_digits(17), last=st.sampled_from("0123456789Xx"))
+def test_any_id_number_in_any_text_is_masked(before: str, after: str, body: str, last: str) -> None:
+    masked = mask(f"{before}{body}{last}{after}")
+    assert body not in masked and body[:13] not in masked
