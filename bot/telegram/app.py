@@ -24,7 +24,7 @@ from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
-from bot.telegram.reminders import expire_old_updates, remind_due
+from bot.telegram.reminders import expire_old_updates, forget_old_updates, remind_due
 from bot.telegram.render import record_id
 from bot.telegram.visits import load_chat, on_button, on_input, reshow
 from dialogs.i18n import LOCALES, message, normalize_locale, register
@@ -227,7 +227,8 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     )
     if application.job_queue is not None:
         application.job_queue.run_repeating(remind_due, interval=svc.settings.reminder_interval, first=1)
-        application.job_queue.run_repeating(expire_old_updates, interval=3600, first=0.5)
+        application.job_queue.run_repeating(expire_old_updates, interval=3600, first=3600)
+    await forget_old_updates(svc)
     async with svc.sessions() as session:
         users = [u for u in await repo.list_users(session) if u.telegram_id and u.active]
     for user in users:

@@ -170,6 +170,8 @@ class ChatPacedLimiter(BaseRateLimiter[None]):
                     log.info("%s for chat %s: flood wait %ss", endpoint, chat, retry_seconds(exc))
                     raise
                 except NetworkError as exc:
+                    if isinstance(exc, BadRequest):
+                        raise
                     log.info(
                         "%s for chat %s failed (%s), attempt %s",
                         endpoint,

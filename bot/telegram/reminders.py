@@ -13,13 +13,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from telegram.ext import ContextTypes
 
+from bot.app import Services
 from bot.telegram.common import services_of
 from bot.telegram.notify import tell
 from dialogs.i18n import message, register
 from storage import repositories as repo
 from storage.models import Task, User, utcnow
 
-__all__ = ["UPDATE_KEYS_KEPT", "expire_old_updates", "remind_due"]
+__all__ = ["UPDATE_KEYS_KEPT", "expire_old_updates", "forget_old_updates", "remind_due"]
 
 UPDATE_KEYS_KEPT = timedelta(days=2)
 """How long an applied update's key is kept: Telegram redelivers an update for 24 hours at most."""
@@ -65,9 +66,14 @@ async def remind_due(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def expire_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Forget the idempotency keys of updates older than :data:`UPDATE_KEYS_KEPT` (hourly, and on start)."""
-    svc = services_of(context)
+    """Hourly: forget the idempotency keys of updates older than :data:`UPDATE_KEYS_KEPT`."""
+    await forget_old_updates(services_of(context))
+
+
+async def forget_old_updates(svc: Services) -> int:
+    """Delete the idempotency keys older than :data:`UPDATE_KEYS_KEPT` (on start, then hourly)."""
     async with svc.sessions() as session, session.begin():
         gone = await repo.expire_updates(session, utcnow() - UPDATE_KEYS_KEPT)
     if gone:
         log.info("forgot %s applied updates older than %s", gone, UPDATE_KEYS_KEPT)
+    return gone
