@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from bot.app import Services, services
@@ -30,7 +31,7 @@ from bot.logs import install_masking, mask
 from bot.settings import Settings
 from dialogs.errors import DialogError
 from dialogs.i18n import DEFAULT_LOCALE, LOCALES, message, register
-from storage.db import DatabaseUnavailable, check_connection, is_sqlite
+from storage.db import DatabaseUnavailable, check_connection, database_problem, is_sqlite
 from storage.migrate import upgrade
 
 __all__ = [
@@ -82,6 +83,10 @@ register(
         "db_missing": {
             "zh-CN": "数据库 {target} 不存在。请先运行 visitbot db upgrade（或：{hint}）。",
             "en": "The database {target} does not exist. Run visitbot db upgrade first (or: {hint}).",
+        },
+        "db_unmigrated": {
+            "zh-CN": "数据库 {target} 的表结构不是最新的（{detail}）：请运行 visitbot db upgrade。",
+            "en": "The database {target} lacks its current schema ({detail}): run visitbot db upgrade.",
         },
         "db_file": {
             "zh-CN": "打不开 SQLite 数据库文件 {detail}：它所在的文件夹存在吗？可写吗？",
@@ -197,7 +202,8 @@ def report_error(exc: BaseException) -> int:
     explained = _explain(exc, locale)
     if explained is None:
         sys.stderr.write(mask("".join(traceback.format_exception(exc))))
-        explained = [message("cli_unexpected", locale, error=mask(f"{type(exc).__name__}: {exc}"))], 1
+        first = (str(exc).strip().splitlines() or [""])[0]
+        explained = [message("cli_unexpected", locale, error=mask(f"{type(exc).__name__}: {first}"))], 1
     lines, code = explained
     for line in lines:
         err.print(line, style="red", markup=False, soft_wrap=True)
@@ -256,9 +262,17 @@ def run(job: Callable[[Services], Awaitable[T]], *, migrate: bool = True) -> T:
     async def main() -> T:
         async with services(settings) as svc:
             await check_connection(svc.engine, settings.database_url)
+            for problem in svc.catalog.errors:  # a bad script file is skipped; the others still serve
+                err.print(f"skipped: {problem}", style="yellow", markup=False)
             return await job(svc)
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except DBAPIError as exc:
+        problem = database_problem(exc, settings.database_url)
+        if problem is None:
+            raise
+        raise problem from exc
 
 
 def emit_json(data: Any) -> None:

@@ -43,7 +43,8 @@ class DatabaseUnavailable(StorageError):
 
     Kinds: ``bad_url`` (not a URL), ``driver`` (unknown or missing driver), ``sync_driver`` (not an
     async driver; ``hint`` is the one to use), ``unreachable``, ``auth``, ``missing`` (no such
-    database; ``hint`` is the ``createdb`` command), ``file`` (an SQLite file that cannot be opened).
+    database; ``hint`` is the ``createdb`` command), ``file`` (an SQLite file that cannot be opened),
+    ``unmigrated`` (the schema is missing or old: run ``visitbot db upgrade``).
     """
 
     def __init__(self, kind: str, target: str, detail: str = "", hint: str = "") -> None:
@@ -161,6 +162,8 @@ def database_problem(exc: BaseException, url: str) -> DatabaseUnavailable | None
             return DatabaseUnavailable("unreachable", shown, detail)
         if is_sqlite(url) and "unable to open database file" in detail:
             return DatabaseUnavailable("file", shown, make_url(url).database or "")
+        if state in ("42P01", "42703") or detail.startswith(("no such table", "no such column")):
+            return DatabaseUnavailable("unmigrated", shown, detail)
         return None
     if isinstance(exc, TimeoutError):
         return DatabaseUnavailable("unreachable", shown, "timed out")

@@ -207,3 +207,14 @@ def test_markup_in_names_and_answers_is_shown_as_typed(runner: CliRunner, env: d
         assert MARKUP_NAME in result.output, result.output
     shown = runner.invoke(app, ["visits", "show", "1"], env={**env, "COLUMNS": "250"}).output
     assert MARKUP_ANSWER in shown
+
+
+def test_a_database_without_tables_says_run_db_upgrade(runner: CliRunner, postgres_server: str) -> None:
+    name = f"visitbot_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    try:
+        result = runner.invoke(app, ["visits", "list"], env={"VISITBOT_DATABASE_URL": url, "VISITBOT_LOCALE": "en"})
+        one_line(result, 1, "lacks its current schema", "run visitbot db upgrade")
+    finally:
+        drop_postgres_database(name)
