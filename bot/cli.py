@@ -14,7 +14,7 @@ from rich.text import Text
 
 from bot import cli_bot, cli_share
 from bot.app import Services
-from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, err, out, run, settings_or_exit
+from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, out, run, settings_or_exit
 from bot.cli_scripts import scripts_app
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
@@ -56,6 +56,14 @@ register(
             "Run: {hint}, then visitbot db upgrade again.",
         },
         "db_at": {"zh-CN": "数据库已升级到 {revision}。", "en": "Database at {revision}."},
+        "cli_no_borrowers": {
+            "zh-CN": "还没有借款人：先运行 visitbot demo load（演示数据）。",
+            "en": "No borrowers yet: run visitbot demo load (demo data) first.",
+        },
+        "cli_bad_role": {
+            "zh-CN": "--role 须是 officer、supervisor 或 admin，不是“{role}”。",
+            "en": "--role must be officer, supervisor or admin, not '{role}'.",
+        },
     }
 )
 
@@ -216,8 +224,7 @@ async def _pick_borrower(svc: Services, read: Callable[[], str | None], locale: 
     async with svc.sessions() as session:
         borrowers = list(await repo.list_borrowers(session))
     if not borrowers:
-        err.print("No borrowers yet: run `visitbot demo load` or `visitbot import`.", markup=False)
-        return None
+        raise CommandError(message("cli_no_borrowers", locale))
     for number, b in enumerate(borrowers, 1):
         out.print(f"  {number}. {b.code} {b.name} · {b.business or ''}", markup=False)
     out.print("请选择借款人（序号或编号）：" if locale == "zh-CN" else "Pick a borrower (number or code):")
@@ -314,8 +321,7 @@ def users_add(
 ) -> None:
     """Add a staff member (or update the one with this Telegram id)."""
     if role not in ("officer", "supervisor", "admin"):
-        err.print("--role must be officer, supervisor or admin", style="red", markup=False)
-        raise typer.Exit(2)
+        raise CommandError(message("cli_bad_role", cli_locale(), role=role), code=2)
 
     async def job(svc: Services) -> int:
         async with svc.sessions() as session, session.begin():

@@ -10,13 +10,27 @@ import typer
 from telegram import Update
 
 from bot.app import make_services
-from bot.cli_base import err, settings_or_exit
+from bot.cli_base import CommandError, settings_or_exit
 from bot.logs import setup_logging
 from bot.telegram.app import build_application
+from dialogs.i18n import message, register
 from storage.db import check_connection, is_sqlite, make_engine
 from storage.migrate import upgrade
 
 __all__ = ["bot"]
+
+register(
+    {
+        "bot_no_token": {
+            "zh-CN": "请把 VISITBOT_TELEGRAM_TOKEN 设为机器人的 token（来自 @BotFather）。",
+            "en": "Set VISITBOT_TELEGRAM_TOKEN to the bot's token (from @BotFather).",
+        },
+        "bot_no_secret": {
+            "zh-CN": "webhook 模式需要 VISITBOT_WEBHOOK_SECRET（Telegram 每次请求都会带上它）。",
+            "en": "Webhook mode needs VISITBOT_WEBHOOK_SECRET (Telegram sends it in every request).",
+        },
+    }
+)
 
 
 def bot(
@@ -30,8 +44,9 @@ def bot(
     """Run the Telegram bot (VISITBOT_TELEGRAM_TOKEN; VISITBOT_TELEGRAM_API_URL for another Bot API server)."""
     settings = settings_or_exit()
     if not settings.telegram_token:
-        err.print("Set VISITBOT_TELEGRAM_TOKEN to the bot's token (from @BotFather).", style="red", markup=False)
-        raise typer.Exit(2)
+        raise CommandError(message("bot_no_token", settings.locale), code=2)
+    if webhook and not settings.webhook_secret:
+        raise CommandError(message("bot_no_secret", settings.locale), code=2)
     setup_logging(logging.INFO)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
@@ -42,13 +57,7 @@ def bot(
         application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
         return
     secret = settings.webhook_secret
-    if not secret:
-        err.print(
-            "Webhook mode needs VISITBOT_WEBHOOK_SECRET (Telegram sends it in every request).",
-            style="red",
-            markup=False,
-        )
-        raise typer.Exit(2)
+    assert secret is not None  # checked above, before anything started
     url_path = (path or settings.webhook_path).strip("/")
     public = url or settings.webhook_url
     application.run_webhook(

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.app import Services
-from bot.cli_base import cli_locale, err, out, read_utf8, run, settings_or_exit, writable
+from bot.cli_base import CommandError, cli_locale, out, read_utf8, run, settings_or_exit, writable
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, DeskReply, NotFound, VisitDesk
 from dialogs.catalog import ScriptCatalog, default_scripts_dir
@@ -43,6 +43,10 @@ register(
             "en": "the file is not UTF-8 (GBK perhaps?)",
         },
         "scripts_save_utf8": {"zh-CN": "用 UTF-8 另存此文件", "en": "save the file as UTF-8"},
+        "scripts_bad_format": {
+            "zh-CN": "--format 须是 {formats} 之一，不是“{fmt}”。",
+            "en": "--format must be one of {formats}, not '{fmt}'.",
+        },
     }
 )
 
@@ -116,8 +120,8 @@ def draw_command(
     Without --output, Mermaid and SVG go to standard output and PNG to <script id>.png.
     """
     if fmt not in FORMATS:
-        err.print(f"--format must be one of {', '.join(FORMATS)}", style="red", markup=False)
-        raise typer.Exit(2)
+        formats = ", ".join(FORMATS)
+        raise CommandError(message("scripts_bad_format", cli_locale(), formats=formats, fmt=fmt), code=2)
     if output is not None:
         writable(output)
     model, _ = _load(script)

@@ -218,3 +218,21 @@ def test_a_database_without_tables_says_run_db_upgrade(runner: CliRunner, postgr
         one_line(result, 1, "lacks its current schema", "run visitbot db upgrade")
     finally:
         drop_postgres_database(name)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["users", "add", "--telegram-id", "1", "--role", "boss", "--name", "x"], "--role must be officer"),
+        (["scripts", "draw", SCRIPT, "-f", "gif"], "--format must be one of"),
+        (["bot"], "Set VISITBOT_TELEGRAM_TOKEN"),
+    ],
+)
+def test_wrong_options_are_one_line_in_english_too(
+    runner: CliRunner, env: dict[str, str], args: list[str], needle: str
+) -> None:
+    one_line(runner.invoke(app, args, env={**env, "VISITBOT_LOCALE": "en"}), 2, needle)
+
+
+def test_a_console_without_borrowers_says_what_to_do(runner: CliRunner, env: dict[str, str]) -> None:
+    one_line(runner.invoke(app, ["console"], env=env, input=""), 1, "visitbot demo load")
