@@ -6,6 +6,7 @@ its state is in the database after every step.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from dialogs.engine import (
     VisitEngine,
     VisitState,
 )
+from dialogs.errors import ScriptChanged
 from dialogs.i18n import message, register
 from dialogs.schema import Outcome, Severity
 from storage import repositories as repo
@@ -34,6 +36,8 @@ from storage.models import Answer, Borrower, RiskFlag, Visit, utcnow
 from storage.self_service import add_task, record_consent
 
 __all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "cancel_outcomes", "turn_lines"]
+
+log = logging.getLogger(__name__)
 
 register(
     {
@@ -159,7 +163,7 @@ class VisitDesk:
                 raise NotFound(message("desk_no_loan", lang, code=borrower.code))
             engine = self.catalog.latest(script_id)
             script = engine.script
-            await repo.pin_script(session, script.id, script.version, engine.compiled.source)
+            await self._pin(session, engine, lang)
             visit = Visit(
                 borrower=borrower,
                 loan=borrower.loans[-1],
@@ -232,6 +236,15 @@ class VisitDesk:
             await repo.add_transcript(session, visit.id, "note", text, actor=actor.kind)
 
     # -- internals ----------------------------------------------------------------------------
+    async def _pin(self, session: AsyncSession, engine: VisitEngine, locale: str) -> None:
+        """Pin the script version a new visit starts on; a changed file that kept its version is refused."""
+        script = engine.script
+        try:
+            await repo.pin_script(session, script.id, script.version, engine.compiled.source)
+        except ScriptChanged as exc:
+            log.error("visit not started: %s", exc)
+            raise NotFound(exc.text(locale)) from exc
+
     async def _visit(
         self, session: AsyncSession, visit_id: int, locale: str | None = None, *, for_update: bool = False
     ) -> Visit:
@@ -242,7 +255,7 @@ class VisitDesk:
 
     async def _engine(self, session: AsyncSession, visit: Visit) -> VisitEngine:
         source = None
-        if not self.catalog.has(visit.script_id, visit.script_version):
+        if self.catalog.needs_pin(visit.script_id, visit.script_version):  # runs on the pinned text
             source = await repo.pinned_source(session, visit.script_id, visit.script_version)
         return self.catalog.get(visit.script_id, visit.script_version, pinned_source=source)
 
@@ -322,6 +335,8 @@ class VisitDesk:
         visit.step = None if state.finished else state.step
         for line in turn_lines(turn):
             await repo.add_transcript(session, visit.id, "out", line, actor="bot")
+        for note in turn.notes:  # script faults met at run time (a failing condition counted as false)
+            await repo.add_transcript(session, visit.id, "note", note, actor="system")
         await session.flush()
 
     async def _finish(

@@ -16,6 +16,9 @@ hint); the CLI prints them. Problems found (``code``):
 ``undefined``, ``condition_parse``
     a line uses a name or value the visit does not have (rendered with the sample facts, restricted
     before identity is confirmed); a line or condition that does not parse
+``not_allowed``
+    a line or condition uses what scripts may not: private (``_``) names, loops or macros, an unknown
+    filter, or values past the sandbox bounds (huge numbers, texts or widths)
 ``unhandled_option``
     a condition compares an answer with an option id the question does not have; or a choice step
     has conditional branches but none of its option ids appears in them (every answer falls through)
@@ -85,6 +88,9 @@ def lint_file(path: Path) -> list[Problem]:
     """Lint one script file."""
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"the file is not UTF-8 text (byte {exc.start})"
+        return [Problem(str(path), None, None, "yaml", message, "save the file as UTF-8")]
     except OSError as exc:
         return [Problem(str(path), None, None, "yaml", f"cannot read the file: {exc}", "check the path")]
     return lint_text(text, source=str(path), folder=path.resolve().parent)
@@ -93,12 +99,23 @@ def lint_file(path: Path) -> list[Problem]:
 def lint_text(text: str, *, source: str = "<string>", folder: Path | None = None) -> list[Problem]:
     """Lint a script given as YAML text; includes are looked up in ``<folder>/fragments``."""
     try:
+        return _lint_text(text, source, folder)
+    except RecursionError:
+        hint = "flatten the nesting"
+        return [Problem(source, None, None, "schema", "the script is nested too deeply", hint)]
+
+
+def _lint_text(text: str, source: str, folder: Path | None) -> list[Problem]:
+    """:func:`lint_text` without the guard against too deep nesting."""
+    try:
         data = load_yaml(text, lines=True)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         message = f"YAML does not parse: {getattr(exc, 'problem', exc)}"
         return [Problem(source, line, None, "yaml", message, "fix the YAML syntax at this line")]
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
+        return [Problem(source, None, None, "yaml", f"YAML does not parse: {exc}", "fix the value")]
     if not isinstance(data, dict):
         return [Problem(source, 1, None, "schema", "a script must be a mapping", "start with id, version, title")]
     if "fragment" in data:

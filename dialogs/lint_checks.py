@@ -10,9 +10,10 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, UndefinedError, nodes
 
 from dialogs.compiler import restricted, sample_facts
+from dialogs.expressions import rule_problems
 from dialogs.schema import AnswerKind, Script, Step
 from dialogs.scriptgraph import ScriptGraph
-from dialogs.templating import CONTEXT_NAMES, compile_text, condition_names, environment
+from dialogs.templating import CONTEXT_NAMES, SecurityError, compile_text, condition_names, parse_source
 from dialogs.yamlsource import ORIGIN, line_of
 
 __all__ = ["CHECKS", "RISK_FLAGS", "LintContext", "Problem", "compared_literals"]
@@ -185,6 +186,10 @@ def _check_names(
         hint = "refer to the answers of steps that exist"
         message = f"{what} refers to answers of missing step(s) {missing}"
         return ctx.problem(step.id, "undefined", message, hint, at=at)
+    broken = rule_problems(parse_source(source, expression=expression), expression=expression)
+    if broken:
+        hint = "use answers, facts, {{ … }}, {% if %} and the listed filters only"
+        return ctx.problem(step.id, "not_allowed", f"{what}: {broken[0]}", hint, at=at)
     return None
 
 
@@ -210,14 +215,22 @@ def check_templates(ctx: LintContext) -> Iterator[Problem]:
             context = {**base, "answers": answers, "answer": None, "locale": loc}
             try:
                 text = compile_text(source)(context)
+            except TemplateSyntaxError as exc:
+                message = f"the {loc} line does not compile: {exc.message}"
+                yield ctx.problem(step.id, "condition_parse", message, "fix the Jinja2 syntax")
+                continue
+            except SecurityError as exc:
+                hint = "keep numbers, texts and widths small"
+                yield ctx.problem(step.id, "not_allowed", f"the {loc} line is not allowed: {exc}", hint)
+                continue
             except UndefinedError as exc:
                 hint = "use a value the visit has"
                 if step.id in before:
                     hint += " (nothing about the loan may be said before identity is confirmed)"
                 yield ctx.problem(step.id, "undefined", f"the {loc} line uses an undefined value: {exc.message}", hint)
                 continue
-            except (TypeError, ValueError, ArithmeticError, AttributeError):
-                text = source  # depends on answers the sample does not have
+            except Exception:  # depends on answers the sample does not have; the compiler tries samples
+                text = source
             hint_text = (step.ask.hint or {}).get(loc, "") if step.ask else ""
             size = len(text) + (len(hint_text) + 1 if hint_text else 0)
             if size > MESSAGE_CHARS:
@@ -247,7 +260,7 @@ def _subject(node: nodes.Node, own: str) -> str | None:
 def compared_literals(expression: str, own: str) -> list[tuple[str, set[str]]] | None:
     """(step, strings) for each comparison of an answer with string literals; None if it does not parse."""
     try:
-        tree = environment().parse("{{ (" + expression + ") }}")
+        tree = parse_source(expression, expression=True)
     except TemplateSyntaxError:
         return None
     found: list[tuple[str, set[str]]] = []

@@ -237,8 +237,9 @@ def _as_syntax_error(exc: Exception) -> TemplateSyntaxError:
     return TemplateSyntaxError(str(exc) or type(exc).__name__, 1)
 
 
+@lru_cache(maxsize=4096)
 def parse_source(source: str, *, expression: bool) -> nodes.Template:
-    """The Jinja AST of a line or a condition; any failure is a :class:`TemplateSyntaxError`."""
+    """The Jinja AST of a line or a condition (cached: never change it); failures are TemplateSyntaxError."""
     if len(source) > MAX_SOURCE:
         raise TemplateSyntaxError(f"it is {len(source)} characters long; at most {MAX_SOURCE}", 1)
     text = "{{ (" + source + ") }}" if expression else source
@@ -248,6 +249,7 @@ def parse_source(source: str, *, expression: bool) -> nodes.Template:
         raise _as_syntax_error(exc) from exc
 
 
+@lru_cache(maxsize=4096)
 def compile_text(source: str) -> Callable[[dict[str, Any]], str]:
     """Compile a script line once; calling it renders the line (at most :data:`MAX_TEXT` characters).
 
@@ -267,6 +269,7 @@ def compile_text(source: str) -> Callable[[dict[str, Any]], str]:
     return render
 
 
+@lru_cache(maxsize=4096)
 def compile_condition(expression: str) -> Callable[[dict[str, Any]], bool]:
     """Compile a sandboxed condition expression (never ``eval``); calling it tests a context.
 

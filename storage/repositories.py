@@ -11,6 +11,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.errors import ScriptChanged
+from dialogs.loader import content_hash
 from storage.models import (
     Answer,
     Borrower,
@@ -93,10 +95,22 @@ async def find_borrowers(session: AsyncSession, text: str, *, officer_id: int | 
 
 
 async def pin_script(session: AsyncSession, script_id: str, version: int, source: str) -> None:
-    """Keep the text of a script version once, so visits started with it can always resume."""
-    if await session.get(ScriptVersion, (script_id, version)) is None:
-        session.add(ScriptVersion(script_id=script_id, version=version, source=source))
+    """Keep the text of a script version once, with its sha256, so visits started with it can always resume.
+
+    A version pinned before with other text raises :class:`~dialogs.errors.ScriptChanged`: the
+    author must bump ``version``. Rows pinned before hashes were kept get theirs filled in.
+    """
+    digest = content_hash(source)
+    row = await session.get(ScriptVersion, (script_id, version))
+    if row is None:
+        session.add(ScriptVersion(script_id=script_id, version=version, source=source, content_hash=digest))
         await session.flush()
+        return
+    if row.content_hash is None:
+        row.content_hash = content_hash(row.source)
+        await session.flush()
+    if row.content_hash != digest:
+        raise ScriptChanged(script_id, version)
 
 
 async def pinned_source(session: AsyncSession, script_id: str, version: int) -> str | None:
