@@ -29,7 +29,7 @@ from bot.console import ConsoleStopped
 from bot.desk import NotFound
 from bot.logs import install_masking, mask
 from bot.settings import Settings
-from dialogs.errors import DialogError
+from dialogs.errors import DialogError, InvalidAnswer
 from dialogs.i18n import DEFAULT_LOCALE, LOCALES, message, register
 from storage.db import DatabaseUnavailable, check_connection, database_problem, is_sqlite
 from storage.migrate import upgrade
@@ -189,6 +189,8 @@ def _explain(exc: BaseException, locale: str) -> tuple[list[str], int] | None:
         return [_database(exc, locale)], 2 if exc.kind in ("bad_url", "driver", "sync_driver") else 1
     if isinstance(exc, NotFound):
         return [exc.text], 1
+    if isinstance(exc, InvalidAnswer):
+        return [message(exc.key, locale, **exc.params)], 1
     if isinstance(exc, DialogError):
         return [str(exc)], 1
     if isinstance(exc, OSError) and exc.filename is not None:
