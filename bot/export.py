@@ -37,7 +37,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 def inert(value: Any) -> Any:
     """A cell value a spreadsheet shows as it is: formula-like text gets a leading ``'``; numbers are kept."""
-    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" \n\u3000").startswith(FORMULA_START):
         return "'" + value
     return value
 

@@ -113,6 +113,7 @@ def test_csv_text_that_looks_like_a_formula_stays_text() -> None:
 
 def test_plain_text_is_untouched_and_control_characters_do_not_break_xlsx() -> None:
     assert [inert(v) for v in ("好", "B001", "50000", 3, None)] == ["好", "B001", "50000", 3, None]
+    assert [inert(v) for v in ("\n=1+2", "\u3000=1+2")] == ["'\n=1+2", "'\u3000=1+2"]
     book = load_workbook(io.BytesIO(export_xlsx(["a"], [["响铃\x07字符"]], [])))
     assert book["visits"]["A2"].value == "响铃字符"
 
