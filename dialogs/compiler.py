@@ -265,10 +265,13 @@ class CompiledScript:
         answers = answer_samples(self.steps)
         kinds = {sid: (s.ask.kind if s.ask else None) for sid, s in self.steps.items()}
         for step in self.script.steps:
-            tests = [(b.when, b.test) for b in self.branches[step.id] if b.when is not None and b.test is not None]
-            tests += [(r.rule.when, r.test) for r in self.rules[step.id]]
-            for when, test in tests:
-                what = f"condition '{when}'"
+            tests = [
+                (f"condition '{b.when}'", b.when, b.test)
+                for b in self.branches[step.id]
+                if b.when is not None and b.test is not None
+            ]
+            tests += [(f"risk condition '{r.rule.when}'", r.rule.when, r.test) for r in self.rules[step.id]]
+            for what, when, test in tests:
                 samples = kind_samples(step.ask)
                 contexts = [self.context(step.id, facts, answers, self.script.locales[0], s) for s in samples]
                 tree = parse_source(when, expression=True)
