@@ -146,6 +146,7 @@ class CompiledScript:
         self._check_top()
         for step in script.steps:
             self._compile_step(step)
+        self._check_say_loops()
         self.before_identity = self._steps_before_identity()
         self._render_samples()
         self._probe_conditions()
@@ -222,6 +223,28 @@ class CompiledScript:
             self._check_names(rule.when, step, what, expression=True)
             rules.append(CompiledRule(rule, self._compiled(compile_condition, rule.when, step, what), step.id))
         self.rules[step.id] = rules
+
+    def _check_say_loops(self) -> None:
+        """Refuse a loop of steps that only say something: a visit would spin without asking."""
+        says = {sid for sid, step in self.steps.items() if step.ask is None and step.outcome is None}
+        done: set[str] = set()
+        for start in sorted(says):
+            path: list[str] = []
+            todo: list[tuple[str, bool]] = [(start, True)]
+            while todo:
+                sid, entering = todo.pop()
+                if not entering:
+                    path.pop()
+                    done.add(sid)
+                    continue
+                if sid in path:
+                    loop = path[path.index(sid) :]
+                    raise self._fail(f"steps {loop} loop through lines that ask nothing", loop[0])
+                if sid in done:
+                    continue
+                path.append(sid)
+                todo.append((sid, False))
+                todo.extend((b.goto, True) for b in self.branches[sid] if b.goto in says)
 
     def _steps_before_identity(self) -> frozenset[str]:
         ident = self.script.identity_step

@@ -171,3 +171,23 @@ def test_script_errors_name_file_line_and_step() -> None:
 def test_unloadable_yaml_is_one_script_error(text: str, words: str) -> None:
     with pytest.raises(ScriptError, match=words):
         parse_script(text, source="odd.yaml")
+
+
+def test_a_loop_of_lines_that_ask_nothing_is_refused_at_load() -> None:
+    text = script().replace(
+        "steps:\n",
+        "steps:\n  - id: hello\n    say: {zh-CN: 您好, en: Hello}\n    next: [{goto: again}]\n"
+        "  - id: again\n    say: {zh-CN: 再说一次, en: Again}\n    next: [{when: \"borrower.name == 'x'\", goto: state},"
+        " {goto: hello}]\n",
+    )
+    assert "loops through say-only steps" not in refused(text)
+    assert "['again', 'hello'] loop through lines that ask nothing" in refused(text)
+
+
+def test_a_line_that_fails_at_run_time_is_shown_as_written() -> None:
+    text = script(kind="integer").replace(
+        '    say: {zh-CN: "再见", en: "Bye"}', '    say: {zh-CN: "再见", en: "Paid {{ answers.state | money }}, bye"}'
+    )
+    engine = load(text)
+    turn = engine.handle(engine.start({}, "en").state, {}, Skip(), now=NOW)  # no amount: money(None) fails
+    assert turn.finished and turn.said == ["Paid …, bye"]
