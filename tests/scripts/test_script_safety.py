@@ -177,8 +177,8 @@ def test_a_loop_of_lines_that_ask_nothing_is_refused_at_load() -> None:
     text = script().replace(
         "steps:\n",
         "steps:\n  - id: hello\n    say: {zh-CN: 您好, en: Hello}\n    next: [{goto: again}]\n"
-        "  - id: again\n    say: {zh-CN: 再说一次, en: Again}\n    next: [{when: \"borrower.name == 'x'\", goto: state},"
-        " {goto: hello}]\n",
+        "  - id: again\n    say: {zh-CN: 再说一次, en: Again}\n"
+        "    next: [{when: \"borrower.name == 'x'\", goto: state}, {goto: hello}]\n",
     )
     assert "loops through say-only steps" not in refused(text)
     assert "['again', 'hello'] loop through lines that ask nothing" in refused(text)
