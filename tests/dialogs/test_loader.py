@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dialogs.compiler import compile_script
 from dialogs.errors import ScriptError
-from dialogs.loader import parse_script
+from dialogs.loader import load_and_compile, parse_script, read_script
 
 HEAD = """
 id: broken
@@ -98,3 +100,20 @@ def test_yaml_syntax_errors_name_the_line() -> None:
 def test_last_step_needs_an_outcome() -> None:
     with pytest.raises(ScriptError, match="needs an outcome"):
         load("\n  - id: ask_amount\n    say: {zh-CN: 多少？, en: How much}\n    ask: {kind: money}\n")
+
+
+def test_unreadable_files_are_one_script_error(tmp_path: Path) -> None:
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes((HEAD + GOOD_TAIL).encode("gbk"))
+    with pytest.raises(ScriptError, match=r"gbk\.yaml: the file is not UTF-8 text"):
+        read_script(gbk)
+    with pytest.raises(ScriptError, match=r"missing\.yaml: cannot read the file"):
+        read_script(tmp_path / "missing.yaml")
+
+
+def test_compile_errors_through_the_catalog_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(HEAD + GOOD_TAIL.replace("{kind: money}", "{kind: money}\n    next: [{goto: nowhere}]"), "utf-8")
+    with pytest.raises(ScriptError) as caught:
+        load_and_compile(path)
+    assert caught.value.line == 17 and f"{path}:17, step 'ask_amount': branch goes to missing step" in str(caught.value)
