@@ -37,6 +37,7 @@ include asks for. Included steps keep where they came from under ``__origin__``.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ NEXT = "@next"
 """A ``goto`` target in a fragment: the step that follows the question in the including script."""
 WORDINGS = ("officer", "borrower")
 INCLUDE_KEYS = frozenset({"include", "questions", "wording", "override"})
+_FRAGMENT_NAME = re.compile(r"[a-z0-9_]{1,60}")
 
 
 def fragment_path(folder: Path, name: str) -> Path:
@@ -78,8 +80,8 @@ def has_includes(data: Any) -> bool:
 
 def _load_fragment(folder: Path, name: Any, source: str, where: str) -> tuple[str, dict[str, list[Any]]]:
     """The fragment's questions: question id -> [first step, *follow-ups] (raw mappings)."""
-    if not isinstance(name, str) or not name:
-        raise ScriptError("'include' needs a fragment name", source=source, step=where)
+    if not isinstance(name, str) or not _FRAGMENT_NAME.fullmatch(name):
+        raise ScriptError("'include' needs a fragment name (lower-case letters, digits, _)", source=source, step=where)
     path = fragment_path(folder, name)
     label = f"{FRAGMENTS_DIR}/{name}.yaml"
     try:
@@ -150,7 +152,10 @@ def _include_block(item: dict[str, Any], folder: Path, source: str, default_word
         ready = []
         for step in block:
             step_id = str(step.get("id"))
-            for key, value in (override.get(step_id) or {}).items():
+            changes = override.get(step_id) or {}
+            if not isinstance(changes, dict):
+                raise ScriptError(f"override of '{step_id}' must map keys to values", source=source, step=where)
+            for key, value in changes.items():
                 if key in (LINE, ORIGIN):
                     continue
                 if value is None:
@@ -158,6 +163,8 @@ def _include_block(item: dict[str, Any], folder: Path, source: str, default_word
                 else:
                     step[key] = copy.deepcopy(value)
             step = _pick_wording(step, wording, (f"{label}, step '{step_id}'", step_id, source))
+            if not isinstance(step, dict):
+                raise ScriptError(f"{label}: step '{step_id}' is not a mapping", source=source, step=where)
             step[ORIGIN] = f"{label}:{step.get(LINE, '?')}" if LINE in step else label
             step.pop(LINE, None)
             if LINE in item:

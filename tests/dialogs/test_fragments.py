@@ -163,3 +163,18 @@ def test_an_expanded_script_runs(folder: Path) -> None:
         assert turn.error is None
     assert turn.state.outcome == "completed"
     assert turn.state.history == ["mood", "why_sad", "age"]
+
+
+def test_an_override_that_is_not_a_mapping_is_one_script_error(folder: Path) -> None:
+    path = script(folder, "questions: [mood]\n    override:\n      mood: [1, 2]")
+    with pytest.raises(ScriptError, match="override of 'mood' must map keys to values"):
+        read_script(path)
+
+
+@pytest.mark.parametrize("name", ["../bank", "bank\\u0000", "/etc/bank"])
+def test_a_fragment_name_cannot_reach_outside_the_fragments_folder(folder: Path, name: str) -> None:
+    path = script(folder)
+    text = path.read_text(encoding="utf-8").replace("include: bank", f'include: "{name}"')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScriptError, match="needs a fragment name"):
+        read_script(path)
