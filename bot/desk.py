@@ -317,7 +317,7 @@ class VisitDesk:
                         visit_id=visit.id,
                     )
             elif isinstance(record, AnswerUndone):
-                await repo.undo_answer(session, visit.id, record.step)
+                await repo.undo_answer(session, visit.id, record.step, record.flags)
             elif isinstance(record, FlagRaised):
                 session.add(
                     RiskFlag(

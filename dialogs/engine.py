@@ -71,6 +71,8 @@ class VisitState:
     flags: list[dict[str, str]] = field(default_factory=list)
     outcome: str | None = None
     callback_at: str | None = None
+    earlier: dict[str, list[JsonValue]] = field(default_factory=dict)
+    """Answers replaced when a loop asked a step again, newest last: ``/back`` puts them back."""
 
     @property
     def finished(self) -> bool:
@@ -129,9 +131,10 @@ class AnswerRecorded:
 
 @dataclass(frozen=True)
 class AnswerUndone:
-    """The answer to ``step`` was taken back."""
+    """The latest answer to ``step`` was taken back, with the flags it raised (an earlier answer stays)."""
 
     step: str
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,10 +260,18 @@ class VisitEngine:
             turn.error = message("engine_nothing_to_undo", state.locale)
             return
         last = state.history.pop()
-        state.answers.pop(last, None)
-        state.flags = [f for f in state.flags if f["step"] != last]
+        earlier = state.earlier.get(last)
+        if earlier:  # the step was answered before, in an earlier round of a loop: that answer stands again
+            state.answers[last] = earlier.pop()
+            if not earlier:
+                del state.earlier[last]
+        else:
+            state.answers.pop(last, None)
+        raised_by = str(len(state.history))
+        undone = [f for f in state.flags if f.get("answer", raised_by) == raised_by and f["step"] == last]
+        state.flags = [f for f in state.flags if f not in undone]
         state.step = last
-        turn.records.append(AnswerUndone(last))
+        turn.records.append(AnswerUndone(last, tuple(f["flag"] for f in undone)))
         turn.notice = message("engine_undone", state.locale)
 
     def _cancel(self, turn: Turn, facts: dict[str, Any], event: Cancel) -> None:
@@ -283,15 +294,19 @@ class VisitEngine:
         question = self.compiled.render(step.id, context)
         display = "" if skipped else format_value(step.ask, value, state.locale)
         turn.records.append(AnswerRecorded(step.id, question, raw, value, display, skipped))
+        if step.id in state.answers:  # asked again by a loop: keep the earlier answer for /back
+            state.earlier.setdefault(step.id, []).append(state.answers[step.id])
         state.answers[step.id] = value
         state.history.append(step.id)
+        raised_by = str(len(state.history) - 1)
         context = self._context(state, facts, step.id, answer=value)
         for compiled_rule in self.compiled.rules[step.id]:
             if skipped or not _holds(compiled_rule, context, turn.notes):
                 continue
             rule = compiled_rule.rule
             note = pick(rule.note, state.locale) if rule.note else ""
-            state.flags.append({"flag": rule.flag, "severity": rule.severity.value, "step": step.id, "note": note})
+            flag = {"flag": rule.flag, "severity": rule.severity.value, "step": step.id, "note": note}
+            state.flags.append(flag | {"answer": raised_by})
             turn.records.append(FlagRaised(rule.flag, rule.severity, step.id, note))
         state.step = self.compiled.advance(step.id, context, turn.notes)
         self._settle(turn, facts)

@@ -142,19 +142,26 @@ async def add_transcript(
     session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=text, actor=actor, at=at or utcnow()))
 
 
-async def undo_answer(session: AsyncSession, visit_id: int, step_id: str) -> None:
-    """Mark the live answer to a step (and the flags it raised) as taken back; nothing is deleted."""
+async def undo_answer(session: AsyncSession, visit_id: int, step_id: str, flags: Sequence[str] | None = None) -> None:
+    """Mark the newest live answer to a step, and the flags it raised, as taken back; nothing is deleted.
+
+    A loop may have asked the step before: that earlier answer and its flags stay live. ``flags``
+    names the codes the undone answer raised (None clears every live flag of the step).
+    """
     now = utcnow()
-    await session.execute(
-        update(Answer)
-        .where(Answer.visit_id == visit_id, Answer.step_id == step_id, Answer.undone_at.is_(None))
-        .values(undone_at=now)
+    live = (Answer.visit_id == visit_id, Answer.step_id == step_id, Answer.undone_at.is_(None))
+    newest = await session.scalar(select(func.max(Answer.id)).where(*live))
+    if newest is not None:
+        await session.execute(update(Answer).where(Answer.id == newest).values(undone_at=now))
+    raised = select(RiskFlag).where(
+        RiskFlag.visit_id == visit_id, RiskFlag.step_id == step_id, RiskFlag.cleared_at.is_(None)
     )
-    await session.execute(
-        update(RiskFlag)
-        .where(RiskFlag.visit_id == visit_id, RiskFlag.step_id == step_id, RiskFlag.cleared_at.is_(None))
-        .values(cleared_at=now)
-    )
+    remaining = list((await session.scalars(raised.order_by(RiskFlag.id.desc()))).all())
+    for code in flags if flags is not None else [f.code for f in remaining]:
+        found = next((f for f in remaining if f.code == code), None)  # the newest flag of that code
+        if found is not None:
+            found.cleared_at = now
+            remaining.remove(found)
 
 
 async def claim_update(session: AsyncSession, key: str) -> bool:

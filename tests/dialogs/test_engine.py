@@ -135,7 +135,7 @@ def test_back_undoes_the_last_answer_and_its_flags(engine: VisitEngine) -> None:
     assert turn.prompt is not None and turn.prompt.step == "business_status"
     assert "business_status" not in turn.state.answers
     assert not turn.state.flags
-    assert turn.records == [AnswerUndone("business_status")]
+    assert turn.records == [AnswerUndone("business_status", ("business_worse",))]
     turn = say(engine, turn, "好")
     assert turn.prompt is not None and turn.prompt.step == "other_borrowing"
 
