@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -245,8 +245,14 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure (masked) and tell the user their answers are safe."""
-    log.error("update failed: %s", context.error, exc_info=context.error)
+    """Log the failure (masked) and tell the user their answers are safe.
+
+    Telegram still unreachable after the retries is no bug of ours: one line, no traceback."""
+    error = context.error
+    if isinstance(error, NetworkError | RetryAfter) and not isinstance(error, BadRequest):
+        log.warning("update failed, the Bot API is unreachable: %s", error)
+    else:
+        log.error("update failed: %s", error, exc_info=error)
     if isinstance(update, Update) and update.callback_query is not None:
         await answer_query(update.callback_query)  # a failed handler must not leave the button spinning
     if isinstance(update, Update) and update.effective_chat is not None:

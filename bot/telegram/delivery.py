@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 100_000
 """Updates PTB may hand over at once; they wait on their chat's turn, not on a shared slot."""
+UNWIND_WAIT = 5.0
+"""Seconds a chat waits for an abandoned update to roll back before its next update runs."""
 
 
 def chat_of(update: object) -> int | None:
@@ -78,16 +80,21 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 del self._queued[chat], self._locks[chat]
 
     async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update; past the time limit, cancel it and tell the user at once (a cancelled database
+        call may take a while to unwind: the chat waits for it a little longer, then goes on)."""
+        task = asyncio.ensure_future(coroutine)
+        done, _ = await asyncio.wait({task}, timeout=self.timeout)
+        if done:
+            task.result()
+            return
+        task.cancel()
+        log.warning("update %s took over %ss and was abandoned", getattr(update, "update_id", "?"), self.timeout)
         try:
             async with asyncio.timeout(self.timeout):
-                await coroutine
-        except TimeoutError:
-            log.warning("update %s took over %ss and was abandoned", getattr(update, "update_id", "?"), self.timeout)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await self._on_timeout(update)
-            except Exception:  # telling the user is best effort; the update itself is already logged
-                log.warning("could not tell the chat about the timeout", exc_info=True)
+                await self._on_timeout(update)
+        except Exception:  # telling the user is best effort; the update itself is already logged
+            log.warning("could not tell the chat about the timeout", exc_info=True)
+        await asyncio.wait({task}, timeout=min(UNWIND_WAIT, self.timeout))
 
 
 def retry_seconds(exc: RetryAfter) -> float:
