@@ -142,6 +142,8 @@ _YES = frozenset({"是", "是的", "对", "对的", "有", "有的", "好", "好
 _NO = frozenset({"否", "不是", "不", "不对", "没有", "没", "无", "n", "no", "false", "2"})
 _PUNCTUATION = "。.!！?？~～,，、 "
 _SEPARATORS = re.compile(r"[,;、]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters but tab and line breaks: invisible, and PostgreSQL refuses NUL in text."""
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".heic"})
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -281,8 +283,8 @@ def decode_value(question: Question, value: JsonValue) -> object:
 
 # -- reading replies ---------------------------------------------------------------------------
 def _typed(reply: Reply) -> str:
-    """The reply's stripped text; answer_empty or answer_needs_text when there is none."""
-    text = (reply.text or "").strip()
+    """The reply's stripped text without control characters; answer_empty or answer_needs_text when none."""
+    text = _CONTROLS.sub("", reply.text or "").strip()
     if text:
         return text
     if reply.photo is not None or reply.location is not None:
@@ -349,8 +351,9 @@ def _yesno(folded: str) -> bool:
 
 def _photo(reply: Reply) -> JsonValue:
     """Only a real photo counts: typed text is never taken as a file (a front-end turns a path into one)."""
-    if reply.photo and reply.photo.strip():
-        return {"file": reply.photo.strip()}
+    photo = _CONTROLS.sub("", reply.photo or "").strip()
+    if photo:
+        return {"file": photo}
     if not (reply.text or "").strip() and reply.location is None:
         raise InvalidAnswer("answer_empty")
     raise InvalidAnswer("answer_photo_needed")

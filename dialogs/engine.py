@@ -293,6 +293,7 @@ class VisitEngine:
         context = self._context(state, facts, step.id)
         question = self.compiled.render(step.id, context)
         display = "" if skipped else format_value(step.ask, value, state.locale)
+        raw = raw.replace("\x00", "")  # PostgreSQL cannot store NUL in text
         turn.records.append(AnswerRecorded(step.id, question, raw, value, display, skipped))
         if step.id in state.answers:  # asked again by a loop: keep the earlier answer for /back
             state.earlier.setdefault(step.id, []).append(state.answers[step.id])

@@ -173,6 +173,7 @@ def check(question: Question, reply: Reply, now: datetime) -> None:
         return
     stored = json.loads(json.dumps(value, allow_nan=False))
     assert stored == value
+    assert "\\u0000" not in json.dumps(value), "PostgreSQL stores no NUL"
     fits(question, stored, now)
     shown_as_stored(question, stored, now)
 

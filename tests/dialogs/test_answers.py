@@ -706,3 +706,11 @@ def test_a_datetime_is_kept_to_the_minute_it_is_shown_with() -> None:
     value = parse_answer(q(AnswerKind.DATETIME), Reply(text="30分钟后"), locale="zh-CN", now=later)
     assert value == "2026-11-23T11:00:00+08:00"
     assert format_value(q(AnswerKind.DATETIME), value, "zh-CN") == "2026年11月23日 11:00"
+
+
+def test_control_characters_are_dropped_from_typed_answers() -> None:
+    """Invisible to the user, and PostgreSQL refuses NUL in text."""
+    assert parse(q(AnswerKind.TEXT), "生意\x00不错\x07") == "生意不错"
+    assert parse(q(AnswerKind.TEXT), "第一行\n第二行") == "第一行\n第二行"
+    assert parse(q(AnswerKind.MONEY), "5\x00万") == "50000"
+    assert rejects(q(AnswerKind.TEXT), "\x00\x01").key == "answer_empty"

@@ -47,7 +47,7 @@ CATALOG = ScriptCatalog()
 EVENTS_PER_VISIT = 40
 GARBAGE = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["", "0", "99", "-1", "一亿四", "⑳⑳", "明天", "yes", "1,9", "1" * 40, "0月5日", "31.2,121.4"]),
+    st.sampled_from(["", "0", "99", "-1", "一亿四", "⑳⑳", "明天", "yes", "1,9", "1" * 40, "0月5日", "好\x00"]),
 )
 
 
@@ -103,6 +103,7 @@ class Ledger:
         """Apply a turn's records the way :mod:`bot.desk` and :mod:`storage.repositories` do."""
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
+                assert "\x00" not in record.raw, "PostgreSQL stores no NUL in text"
                 self.answers.append((record.step, record.value))
             elif isinstance(record, FlagRaised):
                 self.flags.append((record.step, record.flag))
