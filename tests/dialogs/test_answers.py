@@ -714,3 +714,21 @@ def test_control_characters_are_dropped_from_typed_answers() -> None:
     assert parse(q(AnswerKind.TEXT), "第一行\n第二行") == "第一行\n第二行"
     assert parse(q(AnswerKind.MONEY), "5\x00万") == "50000"
     assert rejects(q(AnswerKind.TEXT), "\x00\x01").key == "answer_empty"
+
+
+def test_cancel_callback_with_an_unreadable_time_is_refused_on_the_console() -> None:
+    """``/cancel callback 一亿四`` re-asks with a clear line instead of a KeyError traceback."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from bot.console import ConsoleVisit
+
+    out = io.StringIO()
+    desk: Any = SimpleNamespace(now=lambda: NOW)
+    console = ConsoleVisit(desk, code="B001", locale="zh-CN", out=Console(file=out, width=200))
+    assert console._cancel("callback 一亿四") is None
+    assert "没看懂这个时间" in out.getvalue()
+    event = console._cancel("callback 明天下午三点")
+    assert event is not None and getattr(event, "callback_at", None) == datetime(2026, 11, 24, 15, tzinfo=SHANGHAI)
