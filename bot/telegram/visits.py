@@ -247,8 +247,10 @@ async def run_event(
     question_message = message_id or chat.message_id
     if question_message is not None:
         await _mark_answered(context, sender.chat_id, reply, question_message)
-    await show_reply(context, sender, reply, pointed=True)
-    await after_reply(context, reply)
+    try:
+        await show_reply(context, sender, reply, pointed=True)
+    finally:  # alerts and tasks go out even when the next question could not be shown
+        await after_reply(context, reply)
     return reply
 
 
