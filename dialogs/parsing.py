@@ -200,14 +200,14 @@ def _number(text: str) -> Decimal | None:
 def integer_bounds(low: Decimal | None, high: Decimal | None) -> tuple[Decimal, Decimal]:
     """The whole numbers an integer question takes: the script's bounds within ±MAX_INTEGER."""
     limit = Decimal(MAX_INTEGER)
-    return max(low, -limit) if low is not None else -limit, min(high, limit) if high is not None else limit
+    floor = max(low, -limit) if low is not None else -limit
+    return floor, min(high, limit) if high is not None else limit
 
 
 def money_bounds(low: Decimal | None, high: Decimal | None) -> tuple[Decimal, Decimal]:
     """The amounts a money question takes: the script's bounds within 0..MAX_MONEY."""
-    return max(low, Decimal(0)) if low is not None else Decimal(0), min(
-        high, MAX_MONEY
-    ) if high is not None else MAX_MONEY
+    floor = max(low, Decimal(0)) if low is not None else Decimal(0)
+    return floor, min(high, MAX_MONEY) if high is not None else MAX_MONEY
 
 
 def percent_bounds(low: Decimal | None, high: Decimal | None) -> tuple[Decimal, Decimal]:
