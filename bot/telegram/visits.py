@@ -201,46 +201,18 @@ async def run_event(
     """Apply an input to the chat's visit; edits the old question (``message_id``, else the chat's
     question message) with the answer, shows the next one. ``needs_shown``: the input answers the
     chat's question, so that question must have reached the chat; ``query`` is answered at once."""
-    svc = services_of(context)
-    chat = await load_chat(context, sender.chat_id)
+    chat = await _chat_for_input(context, sender, query, needs_shown=needs_shown)
     if chat is None or chat.visit_id is None:
-        if query is not None:
-            await answer_query(query, t("tg_stale", sender))
-        await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
         return None
-    if needs_shown and chat.message_id is None:
-        chat = await shown_chat(context, sender.chat_id, chat.step)
-        if chat is None or chat.visit_id is None:
-            await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
-            return None
-        if chat.message_id is None:  # its question never reached the chat: show it, record nothing
-            await reshow(context, sender, chat.visit_id, t("tg_reshow", sender))
-            return None
     step = expect_step or chat.step
-    assert chat.visit_id is not None
-    reply = await svc.desk.act(
+    reply = await services_of(context).desk.act(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step,
     )  # fmt: skip
     if query is not None:
         text, alert = _press_text(sender, reply)
         await answer_query(query, text, show_alert=alert)
-    current = reply.turn.state.step if not reply.turn.finished else None
-    if reply.duplicate:  # redelivered (a crash, a retry): show where the visit stands, record nothing
-        await show_reply(context, sender, reply, header=t("tg_duplicate", sender))
-        return reply
-    if reply.stale:
-        behind = reply.turn.finished or query is None
-        if not behind:
-            now = await shown_chat(context, sender.chat_id, current)
-            behind = now is None or now.step != current or now.message_id is None
-        if behind:  # the chat is not showing the visit's question: show it
-            await show_reply(context, sender, reply, header=t("tg_reshow", sender) if query is None else "")
-        return reply
-    turn = reply.turn
-    if turn.error and turn.prompt is not None and turn.prompt.step == step:
-        if query is None:
-            await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error)}")
+    if await _not_applied(context, sender, reply, step, pressed=query is not None):
         return reply
     # The input is committed. From here on, whatever fails, the chat re-derives from the visit.
     await point_chat(context, sender.chat_id, reply)
@@ -252,6 +224,50 @@ async def run_event(
     finally:  # alerts and tasks go out even when the next question could not be shown
         await after_reply(context, reply)
     return reply
+
+
+async def _chat_for_input(
+    context: ContextTypes.DEFAULT_TYPE, sender: Sender, query: CallbackQuery | None, *, needs_shown: bool
+) -> ChatSession | None:
+    """The chat an input applies to; None when there is no visit or (``needs_shown``) its question never
+    reached the chat, after saying so or showing the question again, recording nothing."""
+    chat = await load_chat(context, sender.chat_id)
+    if chat is not None and chat.visit_id is not None and needs_shown and chat.message_id is None:
+        chat = await shown_chat(context, sender.chat_id, chat.step)
+    if chat is None or chat.visit_id is None:
+        if query is not None:
+            await answer_query(query, t("tg_stale", sender))
+        await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
+        return None
+    if needs_shown and chat.message_id is None:
+        await reshow(context, sender, chat.visit_id, t("tg_reshow", sender))
+        return None
+    return chat
+
+
+async def _not_applied(
+    context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, step: str | None, *, pressed: bool
+) -> bool:
+    """Handle an input the desk did not apply (a redelivery, an earlier question's, a refused one):
+    say where the visit stands. False when it was applied."""
+    current = None if reply.turn.finished else reply.turn.state.step
+    if reply.duplicate:  # redelivered (a crash, a retry): show where the visit stands, record nothing
+        await show_reply(context, sender, reply, header=t("tg_duplicate", sender))
+        return True
+    if reply.stale:
+        behind = reply.turn.finished or not pressed
+        if not behind:
+            now = await shown_chat(context, sender.chat_id, current)
+            behind = now is None or now.step != current or now.message_id is None
+        if behind:  # the chat is not showing the visit's question: show it
+            await show_reply(context, sender, reply, header="" if pressed else t("tg_reshow", sender))
+        return True
+    turn = reply.turn
+    if turn.error and turn.prompt is not None and turn.prompt.step == step:
+        if not pressed:  # a press shows the error as its alert
+            await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error)}")
+        return True
+    return False
 
 
 async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> DeskReply | None:

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from storage.db import make_engine
 from storage.models import ProcessedUpdate, utcnow
@@ -42,7 +42,7 @@ async def add_old_key(database_url: str, key: str, age: timedelta) -> None:
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(ProcessedUpdate.__table__.insert().values(key=key, at=utcnow() - age))
+            await conn.execute(insert(ProcessedUpdate).values(key=key, at=utcnow() - age))
     finally:
         await engine.dispose()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.bot.telegram.harness import OFFICER_ID, cli, running
 from tests.botapi import BotApiDouble, BotMessage, FakeUser
@@ -15,7 +17,7 @@ RESHOWN = "上一条消息没有记录"
 ERROR = "出了点问题"
 
 
-def text_has(fragment: str) -> object:
+def text_has(fragment: str) -> Callable[[dict[str, Any]], bool]:
     """A `when` filter for the double: the call's text contains ``fragment``."""
     return lambda params: fragment in str(params.get("text", ""))
 
