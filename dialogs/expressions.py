@@ -26,6 +26,7 @@ from dialogs.templating import MAX_INT_BITS, SecurityError, environment
 
 __all__ = [
     "SCRIPT_FILTERS",
+    "SCRIPT_METHODS",
     "answer_samples",
     "attribute_problems",
     "kind_samples",
@@ -66,6 +67,36 @@ SCRIPT_FILTERS = frozenset(
     }
 )
 """The filters a script line or condition may use."""
+
+SCRIPT_METHODS = frozenset(
+    {
+        "upper",
+        "lower",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "title",
+        "capitalize",
+        "startswith",
+        "endswith",
+        "isdigit",
+        "isalpha",
+        "split",
+        "count",
+        "find",
+        "replace",
+        "join",
+        "format",
+        "get",
+        "keys",
+        "values",
+        "items",
+        "isoformat",
+        "weekday",
+        "isoweekday",
+    }
+)
+"""The methods a script line or condition may call (each bounded in time and size)."""
 
 MAX_DEPTH = 40
 """How deeply a line or condition may nest."""
@@ -128,6 +159,10 @@ def _node_problem(node: nodes.Node, *, expression: bool) -> str | None:
         return f"the filter '{node.name}' is not available; use one of {', '.join(sorted(SCRIPT_FILTERS))}"
     if isinstance(node, nodes.Test) and node.name not in environment().tests:
         return f"there is no test '{node.name}'"
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr not in SCRIPT_METHODS:
+        return f"the method '{node.node.attr}' is not available; use one of {', '.join(sorted(SCRIPT_METHODS))}"
+    if isinstance(node, nodes.Call) and (node.dyn_args is not None or node.dyn_kwargs is not None):
+        return "calls may not unpack arguments (* or **)"
     if isinstance(node, nodes.Filter | nodes.Test | nodes.Call):
         args = [*node.args, *(kw.value for kw in node.kwargs)]
         if any(isinstance(a, nodes.Const) and _private(a.value) for a in args):

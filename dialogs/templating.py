@@ -76,9 +76,27 @@ def _too_big(what: str) -> SecurityError:
     )
 
 
+def _weight(value: Any, budget: int = MAX_TEXT) -> int:
+    """The size of a value as characters plus items, counted up to a little past ``budget``."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, dict):
+        items: Iterable[Any] = (*value.keys(), *value.values())
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = value
+    else:
+        return 1
+    total = len(value)
+    for item in items:
+        if total > budget:
+            break
+        total += _weight(item, budget - total)
+    return total
+
+
 def _check_size(value: Any) -> Any:
     """``value`` itself, or SecurityError when it is a text, list or number over the bounds."""
-    if isinstance(value, _SIZED) and len(value) > MAX_TEXT:
+    if isinstance(value, _SIZED) and _weight(value) > MAX_TEXT:
         raise _too_big("the text or list")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
         raise _too_big("the number")
@@ -116,6 +134,37 @@ def _check_brace_format(text: str) -> None:
             raise SecurityError("a format width or precision in a script must be a number up to 10000")
 
 
+def _longest(values: Iterable[Any]) -> int:
+    """The length of the longest value as text (each value is already bounded)."""
+    return max((len(str(v)) for v in values), default=0)
+
+
+def _check_estimate(size: int) -> None:
+    """SecurityError when a result would exceed :data:`MAX_TEXT`, before it is built."""
+    if size > MAX_TEXT:
+        raise _too_big("the text or list")
+
+
+def _check_percent_result(fmt: str, right: Any) -> None:
+    """Refuse a ``%`` format whose result would be too long (checked before formatting)."""
+    _check_percent_format(fmt)
+    values = right.values() if isinstance(right, dict) else right if isinstance(right, tuple) else (right,)
+    _check_estimate(len(fmt) + len(_PERCENT_SPEC.findall(fmt)) * _longest(values))
+
+
+def _check_replace(text: Any, old: Any, new: Any) -> None:
+    """Refuse a ``replace`` whose result would be too long."""
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        hits = len(text) + 1 if not old else text.count(old)
+        _check_estimate(len(text) + hits * max(len(new) - len(old), 0))
+
+
+def _check_join(items: Any, sep: Any) -> None:
+    """Refuse a ``join`` whose result would be too long."""
+    if isinstance(items, _SIZED) and isinstance(sep, str):
+        _check_estimate(sum(len(str(i)) for i in items) + len(sep) * len(items))
+
+
 def _bounded_pow(left: Any, right: Any) -> Any:
     """``left ** right`` for ints only when the result stays within :data:`MAX_INT_BITS`."""
     big = _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1
@@ -127,7 +176,7 @@ def _bounded_pow(left: Any, right: Any) -> Any:
 def _bounded_mul(left: Any, right: Any) -> Any:
     """``left * right`` when repeating text or lists, or multiplying ints, stays within bounds."""
     for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, _SIZED) and _is_int(count) and len(seq) * max(count, 0) > MAX_TEXT:
+        if isinstance(seq, _SIZED) and _is_int(count) and _weight(seq) * max(count, 0) > MAX_TEXT:
             raise _too_big("the text or list")
     if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > MAX_INT_BITS + 1:
         raise _too_big("the number")
@@ -147,8 +196,13 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if name in _SIZING_FILTERS:
             _check_counts(args[skip:])
             _check_counts(kwargs.values())
-        if name == "format" and len(args) >= skip and isinstance(args[skip - 1], str):
-            _check_percent_format(args[skip - 1])
+        rest = args[skip - 1 :]
+        if name == "format" and rest and isinstance(rest[0], str):
+            _check_percent_result(rest[0], tuple(rest[1:]) or dict(kwargs))
+        if name == "replace" and len(rest) >= 3:
+            _check_replace(*rest[:3])
+        if name == "join" and rest:
+            _check_join(rest[0], rest[1] if len(rest) > 1 else kwargs.get("d", ""))
         return _check_size(func(*args, **kwargs))
 
     return bounded
@@ -170,15 +224,27 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         if operator == "*":
             return _check_size(_bounded_mul(left, right))
         if operator == "%" and isinstance(left, str):
-            _check_percent_format(left)
+            _check_percent_result(left, right)
         return _check_size(_BINOPS[operator](left, right))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """Sandbox ``str.format`` as Jinja does, refusing over-large widths first."""
         owner = getattr(value, "__self__", None)
-        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
-            _check_brace_format(owner)
-        return super().wrap_str_format(value)
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None or not isinstance(owner, str):
+            return wrapped
+        _check_brace_format(owner)
+        fields = sum(1 for _, name, _, _ in string.Formatter().parse(owner) if name is not None)
+        sandboxed = wrapped
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            values = [*args, *kwargs.values()]
+            if values and isinstance(values[0], dict) and getattr(value, "__name__", "") == "format_map":
+                values = list(values[0].values())
+            _check_estimate(len(owner) + fields * _longest(values))
+            return str(_check_size(sandboxed(*args, **kwargs)))
+
+        return bounded
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Call a method or function with bounded widths and format specs, and a bounded result."""
@@ -186,6 +252,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         if isinstance(owner, _SIZED):
             _check_counts(args)
             _check_counts(kwargs.values())
+        method = getattr(__obj, "__name__", "")
+        if isinstance(owner, str) and method == "replace" and len(args) >= 2:
+            _check_replace(owner, args[0], args[1])
+        if isinstance(owner, str) and method == "join" and args:
+            _check_join(args[0], owner)
         return _check_size(super().call(__context, __obj, *args, **kwargs))
 
 
