@@ -97,7 +97,7 @@ class ScriptCatalog:
         if pinned is None:
             name = f"{script_id} v{version} (pinned)"
             script = parse_script(pinned_source, source=name)
-            pinned = VisitEngine(compile_script(script, pinned_source, source_name=name))
+            pinned = VisitEngine(compile_script(script, pinned_source, source_name=name, strict=False))
             self._pinned[key] = pinned
             if engine is None:
                 self._engines[(script_id, version)] = pinned

@@ -100,3 +100,13 @@ def test_a_version_pinned_before_hashes_gets_its_hash_and_is_still_checked(tmp_p
     filled, refusal = asyncio.run(run())
     assert filled == hashlib.sha256(V1.encode()).hexdigest()
     assert "bump 'version' to 2" in refusal
+
+
+def test_a_pinned_text_accepted_before_stricter_checks_still_runs(tmp_path: Path) -> None:
+    old = V1.replace("第一问（v1）", "第一问{{ '（v1）' | center(4) }}")  # 'center' is no longer offered to scripts
+    (tmp_path / "pinned_demo.yaml").write_text(old, encoding="utf-8")
+    catalog = ScriptCatalog(tmp_path)
+    assert catalog.ids == [] and "filter 'center' is not available" in str(catalog.errors[0])
+    engine = catalog.get("pinned_demo", 1, pinned_source=old)  # a visit in progress on that text
+    turn = engine.start({}, "zh-CN")
+    assert turn.prompt is not None and turn.prompt.text == "第一问（v1）"
