@@ -180,6 +180,9 @@ class CompiledScript:
             names, answer_steps = condition_names(source, expression=expression)
         except TemplateSyntaxError as exc:
             raise self._fail(f"{what} does not parse: {exc.message}", step.id) from exc
+        broken = rule_problems(parse_source(source, expression=expression), expression=expression)
+        if broken and self.strict:
+            raise self._fail(f"{what}: {broken[0]}", step.id)
         unknown = names - CONTEXT_NAMES
         if unknown:
             known = ", ".join(sorted(CONTEXT_NAMES))
@@ -187,9 +190,6 @@ class CompiledScript:
         missing = answer_steps - self.steps.keys()
         if missing:
             raise self._fail(f"{what} refers to answers of missing step(s) {sorted(missing)}", step.id)
-        broken = rule_problems(parse_source(source, expression=expression), expression=expression)
-        if broken and self.strict:
-            raise self._fail(f"{what}: {broken[0]}", step.id)
 
     def _compiled(self, factory: Callable[[str], Any], source: str, step: Step, what: str) -> Any:
         """``factory(source)``, or a ScriptError when Jinja refuses it."""

@@ -102,6 +102,13 @@ MAX_DEPTH = 40
 """How deeply a line or condition may nest."""
 
 _LINE_STATEMENTS = (nodes.Template, nodes.Output, nodes.If)
+_TAGS = {"Assign": "set", "AssignBlock": "set", "CallBlock": "call", "FilterBlock": "filter", "FromImport": "from"}
+_TAGS |= {
+    "ExprStmt": "do",
+    "OverlayScope": "overlay",
+    "EvalContextModifier": "autoescape",
+    "ScopedEvalContextModifier": "autoescape",
+}
 _KIND_WORDS = {
     AnswerKind.CHOICE: "an option id (text)",
     AnswerKind.MULTI: "a list of option ids",
@@ -148,7 +155,8 @@ def _private(value: object) -> bool:
 def _node_problem(node: nodes.Node, *, expression: bool) -> str | None:
     """What is not allowed about one node, if anything."""
     if isinstance(node, nodes.Stmt) and not isinstance(node, _LINE_STATEMENTS):
-        return f"'{{% {type(node).__name__.lower()} %}}' is not allowed; lines may use {{{{ … }}}} and {{% if %}} only"
+        tag = _TAGS.get(type(node).__name__, type(node).__name__.lower())
+        return f"'{{% {tag} %}}' is not allowed; lines may use {{{{ … }}}} and {{% if %}} only"
     if expression and isinstance(node, nodes.If):
         return "a condition is an expression, not a {% if %} block"
     if isinstance(node, nodes.Getattr) and _private(node.attr):

@@ -177,6 +177,10 @@ def _check_names(
     except TemplateSyntaxError as exc:
         hint = "fix the Jinja2 syntax" + ("" if expression else " ({{ ... }} around values)")
         return ctx.problem(step.id, "condition_parse", f"{what} does not parse: {exc.message}", hint, at=at)
+    broken = rule_problems(parse_source(source, expression=expression), expression=expression)
+    if broken:
+        hint = "use answers, facts, {{ … }}, {% if %} and the listed filters only"
+        return ctx.problem(step.id, "not_allowed", f"{what}: {broken[0]}", hint, at=at)
     unknown = sorted(names - CONTEXT_NAMES)
     if unknown:
         hint = f"use one of {', '.join(sorted(CONTEXT_NAMES))}"
@@ -186,10 +190,6 @@ def _check_names(
         hint = "refer to the answers of steps that exist"
         message = f"{what} refers to answers of missing step(s) {missing}"
         return ctx.problem(step.id, "undefined", message, hint, at=at)
-    broken = rule_problems(parse_source(source, expression=expression), expression=expression)
-    if broken:
-        hint = "use answers, facts, {{ … }}, {% if %} and the listed filters only"
-        return ctx.problem(step.id, "not_allowed", f"{what}: {broken[0]}", hint, at=at)
     return None
 
 

@@ -213,3 +213,22 @@ def test_texts_built_from_bounded_parts_stay_bounded(hostile: str) -> None:
 def test_only_listed_methods_may_be_called() -> None:
     assert "the method 'expandtabs' is not available" in refused(script("answer.expandtabs(9999) == 'x'"))
     load(script("answer.upper().startswith('P')"))
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("{% for c in borrower.name %}{% for d in borrower.name %}x{% endfor %}{% endfor %}", "'{% for %}'"),
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "'{% macro %}'"),
+        ("{% include 'x.j2' %}", "'{% include %}'"),
+        ("{% set x = 1 %}{{ x }}", "'{% set %}'"),
+    ],
+)
+def test_lines_may_not_loop_or_pull_in_templates(line: str, words: str) -> None:
+    message = refused(script(line=line))
+    assert words in message and "{% if %} only" in message
+
+
+def test_lines_may_use_if() -> None:
+    engine = load(script(line="{% if borrower.name %}您好{{ borrower.name }}{% else %}您好{% endif %}"))
+    assert engine.start({"borrower": {"name": "张三"}}, "zh-CN").prompt is not None
