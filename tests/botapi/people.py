@@ -33,6 +33,7 @@ class Intent:
 
     question: str
     act: str
+    pause: float = 0.0  # seconds the person reads the question before answering it (the first time)
 
     @property
     def label(self) -> str | None:
@@ -201,6 +202,8 @@ class Person:
     async def _answer(self, question: Seen, *, again: bool = False) -> None:
         label = question.intent.label
         verb = "again: " if again else ""
+        if question.intent.pause and not again:
+            await asyncio.sleep(question.intent.pause)
         if label is None:
             self.journey.actions.append(f"{verb}type {question.intent.act!r} for {question.prompt!r}")
             await self.user.send(question.intent.act)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
-from storage.models import Answer, Borrower, Visit
+from storage.models import Answer, Borrower, ChatSession, Visit
 from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, TOKEN, BotProcess, bot_env, cli, prepare
 from tests.botapi import BotApiDouble, FakeUser
 from tests.botapi.people import Intent, Person
@@ -343,19 +343,38 @@ def hold_write_lock(database_file: str, seconds: float) -> None:
         db.close()
 
 
+async def chat_shows(database_url: str, chat_id: int, message_id: int) -> bool:
+    """Whether the bot has noted that this message shows the chat's question (a read: WAL never waits)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            query = select(ChatSession.message_id).where(ChatSession.chat_id == chat_id)
+            return (await conn.execute(query)).scalar() == message_id
+    finally:
+        await engine.dispose()
+
+
 async def test_a_hung_database_is_given_up_on_and_the_visit_goes_on(stack: Stack) -> None:
-    """(d) The database stops answering writes for longer than one update may take: the update is
-    abandoned in time (the press answered), and once the database is back the visit goes on whole."""
+    """(d) While the officer reads a question, the database stops answering writes for longer than one
+    update may take; their press is answered and given up on in time, and once the database is back
+    the visit goes on whole."""
     officer = stack.double.user(OFFICER_ID, "王磊")
-    person = officer_person(officer, "B001", budget=40.0)
+    reading = 1.5
+    plan = [Intent(i.question, i.act, pause=reading) if i.question == "经营状况" else i for i in PHONE_VISIT]
+    person = Person(officer, plan, recover=("/resume",), resume_hint="B001", budget=40.0)
     last = max((m.message_id for m in officer.events), default=0)
     visiting = asyncio.create_task(person.start("/visit B001"))
-    await officer.wait_for_message(lambda m: m.message_id > last and "经营状况" in (m.text or ""), timeout=30)
+    shown = await officer.wait_for_message(lambda m: m.message_id > last and "经营状况" in (m.text or ""), timeout=30)
+    deadline = time.monotonic() + 1.0
+    while not await chat_shows(stack.database_url, officer.chat_id, shown.message_id):
+        assert time.monotonic() < deadline, "the bot never noted the question's message"
+        await asyncio.sleep(0.05)
     database_file = stack.database_url.split("///", 1)[1]
-    await asyncio.to_thread(hold_write_lock, database_file, UPDATE_TIMEOUT + 2.5)
+    await asyncio.to_thread(hold_write_lock, database_file, reading + UPDATE_TIMEOUT + 2.5)
     await visiting
     problems = await problems_of(stack, person, "B001", "officer_phone_visit")
     assert not problems, report(person, problems, stack)
+    assert person.journey.timed_waits and max(w for _, w in person.journey.timed_waits) >= 2.0, "nothing hung"
 
 
 async def kill_between_commit_and_send(stack: Stack, person: Person, first: str, next_question: str) -> None:
