@@ -8,9 +8,13 @@ async with BotApiDouble(token="123:ABC") as double:
     await user.send("/start visit-42")
     reply = await user.wait_for_message("您好")
     await user.press("确认")
+
+Faults: `double.fail_next/fail_rate/hang/flood_wait` (tests/botapi/faults.py), `double.spinning()` for presses
+left unanswered; `people.Person` answers a plan of `Intent`s and recovers from a quiet chat as a person does.
 """
 
 from .double import BotApiDouble
+from .people import Intent, Journey, Person
 from .records import (
     ApiRequest,
     BotMessage,
@@ -31,7 +35,10 @@ __all__ = [
     "CallbackAnswer",
     "DoubleError",
     "FakeUser",
+    "Intent",
+    "Journey",
     "MessageVersion",
+    "Person",
     "StoredFile",
     "WaitTimeout",
 ]
