@@ -79,6 +79,10 @@ register(
             "en": "That took too long and was stopped: nothing was half-recorded, and every answer recorded so far "
             "is safe. Send it again and I will show the current question.",
         },
+        "tg_working": {
+            "zh-CN": "正在处理，请稍候……",
+            "en": "Working on it…",
+        },
         "tg_welcome_supervisor": {
             "zh-CN": "{name}，您好！高风险预警会第一时间发送给您。",
             "en": "Hello {name}! High-risk alerts reach you as they happen.",
@@ -289,6 +293,16 @@ def timeout_notice(settings: Settings) -> Callable[[object], Coroutine[Any, Any,
     return notify
 
 
+def slow_press_notice(settings: Settings) -> Callable[[object], Coroutine[Any, Any, None]]:
+    """A press that waits long for its answer: answer it 'working on it' so it stops spinning."""
+
+    async def notify(update: object) -> None:
+        if isinstance(update, Update) and update.callback_query is not None:
+            await answer_query(update.callback_query, message("tg_working", _locale(update, settings)))
+
+    return notify
+
+
 def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     """The PTB application talking to ``VISITBOT_TELEGRAM_API_URL`` with every handler registered."""
     settings = svc.settings
@@ -309,7 +323,10 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
         .rate_limiter(ChatPacedLimiter())
         .concurrent_updates(
             ChatOrderedProcessor(
-                workers=settings.update_workers, timeout=settings.update_timeout, on_timeout=timeout_notice(settings)
+                workers=settings.update_workers,
+                timeout=settings.update_timeout,
+                on_timeout=timeout_notice(settings),
+                on_slow_press=slow_press_notice(settings),
             )
         )
     )

@@ -152,12 +152,12 @@ def is_answered(query: CallbackQuery) -> bool:
     return query.id in _ANSWERED
 
 
-async def answer_query(query: CallbackQuery, text: str | None = None, *, show_alert: bool = False) -> None:
-    """Answer a button press so it stops spinning, once. The Bot API call is retried on the way
-    (:mod:`bot.telegram.delivery`); if it still fails (a redelivered query too old to answer, a 502),
-    that is no error of the visit and nothing the user is told about."""
+async def answer_query(query: CallbackQuery, text: str | None = None, *, show_alert: bool = False) -> bool:
+    """Answer a button press so it stops spinning, once; False if it was answered before. The Bot API
+    call is retried on the way (:mod:`bot.telegram.delivery`); if it still fails (a redelivered query
+    too old to answer, a 502), that is no error of the visit and nothing the user is told about."""
     if query.id in _ANSWERED:
-        return
+        return False
     _ANSWERED[query.id] = None
     while len(_ANSWERED) > _REMEMBERED:
         _ANSWERED.popitem(last=False)
@@ -165,6 +165,7 @@ async def answer_query(query: CallbackQuery, text: str | None = None, *, show_al
         await query.answer(text, show_alert=show_alert)
     except TelegramError as exc:
         log.info("could not answer callback query %s: %s", query.id, exc)
+    return True
 
 
 async def try_edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 100_000
 """Updates PTB may hand over at once; they wait on their chat's turn, not on a shared slot."""
+PRESS_DEADLINE = 3.0
+"""Seconds a button press may wait for its real answer before it is answered 'working on it'."""
 UNWIND_WAIT = 5.0
 """Seconds a chat waits for an abandoned update to roll back before its next update runs."""
 
@@ -43,7 +45,13 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     """Concurrent across chats, in order within a chat, each update within ``timeout`` seconds."""
 
     def __init__(
-        self, *, workers: int, timeout: float, on_timeout: Callable[[object], Coroutine[Any, Any, None]]
+        self,
+        *,
+        workers: int,
+        timeout: float,
+        on_timeout: Callable[[object], Coroutine[Any, Any, None]],
+        on_slow_press: Callable[[object], Coroutine[Any, Any, None]] | None = None,
+        press_deadline: float = PRESS_DEADLINE,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -51,10 +59,13 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             raise ValueError("timeout must be positive")
         super().__init__(max_concurrent_updates=QUEUE_LIMIT)
         self.timeout = timeout
+        self.press_deadline = press_deadline
         self._on_timeout = on_timeout
+        self._on_slow_press = on_slow_press
         self._workers = asyncio.Semaphore(workers)
         self._locks: dict[int, asyncio.Lock] = {}
         self._queued: dict[int, int] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -63,7 +74,27 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Nothing to free."""
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the chat's turn (ordered), then for a worker, then run the update with a time limit."""
+        """Wait for the chat's turn (ordered), then for a worker, then run the update with a time limit.
+
+        A button press still waiting for its answer after ``press_deadline`` seconds (its chat busy,
+        a call hung) is answered then (``on_slow_press``), so no button keeps spinning."""
+        slow = None
+        if self._on_slow_press is not None and isinstance(update, Update) and update.callback_query is not None:
+            notice = self._on_slow_press
+            slow = asyncio.get_running_loop().call_later(self.press_deadline, lambda: self._background(notice(update)))
+        try:
+            await self._in_turn(update, coroutine)
+        finally:
+            if slow is not None:
+                slow.cancel()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on its own, keeping a reference until it is done."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = chat_of(update)
         if chat is None:
             async with self._workers:

@@ -209,10 +209,11 @@ async def run_event(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step,
     )  # fmt: skip
+    alerted = False
     if query is not None:
         text, alert = _press_text(sender, reply)
-        await answer_query(query, text, show_alert=alert)
-    if await _not_applied(context, sender, reply, step, pressed=query is not None):
+        alerted = await answer_query(query, text, show_alert=alert)  # False: answered while it waited
+    if await _not_applied(context, sender, reply, step, pressed=alerted):
         return reply
     # The input is committed. From here on, whatever fails, the chat re-derives from the visit.
     await point_chat(context, sender.chat_id, reply)

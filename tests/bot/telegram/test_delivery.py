@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from telegram import Chat, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update, User
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
@@ -71,6 +71,35 @@ async def test_an_update_over_its_time_limit_is_abandoned_and_reported() -> None
         timeout=5,
     )
     assert reported == [1] and ran == [2]
+
+
+def press(update_id: int, chat_id: int) -> Update:
+    chat = Chat(id=chat_id, type="private")
+    shown = Message(1, datetime.now(UTC), chat, text="?")
+    user = User(chat_id, "x", is_bot=False)
+    return Update(update_id, callback_query=CallbackQuery(str(update_id), user, "ci", message=shown, data="a:1:s:v"))
+
+
+async def test_a_press_waiting_behind_its_chat_is_answered_in_time() -> None:
+    """A press queued behind a slow update of its chat gets its 'working on it' answer at the deadline."""
+    answered: list[tuple[int, float]] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def working(u: object) -> None:
+        assert isinstance(u, Update)
+        answered.append((u.update_id, loop.time() - start))
+
+    processor = ChatOrderedProcessor(
+        workers=2, timeout=10, on_timeout=nothing, on_slow_press=working, press_deadline=0.2
+    )
+    await asyncio.gather(
+        processor.process_update(update(1, 9), asyncio.sleep(0.6)),
+        processor.process_update(press(2, 9), asyncio.sleep(0)),
+        processor.process_update(press(3, 8), asyncio.sleep(0)),
+    )
+    assert [u for u, _ in answered] == [2], "only the press that waited"
+    assert 0.2 <= answered[0][1] < 0.5, answered
 
 
 def test_bad_settings_are_refused() -> None:
