@@ -114,11 +114,16 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Run the update; past the time limit, cancel it and tell the user at once (a cancelled database
         call may take a while to unwind: the chat waits for it a little longer, then goes on)."""
         task = asyncio.ensure_future(coroutine)
-        done, _ = await asyncio.wait({task}, timeout=self.timeout)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.timeout)
+        except asyncio.CancelledError:  # the application stops: so does the update
+            task.cancel()
+            raise
         if done:
             task.result()
             return
         task.cancel()
+        task.add_done_callback(_reap)
         log.warning("update %s took over %ss and was abandoned", getattr(update, "update_id", "?"), self.timeout)
         try:
             async with asyncio.timeout(self.timeout):
@@ -126,6 +131,12 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         except Exception:  # telling the user is best effort; the update itself is already logged
             log.warning("could not tell the chat about the timeout", exc_info=True)
         await asyncio.wait({task}, timeout=min(UNWIND_WAIT, self.timeout))
+
+
+def _reap(task: asyncio.Future[Any]) -> None:
+    """Collect an abandoned update's end, so its late failure is logged once, not left unretrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("an abandoned update failed as it unwound: %s", task.exception())
 
 
 def retry_seconds(exc: RetryAfter) -> float:
