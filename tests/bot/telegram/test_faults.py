@@ -377,6 +377,27 @@ async def test_a_hung_database_is_given_up_on_and_the_visit_goes_on(stack: Stack
     assert person.journey.timed_waits and max(w for _, w in person.journey.timed_waits) >= 2.0, "nothing hung"
 
 
+async def test_a_press_behind_a_hung_update_of_its_chat_does_not_spin(stack: Stack) -> None:
+    """(d) The database stops answering while the bot still notes the question it just sent; the
+    officer presses at once, so the press waits behind that hung update of the same chat."""
+    officer = stack.double.user(OFFICER_ID, "王磊")
+    held = 0.5
+    stack.double.hang(
+        "sendMessage", held, apply=True, chat_id=officer.chat_id, when=lambda p: "经营状况" in str(p.get("text"))
+    )
+    person = officer_person(officer, "B003", budget=40.0)
+    since = len(stack.double.requests)
+    visiting = asyncio.create_task(person.start("/visit B003"))
+    await stack.double.wait_for_request(
+        "sendMessage", lambda r: r.status is None and "经营状况" in str(r.params.get("text")), since=since, timeout=30
+    )
+    database_file = stack.database_url.split("///", 1)[1]
+    await asyncio.to_thread(hold_write_lock, database_file, held + UPDATE_TIMEOUT + 3.0)
+    await visiting
+    problems = await problems_of(stack, person, "B003", "officer_phone_visit")
+    assert not problems, report(person, problems, stack)
+
+
 async def kill_between_commit_and_send(stack: Stack, person: Person, first: str, next_question: str) -> None:
     """Run the person's visit; when the bot sends `next_question` (the answer before it committed),
     hold that send, SIGKILL the bot, restart it, and let the person carry on."""
