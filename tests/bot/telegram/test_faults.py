@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -15,11 +14,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
 
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
-from storage.models import Answer, Borrower, ChatSession, Visit
+from tests.bot.telegram import fault_oracle as oracle
 from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, TOKEN, BotProcess, bot_env, cli, prepare
 from tests.botapi import BotApiDouble, FakeUser
 from tests.botapi.people import Intent, Person
@@ -30,7 +28,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 ADMIN_IDS = (7101, 7102)
 BORROWER_IDS = (8201, 8202, 8203)
 SPIN_LIMIT = 5.0  # seconds a pressed button may spin before it counts as left spinning
-ERROR_TEXT = "出了点问题"
 BOT_TIMEOUT = 1.5  # seconds the bot waits for one Bot API call (VISITBOT_TELEGRAM_TIMEOUT), to keep hangs short
 UPDATE_TIMEOUT = 3.5  # seconds one update may take in all (VISITBOT_UPDATE_TIMEOUT), well under SPIN_LIMIT
 LATENCY_PATIENCE = 15.0  # a person timed for latency waits this long before recovering
@@ -144,86 +141,13 @@ def borrower_person(user: FakeUser, token: str, *, budget: float = 40.0, patienc
     return Person(user, CHECK_IN, recover=(f"/start {token}",), budget=budget, patience=patience)
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """One answer that stands in the record."""
-
-    question: str
-    raw: str
-    display: str
-    skipped: bool
-
-
-async def answers_of(
-    database_url: str, code: str, script_id: str
-) -> tuple[tuple[str, str | None] | None, list[Recorded]]:
-    """The status and outcome of the borrower's latest visit of this script, and its answers that
-    stand (not taken back)."""
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            visit = (
-                await conn.execute(
-                    select(Visit.id, Visit.status, Visit.outcome)
-                    .join(Borrower, Borrower.id == Visit.borrower_id)
-                    .where(Borrower.code == code, Visit.script_id == script_id)
-                    .order_by(Visit.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            if visit is None:
-                return None, []
-            rows = await conn.execute(
-                select(Answer.question, Answer.raw, Answer.display, Answer.skipped).where(
-                    Answer.visit_id == visit.id, Answer.undone_at.is_(None)
-                )
-            )
-            return (visit.status, visit.outcome), [Recorded(*row) for row in rows]
-    finally:
-        await engine.dispose()
-
-
-def _as_intended(answer: Recorded, intent: Intent) -> bool:
-    if intent.label is None:
-        return answer.raw == intent.act
-    return intent.label in (answer.display, answer.raw)
-
-
 async def problems_of(stack: Stack, person: Person, code: str, script_id: str) -> list[str]:
-    """Everything the record and the chat got wrong for this person (empty when all is well)."""
-    journey = person.journey
-    print(f"{person.user!r} on {code}:", journey.explain(), sep="\n")  # shown with -rP, and on failure
-    visit, answers = await answers_of(stack.database_url, code, script_id)
-    found: list[str] = []
-    if not journey.finished or visit is None or visit[0] != "finished":
-        found.append(f"stranded: {journey.stranded or 'did not finish'} (visit in the database: {visit})")
-    recorded = {a.question: a for a in answers}
-    for question, shown in journey.acknowledged.items():
-        if question not in recorded:
-            found.append(f"lost: {question!r} was acknowledged as {shown!r} but is not in the record")
-    for answer in answers:
-        if answer.question not in journey.shown:
-            found.append(f"misfiled: {answer.raw!r} recorded for {answer.question!r}, never shown as a question")
-        intent = next((i for i in person.plan if i.question in answer.question), None)
-        if intent is not None and not _as_intended(answer, intent):
-            found.append(f"misfiled: {answer.question!r} recorded as {answer.raw!r}, meant {intent.act!r}")
-    spinning = set(stack.double.spinning(SPIN_LIMIT)) & set(journey.queries)
-    if spinning:
-        waits = [stack.double.press_latency(q) for q in journey.queries if q in spinning]
-        shown = ", ".join("never answered" if w is None else f"answered after {w:.1f}s" for w in waits)
-        found.append(f"{len(spinning)} of {len(journey.queries)} presses left spinning over {SPIN_LIMIT}s: {shown}")
-    return found
+    """What the record and the chat got wrong for this person (see fault_oracle)."""
+    return await oracle.problems_of(stack.double, stack.database_url, person, code, script_id, spin_limit=SPIN_LIMIT)
 
 
 def report(person: Person, problems: list[str], stack: Stack) -> str:
-    """A failure message: the problems, the person's journey and the faults that fired."""
-    fired = [f"{f.method}:{f.fault}" for f in stack.double.faults_fired]
-    return "\n".join([*problems, person.journey.explain(), f"faults fired: {fired}"])
-
-
-def false_errors(user: FakeUser) -> list[str]:
-    """Error messages the user was shown although every fault was Telegram's, not the visit's."""
-    return [m.text or "" for m in user.messages if ERROR_TEXT in (m.text or "")]
+    return oracle.report(person, problems, stack.double)
 
 
 async def test_three_visits_at_once_through_ten_percent_bad_gateways(stack: Stack) -> None:
@@ -240,7 +164,7 @@ async def test_three_visits_at_once_through_ten_percent_bad_gateways(stack: Stac
     await asyncio.gather(*(person.start(f"/visit {code}") for person, code in people))
     for person, code in people:
         problems = await problems_of(stack, person, code, "officer_phone_visit")
-        problems += [f"false error shown: {text!r}" for text in false_errors(person.user)]
+        problems += [f"false error shown: {text!r}" for text in oracle.false_errors(person.user)]
         assert not problems, report(person, problems, stack)
     assert len(stack.double.faults_fired) >= 5, "the seeds made too few calls fail"
     print("presses:", stack.double.callback_tally(), "faults:", len(stack.double.faults_fired))
@@ -263,7 +187,7 @@ async def test_each_method_fails_with_a_5xx_and_a_429(stack: Stack) -> None:
     person = officer_person(admin, "B006")
     await person.start("/visit B006")
     problems = await problems_of(stack, person, "B006", "officer_phone_visit")
-    problems += [f"false error shown: {text!r}" for text in false_errors(admin)]
+    problems += [f"false error shown: {text!r}" for text in oracle.false_errors(admin)]
     assert not problems, report(person, problems, stack)
     fired = {(f.method, f.fault) for f in stack.double.faults_fired}
     assert len(fired) == 8, f"not every fault fired: {sorted(fired)}"
@@ -332,28 +256,6 @@ async def test_a_hung_send_is_given_up_and_the_visit_goes_on(stack: Stack) -> No
     assert any(f.fault == "hang" for f in stack.double.faults_fired)
 
 
-def hold_write_lock(database_file: str, seconds: float) -> None:
-    """Take SQLite's write lock from outside the bot and keep it (a database that stops answering)."""
-    db = sqlite3.connect(database_file, timeout=30, isolation_level=None)
-    try:
-        db.execute("BEGIN EXCLUSIVE")
-        time.sleep(seconds)
-        db.execute("ROLLBACK")
-    finally:
-        db.close()
-
-
-async def chat_shows(database_url: str, chat_id: int, message_id: int) -> bool:
-    """Whether the bot has noted that this message shows the chat's question (a read: WAL never waits)."""
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            query = select(ChatSession.message_id).where(ChatSession.chat_id == chat_id)
-            return (await conn.execute(query)).scalar() == message_id
-    finally:
-        await engine.dispose()
-
-
 async def test_a_hung_database_is_given_up_on_and_the_visit_goes_on(stack: Stack) -> None:
     """(d) While the officer reads a question, the database stops answering writes for longer than one
     update may take; their press is answered and given up on in time, and once the database is back
@@ -366,11 +268,11 @@ async def test_a_hung_database_is_given_up_on_and_the_visit_goes_on(stack: Stack
     visiting = asyncio.create_task(person.start("/visit B001"))
     shown = await officer.wait_for_message(lambda m: m.message_id > last and "经营状况" in (m.text or ""), timeout=30)
     deadline = time.monotonic() + 1.0
-    while not await chat_shows(stack.database_url, officer.chat_id, shown.message_id):
+    while not await oracle.chat_shows(stack.database_url, officer.chat_id, shown.message_id):
         assert time.monotonic() < deadline, "the bot never noted the question's message"
         await asyncio.sleep(0.05)
     database_file = stack.database_url.split("///", 1)[1]
-    await asyncio.to_thread(hold_write_lock, database_file, reading + UPDATE_TIMEOUT + 2.5)
+    await asyncio.to_thread(oracle.hold_write_lock, database_file, reading + UPDATE_TIMEOUT + 2.5)
     await visiting
     problems = await problems_of(stack, person, "B001", "officer_phone_visit")
     assert not problems, report(person, problems, stack)
@@ -392,7 +294,7 @@ async def test_a_press_behind_a_hung_update_of_its_chat_does_not_spin(stack: Sta
         "sendMessage", lambda r: r.status is None and "经营状况" in str(r.params.get("text")), since=since, timeout=30
     )
     database_file = stack.database_url.split("///", 1)[1]
-    await asyncio.to_thread(hold_write_lock, database_file, held + UPDATE_TIMEOUT + 3.0)
+    await asyncio.to_thread(oracle.hold_write_lock, database_file, held + UPDATE_TIMEOUT + 3.0)
     await visiting
     problems = await problems_of(stack, person, "B003", "officer_phone_visit")
     assert not problems, report(person, problems, stack)
