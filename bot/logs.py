@@ -120,4 +120,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # two INFO lines per step otherwise
     install_masking()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,9 @@ __all__ = [
     "visit_flags",
     "visit_transcript",
 ]
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters other than tab and newlines: never useful in a transcript, and NUL breaks PostgreSQL."""
 
 
 async def upsert_user(
@@ -138,8 +142,9 @@ async def load_visit(session: AsyncSession, visit_id: int, *, for_update: bool =
 async def add_transcript(
     session: AsyncSession, visit_id: int, direction: str, text: str, *, actor: str, at: datetime | None = None
 ) -> None:
-    """Append a message to a visit's transcript."""
-    session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=text, actor=actor, at=at or utcnow()))
+    """Append a message to a visit's transcript (control characters dropped: PostgreSQL refuses NUL in text)."""
+    clean = _CONTROLS.sub("", text)
+    session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=clean, actor=actor, at=at or utcnow()))
 
 
 async def undo_answer(session: AsyncSession, visit_id: int, step_id: str, flags: Sequence[str] | None = None) -> None:

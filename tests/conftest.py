@@ -12,7 +12,11 @@ import pytest
 from hypothesis import settings
 from sqlalchemy.engine import make_url
 
+from bot.logs import install_masking
 from storage.migrate import upgrade
+
+install_masking()
+"""Every log record of the test run is masked as in production: no raw phone or ID number in its logs."""
 
 settings.register_profile("suite", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=3000, deadline=None)

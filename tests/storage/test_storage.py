@@ -142,3 +142,23 @@ async def test_two_starts_at_once_share_one_visit(desk: VisitDesk) -> None:
     assert first.visit_id == second.visit_id
     async with desk.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Visit)) == 1
+
+
+async def test_a_transcript_line_with_control_characters_is_stored(database_url: str) -> None:
+    """PostgreSQL refuses NUL in text: a typed message carrying one is kept without it, the visit goes on."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            await load_demo(session)
+            borrower = await repo.borrower_by_code(session, "B001")
+            assert borrower is not None
+            visit = Visit(borrower_id=borrower.id, script_id="s", script_version=1, state={}, revision=1)
+            session.add(visit)
+            await session.flush()
+            await repo.add_transcript(session, visit.id, "in", "好\x00的\x07\n第二行", actor="officer")
+        async with sessions() as session:
+            lines = await repo.visit_transcript(session, visit.id)
+        assert [line.text for line in lines] == ["好的\n第二行"]
+    finally:
+        await engine.dispose()
