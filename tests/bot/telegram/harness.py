@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,8 +46,29 @@ def bot_env(database_url: str, api_base: str, **extra: str) -> dict[str, str]:
     return env
 
 
+SQLITE = "sqlite+aiosqlite:///"
+_template: list[Path] = []
+"""A SQLite database prepared once per test run; each test gets a copy (three CLI runs saved per test)."""
+
+
 def prepare(env: dict[str, str]) -> None:
-    """Migrate, load demo data, and make the test officer (owning the demo borrowers of 王磊) and supervisors."""
+    """Migrate, load demo data, and make the test officer (owning the demo borrowers of 王磊) and supervisors.
+
+    A SQLite database is a copy of one prepared the same way once per run; PostgreSQL is prepared afresh."""
+    url = env["VISITBOT_DATABASE_URL"]
+    if not url.startswith(SQLITE):
+        _prepare_with_cli(env)
+        return
+    if not _template:
+        folder = Path(tempfile.mkdtemp(prefix="visitbot-template-"))
+        template = folder / "prepared.db"
+        _prepare_with_cli({**env, "VISITBOT_DATABASE_URL": f"{SQLITE}{template}"})
+        _template.append(template)
+    shutil.copyfile(_template[0], url.removeprefix(SQLITE))
+
+
+def _prepare_with_cli(env: dict[str, str]) -> None:
+    """Prepare the database as a newcomer would, through the ``visitbot`` commands."""
     cli(env, "db", "upgrade")
     cli(env, "demo", "load", "--officer-telegram-id", str(OFFICER_ID), "--supervisor-telegram-id", str(SUPERVISOR_ID))
     cli(
