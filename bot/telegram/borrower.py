@@ -86,13 +86,15 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
     if not args:
         await send(context, sender.chat_id, html.escape(t("tg_invite_usage", sender)))
         return
+    token: str | None = None
     async with svc.sessions() as session, session.begin():
         borrower = await repo.borrower_by_code(session, args[0])
-        if borrower is None or (sender.role != "admin" and borrower.officer_id != sender.user.id):
-            await send(context, sender.chat_id, html.escape(t("tg_no_match", sender, text=args[0])))
-            return
-        token = await create_invite(session, borrower, script_id="self_checkin", created_by=sender.user.id)
-        code, name = borrower.code, borrower.name
+        if borrower is not None and (sender.role == "admin" or borrower.officer_id == sender.user.id):
+            token = await create_invite(session, borrower, script_id="self_checkin", created_by=sender.user.id)
+            code, name = borrower.code, borrower.name
+    if token is None:  # told after the session: a slow send never holds a database connection
+        await send(context, sender.chat_id, html.escape(t("tg_no_match", sender, text=args[0])))
+        return
     username = context.bot.username
     text = t("tg_invite_link", sender, code=code, name=name, days=INVITE_DAYS, link=deep_link(username, token))
     await send(context, sender.chat_id, html.escape(text))

@@ -123,10 +123,10 @@ async def transcript(
     svc = services_of(context)
     async with svc.sessions() as session:
         visit = await repo.load_visit(session, visit_id)
-        if visit is None or not can_see(sender.user, visit):
-            await send(context, sender.chat_id, html.escape(t("tg_no_such_visit", sender, id=visit_id)))
-            return
-        record = await visit_record(session, visit)
+        record = await visit_record(session, visit) if visit is not None and can_see(sender.user, visit) else None
+    if record is None:  # told after the session: a slow send never holds a database connection
+        await send(context, sender.chat_id, html.escape(t("tg_no_such_visit", sender, id=visit_id)))
+        return
     text = render_transcript(record, sender.locale)
     markup = None
     if sender.role in ("supervisor", "admin") and record["status"] == "finished":
@@ -241,15 +241,17 @@ async def _set_review(
     async with svc.sessions() as session, session.begin():
         visit = await repo.load_visit(session, visit_id, for_update=True)
         if visit is None or not can_see(sender.user, visit) or visit.status != "finished":
-            await send(context, sender.chat_id, html.escape(t("tg_no_such_visit", sender, id=visit_id)))
-            return None
-        visit.review_status = status
-        visit.review_comment = comment
-        visit.reviewed_by = sender.user.id
-        visit.reviewed_at = utcnow()
-        await repo.add_transcript(
-            session, visit.id, "note", f"[review {status}] {comment or ''}".strip(), actor="supervisor"
-        )
+            visit = None
+        else:
+            visit.review_status = status
+            visit.review_comment = comment
+            visit.reviewed_by = sender.user.id
+            visit.reviewed_at = utcnow()
+            await repo.add_transcript(
+                session, visit.id, "note", f"[review {status}] {comment or ''}".strip(), actor="supervisor"
+            )
+    if visit is None:  # told after the row lock is released
+        await send(context, sender.chat_id, html.escape(t("tg_no_such_visit", sender, id=visit_id)))
     return visit
 
 
@@ -263,14 +265,18 @@ async def reply_to_review(update: Update, context: ContextTypes.DEFAULT_TYPE, se
         return
     text = " ".join(args[1:])
     svc = services_of(context)
+    reviewer: User | None = None
     async with svc.sessions() as session, session.begin():
         visit = await repo.load_visit(session, visit_id, for_update=True)
-        if visit is None or not can_see(sender.user, visit):
-            await send(context, sender.chat_id, html.escape(t("tg_no_such_visit", sender, id=visit_id)))
-            return
-        visit.review_status = "pending"
-        await repo.add_transcript(session, visit.id, "note", f"[reply] {text}", actor="officer")
-        reviewer = await session.get(User, visit.reviewed_by) if visit.reviewed_by else None
+        if visit is not None and not can_see(sender.user, visit):
+            visit = None
+        if visit is not None:
+            visit.review_status = "pending"
+            await repo.add_transcript(session, visit.id, "note", f"[reply] {text}", actor="officer")
+            reviewer = await session.get(User, visit.reviewed_by) if visit.reviewed_by else None
+    if visit is None:  # told after the row lock is released
+        await send(context, sender.chat_id, html.escape(t("tg_no_such_visit", sender, id=visit_id)))
+        return
     targets = [reviewer] if reviewer is not None else await supervisors_of(context, visit)
     for supervisor in targets:
         locale = supervisor.locale or svc.settings.locale
