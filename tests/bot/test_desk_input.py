@@ -8,14 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.desk import Actor, VisitDesk, cancel_outcomes
-from bot.settings import Settings
 from dialogs.answers import Reply
-from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Cancel, Submit
 from dialogs.schema import Outcome
-from storage.db import make_engine, make_sessionmaker
-from storage.demo import load_demo
 from storage.models import Borrower, Consent, Visit
+from tests.desks import demo_desk
 
 OFFICER = Actor("officer", 1)
 BORROWER = Actor("borrower")
@@ -23,12 +20,8 @@ BORROWER = Actor("borrower")
 
 @pytest.fixture
 async def desk(sqlite_url: str) -> AsyncIterator[VisitDesk]:
-    engine = make_engine(sqlite_url)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session, session.begin():
-        await load_demo(session)
-    yield VisitDesk(sessions, ScriptCatalog(), Settings(database_url=sqlite_url))
-    await engine.dispose()
+    async with demo_desk(sqlite_url) as made:
+        yield made
 
 
 async def visit_row(desk: VisitDesk, visit_id: int) -> Visit:

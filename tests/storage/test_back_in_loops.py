@@ -8,26 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from bot.desk import Actor, VisitDesk
-from bot.settings import Settings
 from dialogs.answers import Reply
-from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Back, Submit
 from storage import repositories as repo
-from storage.db import make_engine, make_sessionmaker
-from storage.demo import load_demo
 from storage.models import Answer
+from tests.desks import demo_desk
 
 OFFICER = Actor("officer", 1)
 
 
 @pytest.fixture
 async def desk(database_url: str) -> AsyncIterator[VisitDesk]:
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session, session.begin():
-        await load_demo(session)
-    yield VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
-    await engine.dispose()
+    async with demo_desk(database_url) as made:
+        yield made
 
 
 async def answer(desk: VisitDesk, visit_id: int, *texts: str) -> None:
