@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.desk import VisitDesk
+from bot.desk import Clock, SystemClock, VisitDesk
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from storage.db import make_engine, make_sessionmaker
@@ -26,20 +26,22 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     catalog: ScriptCatalog
     desk: VisitDesk
+    clock: Clock
 
 
-def make_services(settings: Settings) -> Services:
+def make_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Build the services for ``settings`` (dispose of ``engine`` when done)."""
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     catalog = ScriptCatalog(Path(settings.scripts_dir) if settings.scripts_dir else None)
-    return Services(settings, engine, sessions, catalog, VisitDesk(sessions, catalog, settings))
+    clock = clock or SystemClock()
+    return Services(settings, engine, sessions, catalog, VisitDesk(sessions, catalog, settings, clock), clock)
 
 
 @asynccontextmanager
-async def services(settings: Settings) -> AsyncIterator[Services]:
+async def services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
     """Build the services for ``settings`` and dispose of the engine afterwards."""
-    svc = make_services(settings)
+    svc = make_services(settings, clock)
     try:
         yield svc
     finally:

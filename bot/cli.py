@@ -18,7 +18,7 @@ from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, out
 from bot.cli_scripts import scripts_app
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
-from bot.records import visit_record, visit_summary
+from bot.desk.records import visit_record, visit_summary
 from dialogs.i18n import message, register
 from storage import repositories as repo
 from storage.db import DatabaseUnavailable, create_database, is_sqlite
@@ -298,7 +298,7 @@ def visits_show(
 
     record = run(job)
     if report:
-        from bot.report import render_report
+        from bot.desk.report import render_report
 
         settings = settings_or_exit()
         folder = Path(settings.scripts_dir) if settings.scripts_dir else None

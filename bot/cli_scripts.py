@@ -15,7 +15,7 @@ import typer
 from bot.app import Services
 from bot.cli_base import CommandError, cli_locale, out, read_utf8, run, settings_or_exit, writable
 from bot.console import ConsoleVisit, stdin_reader
-from bot.desk import Actor, DeskReply, NotFound, VisitDesk
+from bot.desk import Actor, DeskReply, NotFound, VisitDesk, VisitFacts
 from dialogs.catalog import ScriptCatalog, default_scripts_dir
 from dialogs.compiler import compile_script, sample_facts
 from dialogs.diagram import FORMATS, draw
@@ -25,7 +25,6 @@ from dialogs.lint import Problem, has_errors, lint_file
 from dialogs.loader import read_script
 from dialogs.schema import Script
 from storage import repositories as repo
-from storage.models import Visit
 
 __all__ = ["DryRunDesk", "scripts_app"]
 
@@ -192,9 +191,9 @@ async def _borrower_facts(svc: Services, code: str) -> dict[str, Any]:
         if borrower is None:
             raise NotFound(message("desk_no_borrower", svc.settings.locale, code=code))
         loan = borrower.loans[-1] if borrower.loans else None
-        probe = Visit(borrower=borrower, loan=loan, officer=borrower.officer, channel="phone")
-        facts = svc.desk._facts(probe)
-        facts["borrower"].setdefault("risk_tier", borrower.risk_tier)
+        facts = VisitFacts.of(
+            borrower, loan, borrower.officer, institution=svc.settings.institution, now=svc.desk.clock.now()
+        ).context()
         await session.rollback()
     return facts
 

@@ -11,7 +11,7 @@ import typer
 
 from bot.app import Services
 from bot.cli_base import CommandError, cli_locale, out, run, writable
-from bot.export import day_start, export_csv, export_rows, export_xlsx
+from bot.desk.export import day_start, export_csv, export_rows, export_xlsx
 from bot.settings import Settings
 from dialogs.i18n import message, register
 from storage import repositories as repo

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,13 @@ class Settings(BaseSettings):
     telegram_timeout: float = Field(default=10.0, gt=0, description="Seconds one Bot API call may take.")
     update_timeout: float = Field(default=120.0, gt=0, description="Seconds one Telegram update may take in all.")
     update_workers: int = Field(default=16, ge=1, description="Telegram updates of different chats run at once.")
+    # -- rules of contact (bot/desk/contact.py); defaults from Chinese industry rules (seeds 002, 004)
+    contact_window_start: time = Field(default=time(8, 0), description="Earliest contact, borrower's zone.")
+    contact_window_end: time = Field(default=time(21, 0), description="Latest contact, borrower's zone.")
+    # -- the file store (photos given as answers); a local folder by default
+    files_dir: str = Field(default="./visitbot-files", description="Folder where photos and files are kept.")
+    # -- data care
+    retention_days: int = Field(default=5 * 365, ge=1, description="Days transcripts and answers are kept.")
 
     @field_validator("database_url")
     @classmethod

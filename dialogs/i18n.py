@@ -6,7 +6,7 @@ so they exist whatever module was imported first; each module registers its own 
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LOCALE", "LOCALES", "message", "normalize_locale", "pick", "register"]
+__all__ = ["DEFAULT_LOCALE", "LOCALES", "has_message", "message", "normalize_locale", "pick", "register"]
 
 DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
@@ -62,6 +62,11 @@ def normalize_locale(code: str | None) -> str:
 def pick(texts: dict[str, str], locale: str) -> str:
     """The text for ``locale`` from a per-locale mapping, falling back to zh-CN."""
     return texts.get(locale) or texts.get(DEFAULT_LOCALE) or next(iter(texts.values()))
+
+
+def has_message(key: str) -> bool:
+    """Whether ``key`` is in the catalog (labels fall back to their code when it is not)."""
+    return key in _CATALOG
 
 
 def message(key: str, locale: str, **params: object) -> str:

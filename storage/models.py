@@ -27,12 +27,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "Answer",
+    "Attachment",
+    "AuditEntry",
     "Base",
     "Borrower",
     "ChatSession",
     "Consent",
+    "ContactRefusal",
+    "Dispute",
     "Invite",
     "Loan",
+    "OutboxMessage",
     "ProcessedUpdate",
     "RiskFlag",
     "ScriptVersion",
@@ -99,6 +104,8 @@ class User(Base):
     team: Mapped[str | None] = mapped_column(String(80))
     phone: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(40))
+    """The zone times are shown to this person in (the deployment's when unset)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
 
@@ -167,6 +174,7 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_borrower_status", "borrower_id", "status"),
+        Index("ix_visits_borrower_started", "borrower_id", "started_at"),
         # one open visit per borrower and script, even when two processes start one at once
         Index(
             "uq_visits_one_open",
@@ -310,6 +318,8 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(Stamp)
     done_at: Mapped[datetime | None] = mapped_column(Stamp)
+    borrower_asked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """The borrower asked for this time themself (kept even outside the contact window)."""
 
     borrower: Mapped[Borrower] = relationship(lazy="joined")
 
@@ -325,4 +335,109 @@ class ChatSession(Base):
     step: Mapped[str | None] = mapped_column(String(40))
     picked: Mapped[list[str] | None] = mapped_column(JSON)
     """Options ticked so far on a multiple-choice question answered with buttons."""
+    mode: Mapped[str | None] = mapped_column(String(16))
+    """A staff member's pending mode besides the visit (``commenting``: the next text is a review comment)."""
+    mode_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    """The visit the mode is about (the one being sent back), not the visit the chat is on."""
+    mode_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The message that asked for the mode's input (a reply to it is that input)."""
     updated_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message the core decided to send (alert, notice, reminder); any process delivers it once.
+
+    Written in the same transaction as what caused it, so a crash between commit and send loses
+    nothing: the next delivery pass (in any process) picks it up. ``payload`` holds an i18n message
+    key and its parameters, rendered in the recipient's language and time zone when delivered.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """A staff recipient (reached at their Telegram id)."""
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    """A recipient reached by chat id only (a borrower on Telegram)."""
+    borrower_id: Mapped[int | None] = mapped_column(ForeignKey("borrowers.id", ondelete="SET NULL"))
+    """The borrower the message is about: bot-initiated contact waits for their contact window."""
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(Stamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+    failed_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """Given up (no Telegram id, blocked bot, too many attempts); ``error`` says why."""
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who did what to which record: transcripts viewed, exports made, reviews changed (审计)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(16))
+    """The role or front-end that acted (``officer``, ``supervisor``, ``admin``, ``cli``, ``system``)."""
+    action: Mapped[str] = mapped_column(String(32))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ContactRefusal(Base):
+    """A contact the rules refused (outside hours, over a cap, opted out, disputed), for the record."""
+
+    __tablename__ = "contact_refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(32))
+    script_id: Mapped[str | None] = mapped_column(String(40))
+    next_allowed_at: Mapped[datetime | None] = mapped_column(Stamp)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Dispute(Base):
+    """A borrower disputes a debt: no collection contact until a supervisor marks it resolved."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id"), index=True)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    raised_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(Stamp)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    borrower: Mapped[Borrower] = relationship(lazy="joined")
+
+
+class Attachment(Base):
+    """A file given as an answer (a photo), kept in the file store under ``store_key``."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16), default="photo")
+    store_key: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(80))
+    source_ref: Mapped[str | None] = mapped_column(String(255))
+    """Where it came from (a Telegram file_id, a console path)."""
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)

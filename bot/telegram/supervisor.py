@@ -10,9 +10,10 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot.export import day_start, export_rows, export_xlsx
-from bot.records import visit_record
-from bot.report import render_report
+from bot.desk.access import can_see, team_filter
+from bot.desk.export import day_start, export_rows, export_xlsx
+from bot.desk.records import visit_record
+from bot.desk.report import render_report
 from bot.telegram.common import Sender, send, services_of, t
 from bot.telegram.notify import supervisors_of, tell
 from bot.telegram.render import record_id
@@ -69,24 +70,6 @@ register(
         },
     }
 )
-
-
-def can_see(user: User, visit: Visit) -> bool:
-    """Admins see every visit; supervisors their team's; officers their own."""
-    if user.role == "admin":
-        return True
-    if user.role == "supervisor":
-        return visit.officer is not None and visit.officer.team == user.team
-    return visit.officer_id == user.id
-
-
-def team_filter(user: User, **kwargs: Any) -> repo.VisitFilter:
-    """A visit filter limited to what this user may see."""
-    if user.role == "supervisor":
-        return repo.VisitFilter(team=user.team or "\x00", **kwargs)
-    if user.role == "officer":
-        return repo.VisitFilter(officer_id=user.id, **kwargs)
-    return repo.VisitFilter(**kwargs)
 
 
 async def review(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.export import export_csv, export_xlsx, inert
+from bot.desk.export import export_csv, export_xlsx, inert
 from storage.db import make_engine
 
 VISITBOT = [sys.executable, "-m", "bot"]

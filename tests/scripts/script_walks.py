@@ -190,7 +190,7 @@ def walk(engine: VisitEngine, spec: Walk, locale: str) -> Walked:
 
 
 def record_for(engine: VisitEngine, walked: Walked, locale: str) -> dict[str, Any]:
-    """A visit record shaped like :func:`bot.records.visit_record`, without a database."""
+    """A visit record shaped like :func:`bot.desk.records.visit_record`, without a database."""
     state = walked.turn.state
     return {
         "id": 42,

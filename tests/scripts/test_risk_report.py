@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from script_walks import LOCALES, WALKS, Walk, record_for, walk
 
-from bot.report import render_report, report_template
+from bot.desk.report import render_report, report_template
 from dialogs.catalog import ScriptCatalog, default_scripts_dir
 
 OUTCOME_WORDS = {

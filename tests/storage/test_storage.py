@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.desk import Actor, NotFound, VisitDesk
-from bot.records import visit_record
+from bot.desk.records import visit_record
 from bot.settings import Settings
 from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog

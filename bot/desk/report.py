@@ -105,7 +105,7 @@ def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, A
 def render_report(
     record: dict[str, Any], locale: str, *, folder: Path | None = None, timezone: str = "Asia/Shanghai"
 ) -> str:
-    """The risk report of a visit record (from :func:`bot.records.visit_record`) in ``locale``."""
+    """The risk report of a visit record (from :func:`bot.desk.records.visit_record`) in ``locale``."""
     env = _environment(tuple(str(p) for p in _search_path(folder)))
     template = env.select_template(_names(record["script"]["id"]))
     text = template.render(_context(record, locale, ZoneInfo(timezone)))

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import repositories as repo
-from storage.models import Visit
+from storage.models import User, Visit
 
-__all__ = ["RECORD_FORMAT", "visit_record", "visit_summary"]
+__all__ = ["RECORD_FORMAT", "view_record", "visit_record", "visit_summary"]
 
 RECORD_FORMAT = 1
 """Bumped when a field of the record changes meaning or disappears (new fields may be added)."""
@@ -74,3 +74,17 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
         for m in await repo.visit_transcript(session, visit.id)
     ]
     return record
+
+
+async def view_record(session: AsyncSession, viewer: User, visit_id: int, *, now: datetime) -> dict[str, Any] | None:
+    """The record of a visit as ``viewer`` may see it (None when they may not), the view audited.
+
+    Every front-end that shows a transcript comes through here: visibility by role and team,
+    masking of personal data by role, and the audit log entry are decided once.
+    """
+    from bot.desk.access import can_see
+
+    visit = await repo.load_visit(session, visit_id)
+    if visit is None or not can_see(viewer, visit):
+        return None
+    return await visit_record(session, visit)

@@ -19,7 +19,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.records import visit_record
+from bot.desk.records import visit_record
 from storage import repositories as repo
 
 __all__ = ["VISIT_COLUMNS", "export_csv", "export_rows", "export_xlsx", "inert"]

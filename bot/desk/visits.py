@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.desk.clock import Clock, SystemClock
+from bot.desk.facts import VisitFacts
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import (
@@ -32,7 +34,7 @@ from dialogs.errors import ScriptChanged
 from dialogs.i18n import message, register
 from dialogs.schema import Outcome, Severity
 from storage import repositories as repo
-from storage.models import Answer, Borrower, RiskFlag, Visit, utcnow
+from storage.models import Answer, RiskFlag, Visit
 from storage.self_service import add_task, record_consent
 
 __all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "cancel_outcomes", "turn_lines"]
@@ -111,14 +113,21 @@ def turn_lines(turn: Turn) -> list[str]:
 class VisitDesk:
     """Starts, resumes and advances visits; every call is one database transaction."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: ScriptCatalog, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalog: ScriptCatalog,
+        settings: Settings,
+        clock: Clock | None = None,
+    ) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
 
     def now(self, zone: str | None = None) -> datetime:
         """The current time in a borrower's (or the deployment's) time zone."""
-        return datetime.now(ZoneInfo(zone or self.settings.timezone))
+        return self.clock.now().astimezone(ZoneInfo(zone or self.settings.timezone))
 
     async def begin(
         self,
@@ -260,33 +269,19 @@ class VisitDesk:
         return self.catalog.get(visit.script_id, visit.script_version, pinned_source=source)
 
     def _facts(self, visit: Visit) -> dict[str, Any]:
-        borrower: Borrower = visit.borrower
-        loan = visit.loan
-        officer = visit.officer
-        return {
-            "borrower": {
-                "code": borrower.code,
-                "name": borrower.name,
-                "phone": borrower.phone or "",
-                "business": borrower.business or "",
-                "risk_tier": borrower.risk_tier,
-            },
-            "loan": {
-                "amount": loan.amount if loan else 0,
-                "disbursed_on": loan.disbursed_on if loan else None,
-                "purpose": loan.purpose if loan else "",
-                "product": loan.product if loan else "",
-                "overdue_amount": loan.overdue_amount if loan else 0,
-                "overdue_days": loan.overdue_days if loan else 0,
-            },
-            "officer": {
-                "name": officer.name if officer else "",
-                "phone": (officer.phone or "") if officer else "",
-            },
-            "institution": self.settings.institution,
-            "today": self.now(borrower.timezone).date(),
-            "visit": {"id": visit.id, "channel": visit.channel},
-        }
+        return self.facts_of(visit).context()
+
+    def facts_of(self, visit: Visit) -> VisitFacts:
+        """The typed facts the visit's script sees."""
+        return VisitFacts.of(
+            visit.borrower,
+            visit.loan,
+            visit.officer,
+            institution=self.settings.institution,
+            now=self.clock.now(),
+            visit_id=visit.id or 0,
+            channel=visit.channel or "phone",
+        )
 
     async def _store(
         self, session: AsyncSession, engine: VisitEngine, visit: Visit, reply: DeskReply, actor: Actor
@@ -345,7 +340,7 @@ class VisitDesk:
         """Close the visit and act on its outcome: call-back tasks, opt-out, review queue."""
         visit.status = "finished"
         visit.outcome = ended.outcome.value
-        visit.finished_at = utcnow()
+        visit.finished_at = self.clock.now()
         visit.callback_at = datetime.fromisoformat(ended.callback_at) if ended.callback_at else None
         visit.review_status = "pending"
         borrower = visit.borrower
@@ -356,7 +351,7 @@ class VisitDesk:
             if value is not None:
                 setattr(borrower, name, str(value))
         if ended.outcome is Outcome.OPTED_OUT:
-            borrower.opted_out_at = utcnow()
+            borrower.opted_out_at = self.clock.now()
             reply.opted_out = True
         # every high flag of the visit counts, not only those of the last answer
         high = [f["flag"] for f in reply.turn.state.flags if f["severity"] == Severity.HIGH.value]
