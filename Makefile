@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/visitbot console
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
