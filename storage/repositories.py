@@ -12,11 +12,13 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.engine import AnswerRecorded, FlagRaised
 from dialogs.errors import ScriptChanged
 from dialogs.loader import content_hash
 from storage.models import (
     Answer,
     Borrower,
+    Loan,
     ProcessedUpdate,
     RiskFlag,
     ScriptVersion,
@@ -28,7 +30,10 @@ from storage.models import (
 
 __all__ = [
     "VisitFilter",
+    "add_answer",
+    "add_flag",
     "add_transcript",
+    "add_visit",
     "borrower_by_code",
     "claim_update",
     "expire_updates",
@@ -137,6 +142,76 @@ async def load_visit(session: AsyncSession, visit_id: int, *, for_update: bool =
     if for_update:
         query = query.with_for_update(of=Visit)
     return await session.scalar(query)
+
+
+async def add_visit(
+    session: AsyncSession,
+    *,
+    borrower: Borrower,
+    loan: Loan | None,
+    officer_id: int | None,
+    script_id: str,
+    script_version: int,
+    channel: str,
+    locale: str,
+    now: datetime,
+) -> Visit:
+    """Open a visit (flushed, so it has an id); the one-open-visit index may refuse a second one."""
+    visit = Visit(
+        borrower=borrower,
+        loan=loan,
+        officer_id=officer_id,
+        script_id=script_id,
+        script_version=script_version,
+        channel=channel,
+        locale=locale,
+        state={},
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(visit)
+    await session.flush()
+    return visit
+
+
+async def add_answer(
+    session: AsyncSession,
+    visit_id: int,
+    record: AnswerRecorded,
+    *,
+    answered_by: str,
+    answered_by_user_id: int | None,
+    at: datetime,
+) -> Answer:
+    """Keep one answer as the engine recorded it, with who gave it."""
+    answer = Answer(
+        visit_id=visit_id,
+        step_id=record.step,
+        question=record.question,
+        raw=record.raw,
+        value=record.value,
+        display=record.display,
+        skipped=record.skipped,
+        answered_by=answered_by,
+        answered_by_user_id=answered_by_user_id,
+        answered_at=at,
+    )
+    session.add(answer)
+    return answer
+
+
+async def add_flag(session: AsyncSession, visit_id: int, raised: FlagRaised, *, at: datetime) -> RiskFlag:
+    """Keep a risk flag the engine raised."""
+    flag = RiskFlag(
+        visit_id=visit_id,
+        code=raised.flag,
+        severity=raised.severity.value,
+        step_id=raised.step,
+        note=raised.note,
+        raised_at=at,
+    )
+    session.add(flag)
+    return flag
 
 
 async def add_transcript(

@@ -34,7 +34,7 @@ from dialogs.errors import ScriptChanged
 from dialogs.i18n import message, register
 from dialogs.schema import Outcome, Severity
 from storage import repositories as repo
-from storage.models import Answer, RiskFlag, Visit
+from storage.models import Visit
 from storage.self_service import add_task, record_consent
 
 __all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "cancel_outcomes", "turn_lines"]
@@ -173,7 +173,8 @@ class VisitDesk:
             engine = self.catalog.latest(script_id)
             script = engine.script
             await self._pin(session, engine, lang)
-            visit = Visit(
+            visit = await repo.add_visit(
+                session,
                 borrower=borrower,
                 loan=borrower.loans[-1],
                 officer_id=officer_id if officer_id is not None else borrower.officer_id,
@@ -181,10 +182,8 @@ class VisitDesk:
                 script_version=script.version,
                 channel=channel,
                 locale=lang,
-                state={},
+                now=self.clock.now(),
             )
-            session.add(visit)
-            await session.flush()
             await session.refresh(visit, ["officer"])
             turn = engine.start(self._facts(visit), lang)
             reply = DeskReply(visit.id, turn)
@@ -290,18 +289,13 @@ class VisitDesk:
         state = turn.state
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
-                session.add(
-                    Answer(
-                        visit_id=visit.id,
-                        step_id=record.step,
-                        question=record.question,
-                        raw=record.raw,
-                        value=record.value,
-                        display=record.display,
-                        skipped=record.skipped,
-                        answered_by=actor.kind,
-                        answered_by_user_id=actor.user_id,
-                    )
+                await repo.add_answer(
+                    session,
+                    visit.id,
+                    record,
+                    answered_by=actor.kind,
+                    answered_by_user_id=actor.user_id,
+                    at=self.clock.now(),
                 )
                 if engine.compiled.steps[record.step].sets == "consent":
                     await record_consent(
@@ -314,15 +308,7 @@ class VisitDesk:
             elif isinstance(record, AnswerUndone):
                 await repo.undo_answer(session, visit.id, record.step, record.flags)
             elif isinstance(record, FlagRaised):
-                session.add(
-                    RiskFlag(
-                        visit_id=visit.id,
-                        code=record.flag,
-                        severity=record.severity.value,
-                        step_id=record.step,
-                        note=record.note,
-                    )
-                )
+                await repo.add_flag(session, visit.id, record, at=self.clock.now())
                 reply.raised.append(record)
             elif isinstance(record, VisitEnded):
                 await self._finish(session, visit, record, reply, actor)
