@@ -1,15 +1,90 @@
 """Human labels for the codes the record keeps: never an internal id in a text people read.
 
 Flags (``funds_diverted``), opt-out reasons (``privacy``), channels (``self_service``), task kinds,
-outcomes and severities each have a label in every shipped locale; an unknown code falls back to
-itself, so a new script's flag still shows (and ``scripts check`` can ask for a label).
+outcomes, severities and who gave an answer each have a label in every shipped locale; an unknown
+code falls back to itself, so a new script's flag still shows (and ``tests/bot/test_labels.py``
+asks for a label for every code a shipped script uses).
 """
 
 from __future__ import annotations
 
-from dialogs.i18n import has_message, message
+from dialogs.i18n import has_message, message, register
 
-__all__ = ["channel_label", "flag_label", "label", "outcome_label", "reason_label", "severity_label", "task_label"]
+__all__ = [
+    "answered_by_label",
+    "channel_label",
+    "flag_label",
+    "label",
+    "outcome_label",
+    "reason_label",
+    "severity_label",
+    "task_label",
+    "task_note_label",
+]
+
+FLAGS: dict[str, dict[str, str]] = {
+    "flag_funds_diverted": {"zh-CN": "贷款资金挪用", "en": "loan money diverted"},
+    "flag_repayment_pressure_high": {"zh-CN": "还款压力大", "en": "heavy repayment pressure"},
+    "flag_other_debt": {"zh-CN": "其他负债", "en": "other debts"},
+    "flag_business_changed": {"zh-CN": "经营变动", "en": "business changed"},
+    "flag_business_worse": {"zh-CN": "经营变差", "en": "business getting worse"},
+    "flag_licence_abnormal": {"zh-CN": "营业执照异常", "en": "business licence irregular"},
+    "flag_court_enforcement": {"zh-CN": "涉诉或被执行", "en": "lawsuit or court enforcement"},
+    "flag_dispute": {"zh-CN": "对欠款有异议", "en": "debt disputed"},
+    "flag_broken_promise": {"zh-CN": "未履行还款承诺", "en": "promise to pay broken"},
+    "flag_wrong_party_repeated": {"zh-CN": "多次非本人接听", "en": "wrong person answered repeatedly"},
+    "flag_risky_investment": {"zh-CN": "高风险对外投资", "en": "high-risk investments"},
+    "flag_collateral_impaired": {"zh-CN": "抵押物受损或贬值", "en": "collateral impaired"},
+}
+"""Risk flags: the shared vocabulary of SCRIPTS.md, every one a shipped script raises and more."""
+
+REASONS: dict[str, dict[str, str]] = {
+    "reason_privacy": {"zh-CN": "担心个人信息和隐私", "en": "privacy concerns"},
+    "reason_busy": {"zh-CN": "工作太忙，没有时间", "en": "too busy"},
+    "reason_repaying_fine": {"zh-CN": "一直按时还款，觉得没必要", "en": "repaying on time, sees no need"},
+    "reason_too_frequent": {"zh-CN": "回访太频繁，被打扰", "en": "too many calls"},
+    "reason_other": {"zh-CN": "其他原因", "en": "another reason"},
+}
+"""Why a borrower does not want visits (不想回访; the refusal_reason options)."""
+
+CHANNELS: dict[str, dict[str, str]] = {
+    # how a visit was made
+    "channel_phone": {"zh-CN": "电话", "en": "phone"},
+    "channel_onsite": {"zh-CN": "现场", "en": "on site"},
+    "channel_self": {"zh-CN": "借款人线上自助", "en": "borrower's self-service"},
+    # what the borrower prefers (the preferred_channel options)
+    "channel_self_service": {"zh-CN": "线上自助回访", "en": "online self-service check-in"},
+    "channel_sms": {"zh-CN": "短信提醒", "en": "SMS reminders"},
+    "channel_fewer_calls": {"zh-CN": "电话（少一些）", "en": "calls, but fewer"},
+    "channel_none": {"zh-CN": "都不需要", "en": "none of these"},
+}
+"""Contact channels: how a visit was made, and the borrower's preferred way to be reached."""
+
+TASKS: dict[str, dict[str, str]] = {
+    "task_callback": {"zh-CN": "回电", "en": "call back"},
+    "task_relief": {"zh-CN": "展期/分期申请", "en": "relief request"},
+    "task_note_callback": {"zh-CN": "约定的回电", "en": "call-back booked"},
+    "task_note_wants_call": {"zh-CN": "借款人希望回电", "en": "the borrower asked for a call"},
+    "task_relief_extension": {"zh-CN": "展期", "en": "term extension"},
+    "task_relief_instalments": {"zh-CN": "分期", "en": "instalment plan"},
+    "task_relief_neither": {"zh-CN": "都不需要", "en": "no relief needed"},
+}
+"""Officers' task kinds, and the words of a task's note (why the call-back, which relief)."""
+
+ANSWERED_BY: dict[str, dict[str, str]] = {
+    "answered_by_borrower": {"zh-CN": "借款人本人", "en": "the borrower themself"},
+    "answered_by_officer": {"zh-CN": "信贷员代答", "en": "the officer, for the borrower"},
+    "answered_by_supervisor": {"zh-CN": "主管代答", "en": "a supervisor, for the borrower"},
+    "answered_by_admin": {"zh-CN": "管理员代答", "en": "an admin, for the borrower"},
+    "answered_by_system": {"zh-CN": "系统", "en": "the system"},
+}
+"""Who gave an answer: the borrower on screen, or staff recording what the borrower said on a call."""
+
+register(FLAGS | REASONS | CHANNELS | TASKS | ANSWERED_BY)
+
+
+def _separator(locale: str) -> str:
+    return "、" if locale.startswith("zh") else ", "
 
 
 def label(kind: str, code: str | None, locale: str) -> str:
@@ -21,7 +96,7 @@ def label(kind: str, code: str | None, locale: str) -> str:
 
 
 def flag_label(code: str, locale: str) -> str:
-    """A risk flag's label (资金挪用 for ``funds_diverted``)."""
+    """A risk flag's label (贷款资金挪用 for ``funds_diverted``)."""
     return label("flag", code, locale)
 
 
@@ -39,18 +114,41 @@ def reason_label(code: str | None, locale: str) -> str:
     """An opt-out reason in words; several (comma-separated) are joined with the locale's comma."""
     if not code:
         return "-"
-    sep = "、" if locale.startswith("zh") else ", "
-    return sep.join(label("reason", part.strip(), locale) for part in code.split(","))
+    return _separator(locale).join(label("reason", part.strip(), locale) for part in code.split(","))
 
 
 def channel_label(code: str | None, locale: str) -> str:
     """A contact channel in words (phone, on site, self-service …)."""
     if not code:
         return "-"
-    sep = "、" if locale.startswith("zh") else ", "
-    return sep.join(label("channel", part.strip(), locale) for part in code.split(","))
+    return _separator(locale).join(label("channel", part.strip(), locale) for part in code.split(","))
 
 
 def task_label(code: str | None, locale: str) -> str:
     """A task kind in words (call back, relief request …)."""
     return label("task", code, locale)
+
+
+def task_note_label(kind: str, note: str | None, locale: str) -> str:
+    """A task's note in words: a call-back's reason (its high flags, the borrower's wish), a relief's terms.
+
+    The desk writes notes as codes (``funds_diverted, other_debt``, ``wants_call``, ``extension: 6个月``);
+    text that is no code (an officer's words, a relief's terms) is kept as it is.
+    """
+    if not note:
+        return "-"
+    if kind == "relief":
+        relief, colon, terms = note.partition(":")
+        shown = label("task_relief", relief.strip(), locale)
+        return f"{shown}{'：' if locale.startswith('zh') else ': '}{terms.strip()}" if colon else shown
+    parts = [part.strip() for part in note.split(",")]
+    if all(has_message(f"flag_{p}") or has_message(f"task_note_{p}") for p in parts):
+        return _separator(locale).join(
+            flag_label(p, locale) if has_message(f"flag_{p}") else message(f"task_note_{p}", locale) for p in parts
+        )
+    return note
+
+
+def answered_by_label(kind: str | None, locale: str) -> str:
+    """Who gave an answer, in words: 借款人本人 (the borrower on screen) or 信贷员代答 (staff on a call)."""
+    return label("answered_by", kind, locale)
