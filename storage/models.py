@@ -39,6 +39,7 @@ __all__ = [
     "Loan",
     "OutboxMessage",
     "ProcessedUpdate",
+    "Repayment",
     "RiskFlag",
     "ScriptVersion",
     "Task",
@@ -441,3 +442,20 @@ class Attachment(Base):
     source_ref: Mapped[str | None] = mapped_column(String(255))
     """Where it came from (a Telegram file_id, a console path)."""
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class Repayment(Base):
+    """One instalment of a loan's repayment schedule: what was due when, and what was paid (还款计划).
+
+    Imported with ``visitbot import repayments``; the loan's overdue days and amount follow from it.
+    """
+
+    __tablename__ = "repayments"
+    __table_args__ = (Index("uq_repayments_loan_due", "loan_id", "due_on", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"))
+    due_on: Mapped[date] = mapped_column(Date)
+    amount_due: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    amount_paid: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    paid_on: Mapped[date | None] = mapped_column(Date)
