@@ -58,15 +58,23 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 async def upsert_user(
-    session: AsyncSession, *, telegram_id: int | None, name: str, role: str, team: str | None = None
+    session: AsyncSession,
+    *,
+    telegram_id: int | None,
+    name: str,
+    role: str,
+    team: str | None = None,
+    timezone: str | None = None,
 ) -> User:
-    """Add a staff member, or update the one with this Telegram id."""
+    """Add a staff member, or update the one with this Telegram id (a ``timezone`` of None keeps theirs)."""
     user = await user_by_telegram_id(session, telegram_id) if telegram_id is not None else None
     if user is None:
-        user = User(telegram_id=telegram_id, name=name, role=role, team=team)
+        user = User(telegram_id=telegram_id, name=name, role=role, team=team, timezone=timezone)
         session.add(user)
     else:
         user.name, user.role, user.team, user.active = name, role, team, True
+        if timezone is not None:
+            user.timezone = timezone
     await session.flush()
     return user
 
