@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.desk.alerts import queue_effects
 from bot.desk.clock import Clock, SystemClock
+from bot.desk.contact import ContactWindow
 from bot.desk.facts import VisitFacts
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
@@ -318,6 +320,10 @@ class VisitDesk:
             await repo.add_transcript(session, visit.id, "out", line, actor="bot")
         for note in turn.notes:  # script faults met at run time (a failing condition counted as false)
             await repo.add_transcript(session, visit.id, "note", note, actor="system")
+        await queue_effects(  # alerts, notices and reminders commit with their cause (bot.desk.alerts)
+            session, visit, raised=reply.raised, opted_out=reply.opted_out, tasks=reply.tasks, now=self.clock.now(),
+            window=ContactWindow(self.settings.contact_window_start, self.settings.contact_window_end),
+        )  # fmt: skip
         await session.flush()
 
     async def _finish(
