@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk.alerts import queue_effects
+from bot.desk.choices import channel_for, not_offered_text, offered_outcomes
 from bot.desk.clock import Clock, SystemClock
 from bot.desk.contact import ContactWindow
 from bot.desk.facts import VisitFacts
@@ -34,7 +35,7 @@ from dialogs.engine import (
 )
 from dialogs.errors import ScriptChanged
 from dialogs.i18n import message, register
-from dialogs.schema import Outcome, Severity
+from dialogs.schema import Outcome, Script, Severity
 from storage import repositories as repo
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
@@ -51,10 +52,6 @@ register(
             "en": "Borrower '{code}' has no loan on file.",
         },
         "desk_no_visit": {"zh-CN": "找不到回访记录 #{id}。", "en": "No visit #{id}."},
-        "desk_outcome_not_offered": {
-            "zh-CN": "现在不能以“{outcome}”结束这次回访，未做任何记录。",
-            "en": "This visit cannot be ended as '{outcome}' now; nothing was recorded.",
-        },
     }
 )
 
@@ -91,14 +88,10 @@ class DeskReply:
     opted_out: bool = False
 
 
-STAFF_CANCEL_OUTCOMES = (Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.WRONG_PARTY, Outcome.CALLBACK)
-"""What staff may end a visit as by hand. ``opted_out`` is reached only through a script's questions
-(so its reason and the consent answer are kept) and ``completed`` only by the script's end."""
-
-
-def cancel_outcomes(actor: Actor) -> tuple[Outcome, ...]:
-    """The outcomes ``actor`` may end a visit with by hand; a borrower ends theirs only by answering."""
-    return () if actor.kind == "borrower" else STAFF_CANCEL_OUTCOMES
+def cancel_outcomes(actor: Actor, state: VisitState | None = None, script: Script | None = None) -> tuple[Outcome, ...]:
+    """The outcomes ``actor`` may end a visit with by hand at its current step (:mod:`bot.desk.choices`);
+    a borrower ends theirs only by answering."""
+    return offered_outcomes(actor.kind, state, script)
 
 
 def turn_lines(turn: Turn) -> list[str]:
@@ -138,10 +131,11 @@ class VisitDesk:
         actor: Actor,
         officer_id: int | None,
         script_id: str | None = None,
-        channel: str = "phone",
+        channel: str | None = None,
         locale: str | None = None,
     ) -> DeskReply:
-        """Resume the borrower's open visit of this script, or start a new one.
+        """Resume the borrower's open visit of this script, or start a new one (``channel``: the
+        script's own, :func:`~bot.desk.choices.channel_for`, unless given).
 
         Two processes starting the same borrower's visit at once end up on one visit: the database
         allows one open visit per borrower and script, and the loser resumes the winner's.
@@ -157,7 +151,7 @@ class VisitDesk:
         actor: Actor,
         officer_id: int | None,
         script_id: str | None,
-        channel: str,
+        channel: str | None,
         locale: str | None,
     ) -> DeskReply:
         script_id = script_id or self.settings.default_script
@@ -182,7 +176,7 @@ class VisitDesk:
                 officer_id=officer_id if officer_id is not None else borrower.officer_id,
                 script_id=script.id,
                 script_version=script.version,
-                channel=channel,
+                channel=channel or channel_for(script),
                 locale=lang,
                 now=self.clock.now(),
             )
@@ -226,10 +220,11 @@ class VisitDesk:
             state = VisitState.from_json(visit.state)
             if state.finished or (expect_step is not None and state.step != expect_step):
                 return DeskReply(visit.id, engine.resume(state, self._facts(visit)), stale=True)
-            if isinstance(event, Cancel) and event.outcome not in cancel_outcomes(actor):
+            offered = cancel_outcomes(actor, state, engine.script)
+            if isinstance(event, Cancel) and event.outcome not in offered:
                 turn = engine.resume(state, self._facts(visit))
-                label = message(f"outcome_{event.outcome.value}", state.locale)
-                turn.error = message("desk_outcome_not_offered", state.locale, outcome=label)
+                code = visit.borrower.code
+                turn.error = not_offered_text(event.outcome, offered, state.locale, code=code)
                 return DeskReply(visit.id, turn)
             now = self.now(visit.borrower.timezone)
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
