@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import repositories as repo
+from storage.attachments import visit_attachments
 from storage.models import User, Visit
 
 __all__ = ["RECORD_FORMAT", "view_record", "visit_record", "visit_summary"]
@@ -69,6 +70,11 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
         }
         for f in await repo.visit_flags(session, visit.id)
     ]
+    record["attachments"] = [  # photos given as answers, kept in the file store (bot.desk.files) under "key"
+        {"step": f.step_id, "kind": f.kind, "key": f.store_key, "size": f.size, "sha256": f.sha256,
+         "content_type": f.content_type, "at": _iso(f.created_at)}
+        for f in await visit_attachments(session, visit.id)
+    ]  # fmt: skip
     record["transcript"] = [
         {"at": _iso(m.at), "direction": m.direction, "actor": m.actor, "text": m.text}
         for m in await repo.visit_transcript(session, visit.id)

@@ -20,6 +20,7 @@ from bot.desk.choices import channel_for, not_offered_text, offered_outcomes
 from bot.desk.clock import Clock, SystemClock
 from bot.desk.contact import ContactWindow
 from bot.desk.facts import VisitFacts
+from bot.desk.files import FileStore, KeptFile, LocalFileStore
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import (
@@ -37,6 +38,7 @@ from dialogs.errors import ScriptChanged
 from dialogs.i18n import message, register
 from dialogs.schema import Outcome, Script, Severity
 from storage import repositories as repo
+from storage.attachments import add_attachment, drop_step_attachments
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
 
@@ -114,11 +116,14 @@ class VisitDesk:
         catalog: ScriptCatalog,
         settings: Settings,
         clock: Clock | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self.files: FileStore = files or LocalFileStore(settings.files_dir)
+        """Where photos given as answers are kept (bot.desk.files)."""
 
     def now(self, zone: str | None = None) -> datetime:
         """The current time in a borrower's (or the deployment's) time zone."""
@@ -202,6 +207,7 @@ class VisitDesk:
         said: str,
         update_key: str | None = None,
         expect_step: str | None = None,
+        attachment: KeptFile | None = None,
     ) -> DeskReply:
         """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
 
@@ -230,7 +236,7 @@ class VisitDesk:
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
             reply = DeskReply(visit.id, turn)
-            await self._store(session, engine, visit, reply, actor)
+            await self._store(session, engine, visit, reply, actor, attachment)
             return reply
 
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
@@ -280,7 +286,13 @@ class VisitDesk:
         )
 
     async def _store(
-        self, session: AsyncSession, engine: VisitEngine, visit: Visit, reply: DeskReply, actor: Actor
+        self,
+        session: AsyncSession,
+        engine: VisitEngine,
+        visit: Visit,
+        reply: DeskReply,
+        actor: Actor,
+        attachment: KeptFile | None = None,
     ) -> None:
         turn = reply.turn
         state = turn.state
@@ -294,6 +306,8 @@ class VisitDesk:
                     answered_by_user_id=actor.user_id,
                     at=self.clock.now(),
                 )
+                if attachment is not None and record.value == {"file": attachment.key}:  # the photo, kept
+                    await self._attach(session, visit, record, attachment, state.locale)
                 if engine.compiled.steps[record.step].sets == "consent":
                     await record_consent(
                         session,
@@ -304,6 +318,7 @@ class VisitDesk:
                     )
             elif isinstance(record, AnswerUndone):
                 await repo.undo_answer(session, visit.id, record.step, record.flags)
+                await drop_step_attachments(session, visit.id, record.step)
             elif isinstance(record, FlagRaised):
                 await repo.add_flag(session, visit.id, record, at=self.clock.now())
                 reply.raised.append(record)
@@ -320,6 +335,17 @@ class VisitDesk:
             window=ContactWindow(self.settings.contact_window_start, self.settings.contact_window_end),
         )  # fmt: skip
         await session.flush()
+
+    async def _attach(
+        self, session: AsyncSession, visit: Visit, answer: AnswerRecorded, kept: KeptFile, locale: str
+    ) -> None:
+        """The attachment row of a photo answer, and a transcript note saying where it is kept."""
+        await add_attachment(
+            session, visit.id, answer.step, store_key=kept.key, sha256=kept.sha256, size=kept.size,
+            content_type=kept.content_type, source_ref=kept.source_ref, at=self.clock.now(),
+        )  # fmt: skip
+        note = message("files_photo_kept", locale, question=answer.question[:60], file=kept.key)
+        await repo.add_transcript(session, visit.id, "note", note, actor="system")
 
     async def _finish(
         self, session: AsyncSession, visit: Visit, ended: VisitEnded, reply: DeskReply, actor: Actor
