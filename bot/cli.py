@@ -15,6 +15,7 @@ from rich.text import Text
 from bot import cli_bot, cli_share
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, out, run, settings_or_exit
+from bot.cli_import import import_command
 from bot.cli_scripts import scripts_app
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
@@ -360,3 +361,4 @@ def users_list() -> None:
 app.command("invite")(cli_share.invite)
 app.command("bot")(cli_bot.bot)
 app.command("export")(cli_share.export)
+app.command("import")(import_command)
