@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from bot.app import Services
+from bot.cli_admin import h, viewer_for
 from bot.cli_base import CommandError, cli_locale, out, run, writable
-from bot.desk.export import day_start, export_csv, export_rows, export_xlsx
+from bot.desk.export import day_start, export_visits
+from bot.desk.timefmt import person_zone
 from bot.settings import Settings
 from dialogs.i18n import message, register
 from storage import repositories as repo
@@ -94,8 +96,9 @@ def export(
     outcome: Annotated[str | None, typer.Option()] = None,
     risk: Annotated[str | None, typer.Option(help="high/medium/low (or worse), or a flag code.")] = None,
     team: Annotated[str | None, typer.Option()] = None,
+    as_user: Annotated[int | None, typer.Option("--as", help=h("admin_help_as"))] = None,
 ) -> None:
-    """Export visits: one row per visit, one column per question (+ a risk flag sheet in XLSX)."""
+    """Export visits: one row per visit, one column per question (+ a risk flag sheet in XLSX); audited."""
     locale = cli_locale()
     kind = output.suffix.lower().lstrip(".")
     if kind not in ("xlsx", "csv"):
@@ -107,16 +110,19 @@ def export(
 
     async def job(svc: Services) -> int:
         zone = svc.settings.timezone
+        viewer, actor = await viewer_for(svc, as_user)
         flt = repo.VisitFilter(
             since=day_start(since, zone) if since else None,
             until=day_start(until, zone, end=True) if until else None,
             officer_id=officer, outcome=outcome, risk=risk, team=team, limit=100_000,
         )  # fmt: skip
-        async with svc.sessions() as session:
-            header, visits, flags = await export_rows(session, flt)
-        data = export_xlsx(header, visits, flags) if kind == "xlsx" else export_csv(header, visits)
-        await asyncio.to_thread(output.write_bytes, data)
-        return len(visits)
+        async with svc.sessions() as session, session.begin():
+            file = await export_visits(
+                session, viewer, flt, kind="xlsx" if kind == "xlsx" else "csv", now=svc.clock.now(),
+                zone=person_zone(viewer, zone), catalog=svc.catalog, actor=actor,
+            )  # fmt: skip
+        await asyncio.to_thread(output.write_bytes, file.data)
+        return file.rows
 
     count = run(job)
     out.print(message("export_written", locale, count=count, file=output), style="green", markup=False, soft_wrap=True)

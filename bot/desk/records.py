@@ -7,11 +7,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.desk import audit
+from bot.desk.access import can_see, sees_numbers
+from bot.logs import mask
+from dialogs.parsing import mask_phone
 from storage import repositories as repo
 from storage.attachments import visit_attachments
 from storage.models import User, Visit
 
-__all__ = ["RECORD_FORMAT", "view_record", "visit_record", "visit_summary"]
+__all__ = ["RECORD_FORMAT", "masked_record", "view_record", "visit_record", "visit_summary"]
 
 RECORD_FORMAT = 1
 """Bumped when a field of the record changes meaning or disappears (new fields may be added)."""
@@ -46,6 +50,7 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
     """The whole visit: summary, answers (raw and parsed), risk flags and the transcript."""
     record = visit_summary(visit)
     record["format"] = RECORD_FORMAT
+    record["borrower"]["phone"] = visit.borrower.phone
     record["remark"] = visit.remark
     record["answers"] = [
         {
@@ -82,15 +87,54 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
     return record
 
 
-async def view_record(session: AsyncSession, viewer: User, visit_id: int, *, now: datetime) -> dict[str, Any] | None:
+def _masked(value: Any) -> Any:
+    """Text with phone and ID numbers masked; anything else (numbers, option ids, photos) as it is."""
+    return mask(value) if isinstance(value, str) else value
+
+
+def masked_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a visit record with phone and ID numbers masked wherever people typed or read text.
+
+    The borrower's phone always; in answers (question, raw, value, display: a phone answer's number
+    too), flag notes, the remark, the review comment and the transcript, whatever looks like a
+    phone or ID number (:func:`bot.logs.mask`, the rule the logs use).
+    """
+    masked = dict(record)
+    borrower = dict(record["borrower"])
+    if borrower.get("phone"):
+        borrower["phone"] = mask_phone(borrower["phone"])
+    masked["borrower"] = borrower
+    for key in ("remark", "review_comment"):
+        masked[key] = _masked(record.get(key))
+    masked["answers"] = [
+        {**a, **{k: _masked(a[k]) for k in ("question", "raw", "value", "display") if k in a}}
+        for a in record.get("answers", [])
+    ]
+    masked["flags"] = [{**f, "note": _masked(f.get("note"))} for f in record.get("flags", [])]
+    masked["transcript"] = [{**m, "text": _masked(m.get("text"))} for m in record.get("transcript", [])]
+    masked["masked"] = True
+    return masked
+
+
+async def view_record(
+    session: AsyncSession, viewer: User, visit_id: int, *, now: datetime, actor: str | None = None
+) -> dict[str, Any] | None:
     """The record of a visit as ``viewer`` may see it (None when they may not), the view audited.
 
     Every front-end that shows a transcript comes through here: visibility by role and team,
-    masking of personal data by role, and the audit log entry are decided once.
+    masking of personal data by role (:data:`bot.desk.access.SEES_NUMBERS`), and the audit log
+    entry are decided once. A view is its own unit of work: the entry is committed here, before
+    the record is returned, so no transcript is shown without its entry. ``actor`` names the
+    front-end when the viewer is not a stored user (the CLI).
     """
-    from bot.desk.access import can_see
-
     visit = await repo.load_visit(session, visit_id)
     if visit is None or not can_see(viewer, visit):
         return None
-    return await visit_record(session, visit)
+    record = await visit_record(session, visit)
+    full = sees_numbers(viewer, visit.borrower)
+    record = masked_record(record) if not full else {**record, "masked": False}
+    await audit.record(
+        session, "transcript_viewed", now=now, user=viewer, actor=actor, visit_id=visit.id, masked=not full
+    )
+    await session.commit()
+    return record
