@@ -25,6 +25,7 @@ __all__ = [
     "mark_sent",
     "pending_for_visit",
     "release",
+    "renew",
     "staff_to_alert",
 ]
 
@@ -95,6 +96,22 @@ async def release(
     if uncount:
         values["attempts"] = OutboxMessage.attempts - 1
     await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(values))
+
+
+async def renew(session: AsyncSession, message_ids: Sequence[int], *, at: datetime) -> None:
+    """Extend this process's claims on rows it is still sending (a heartbeat: a killed process stops renewing)."""
+    if not message_ids:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(message_ids)),
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.claimed_at.is_not(None),
+        )
+        .values(claimed_at=at)
+    )
 
 
 async def staff_to_alert(session: AsyncSession, team: str | None) -> Sequence[User]:

@@ -14,6 +14,7 @@ from dialogs.parsing import mask_phone
 from storage import repositories as repo
 from storage.attachments import visit_attachments
 from storage.models import User, Visit
+from storage.outbox import alerts_of_visit
 
 __all__ = ["RECORD_FORMAT", "masked_record", "view_record", "visit_record", "visit_summary"]
 
@@ -84,6 +85,11 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
         {"at": _iso(m.at), "direction": m.direction, "actor": m.actor, "text": m.text}
         for m in await repo.visit_transcript(session, visit.id)
     ]
+    record["alerts"] = [  # risk alerts from the outbox: whom, and whether and when they were delivered
+        {"recipient": a.recipient, "role": a.role, "status": a.status, "queued_at": _iso(a.created_at),
+         "sent_at": _iso(a.sent_at), "failed_at": _iso(a.failed_at), "error": a.error}
+        for a in await alerts_of_visit(session, visit.id)
+    ]  # fmt: skip
     return record
 
 

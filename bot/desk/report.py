@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.desk.timefmt import shown
 from dialogs.catalog import default_scripts_dir
 from dialogs.i18n import message, register
 from dialogs.templating import environment
@@ -99,6 +100,20 @@ def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, A
         "finished": _local(record.get("finished_at"), zone),
         "callback": _local(record.get("callback_at"), zone),
         "remark": record.get("remark") or "",
+        **_alerts(record, zone),
+    }
+
+
+def _alerts(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """What became of the visit's risk alerts (from the outbox): whom they reached and when, or not yet."""
+    alerts = record.get("alerts") or []
+    sent = [
+        {"recipient": a["recipient"], "at": shown(a["sent_at"], zone.key)} for a in alerts if a.get("status") == "sent"
+    ]
+    return {
+        "alerts_sent": sent,
+        "alerts_pending": sum(a.get("status") == "pending" for a in alerts),
+        "alerts_failed": [a["recipient"] for a in alerts if a.get("status") == "failed"],
     }
 
 

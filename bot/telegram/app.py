@@ -24,7 +24,8 @@ from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
-from bot.telegram.reminders import expire_old_updates, forget_old_updates, remind_due
+from bot.telegram.outbox import install as deliver_outbox
+from bot.telegram.reminders import expire_old_updates, forget_old_updates
 from bot.telegram.render import record_id
 from bot.telegram.visits import load_chat, on_button, on_input, reshow
 from dialogs.i18n import LOCALES, message, normalize_locale, register
@@ -230,7 +231,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         [BotCommand(n, message(f"cmd_{n}", svc.settings.locale)) for n in COMMANDS["stranger"]]
     )
     if application.job_queue is not None:
-        application.job_queue.run_repeating(remind_due, interval=svc.settings.reminder_interval, first=1)
+        deliver_outbox(application)  # alerts, notices, reminders: polled, and at once after a commit
         application.job_queue.run_repeating(expire_old_updates, interval=3600, first=3600)
     await forget_old_updates(svc)
     async with svc.sessions() as session:

@@ -21,7 +21,6 @@ from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
 from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t, try_edit_markup
-from bot.telegram.notify import after_reply
 from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
@@ -220,10 +219,8 @@ async def run_event(
     question_message = message_id or chat.message_id
     if question_message is not None:
         await _mark_answered(context, sender.chat_id, reply, question_message)
-    try:
-        await show_reply(context, sender, reply, pointed=True)
-    finally:  # alerts and tasks go out even when the next question could not be shown
-        await after_reply(context, reply)
+    # alerts and tasks were queued with the input (bot.desk.alerts); the commit woke the outbox worker
+    await show_reply(context, sender, reply, pointed=True)
     return reply
 
 

@@ -58,7 +58,7 @@ async def test_alert_review_and_export(double: BotApiDouble, env: dict[str, str]
         await officer.press("压力很大", await officer.wait_for_message(lambda m: bool(m.buttons)))
         alert = await supervisor.wait_for_message("风险预警", timeout=5)
         assert time.monotonic() - pressed < 5
-        assert "repayment_pressure_high" in (alert.text or "") and "B001" in (alert.text or "")
+        assert "还款压力大" in (alert.text or "") and "B001" in (alert.text or "")  # the flag's label, not its code
         for answer in RISKY[5:]:
             question = await officer.wait_for_message(lambda m: bool(m.buttons))
             labels = [text for row in question.buttons for text, _ in row]
