@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.import_loans
 
 clean:
 	rm -rf $(VENV) visitbot.db visitbot.db-*

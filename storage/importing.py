@@ -1,7 +1,7 @@
 """The loan book in: batched Core upserts of borrowers, loans and repayments, keyed on their external ids.
 
-Each call writes one batch with one multi-row ``INSERT ... ON CONFLICT DO UPDATE`` (no ORM object per
-row), changing a stored row only when a value differs, and says how many rows were new, updated or
+Each call writes one batch as multi-row ``INSERT ... ON CONFLICT DO UPDATE`` statements (Core, no ORM
+object per row), changing a stored row only when a value differs, and says how many rows were new, updated or
 unchanged. The caller holds one transaction for the whole file and commits (or rolls back) it.
 """
 
@@ -90,14 +90,16 @@ async def _upsert(
     """Insert ``rows``; a row whose ``key`` is stored updates it only where a value differs."""
     if not rows:
         return Written()
-    stmt = _insert(session, table).values(list(rows))
+    stmt = _insert(session, table)
     changing = [name for name in fields if name not in key]
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c[name] for name in key],
         set_={name: stmt.excluded[name] for name in changing},
         where=or_(*(table.c[name].is_distinct_from(stmt.excluded[name]) for name in changing)),
     ).returning(*(table.c[name] for name in key))
-    written = {tuple(row) for row in (await session.execute(stmt)).all()}
+    # executemany: SQLAlchemy sends it as multi-row VALUES pages ("insertmanyvalues"), compiled once and cached
+    connection = await session.connection()
+    written = {tuple(row) for row in (await connection.execute(stmt, list(rows))).all()}
     new = len(written - existing)
     updated = len(written) - new
     return Written(new, updated, len(rows) - new - updated)
