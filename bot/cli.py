@@ -12,14 +12,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bot import cli_bot, cli_share
+from bot import cli_admin, cli_bot, cli_share
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, out, run, settings_or_exit
 from bot.cli_import import import_command
 from bot.cli_scripts import scripts_app
 from bot.console import ConsoleVisit, stdin_reader
 from bot.desk import Actor, NotFound
-from bot.desk.records import visit_record, visit_summary
+from bot.desk.records import view_record, visit_summary
 from dialogs.i18n import message, register
 from storage import repositories as repo
 from storage.db import DatabaseUnavailable, create_database, is_sqlite
@@ -287,15 +287,18 @@ def visits_show(
     visit_id: Annotated[int, typer.Argument(help="Visit id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     report: Annotated[bool, typer.Option("--report", help="Print the visit's risk report (Markdown).")] = False,
+    as_user: Annotated[int | None, typer.Option("--as", help=cli_admin.h("admin_help_as"))] = None,
 ) -> None:
     """Show one visit: answers (raw and parsed), risk flags and the full transcript."""
 
     async def job(svc: Services) -> dict[str, Any]:
-        async with svc.sessions() as session:
+        viewer, actor = await cli_admin.viewer_for(svc, as_user)  # masking by role, the view audited
+        async with svc.sessions() as session, session.begin():
             visit = await repo.load_visit(session, visit_id)
-            if visit is None:
+            record = await view_record(session, viewer, visit_id, now=svc.clock.now(), actor=actor) if visit else None
+            if visit is None or record is None:
                 raise NotFound(message("desk_no_visit", svc.settings.locale, id=visit_id))
-            return await visit_record(session, visit)
+            return record
 
     record = run(job)
     if report:
@@ -361,4 +364,6 @@ def users_list() -> None:
 app.command("invite")(cli_share.invite)
 app.command("bot")(cli_bot.bot)
 app.command("export")(cli_share.export)
+app.command("purge", help=cli_admin.h("admin_help_purge"))(cli_admin.purge)
+app.command("audit", help=cli_admin.h("admin_help_audit"))(cli_admin.audit)
 app.command("import")(import_command)
