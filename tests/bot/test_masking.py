@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,8 +125,6 @@ def test_cli_show_and_export_mask_for_an_officer_given_with_as(tmp_path: Path) -
                 session, await planted.borrower(session, "B2", colleague), officer, finished_at=FINISHED
             )
         await engine.dispose()
-
-    import asyncio
 
     asyncio.run(plant())
     shown = {}
