@@ -182,7 +182,7 @@ async def refresh_overdue(session: AsyncSession, today: date, loans: Collection[
                 Repayment.loan_id.in_(chunk), Repayment.due_on < today, Repayment.amount_paid < Repayment.amount_due
             )
         )
-        owed = _overdue(unpaid.tuples(), today)
+        owed = _overdue(((r[0], r[1], r[2], r[3]) for r in unpaid.all()), today)
         params = [{"loan": i, "owed": owed.get(i, (Decimal(0), 0))[0], "days": owed.get(i, (0, 0))[1]} for i in chunk]
         await (await session.connection()).execute(stmt, params)
     return len(ids)

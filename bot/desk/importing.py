@@ -98,6 +98,8 @@ class ImportResult:
     ignored_columns: tuple[str, ...] = ()
     dry_run: bool = False
     loans_refreshed: int = 0
+    """Loans whose overdue days and amount were set from their repayments (as of ``today``)."""
+    today: date | None = None
 
 
 # -- one kind each: parse a row into the values stored ---------------------------------------------
@@ -261,11 +263,11 @@ async def import_sheet(
     if kind not in KINDS:
         raise ImportFileError("import_bad_kind", kind=kind)
     where, ignored = _columns(kind, sheet.header)
-    result = ImportResult(kind, ignored_columns=ignored, dry_run=dry_run)
-    parse, key = _PARSERS[kind], _KEYS[kind]
-    required = REQUIRED[kind]
     now = clock.now()
     today = now.astimezone(ZoneInfo(timezone)).date()
+    result = ImportResult(kind, ignored_columns=ignored, dry_run=dry_run, today=today)
+    parse, key = _PARSERS[kind], _KEYS[kind]
+    required = REQUIRED[kind]
     seen: dict[tuple[Any, ...], int] = {}
     touched: set[int] = set()
     async with sessions() as session:

@@ -74,22 +74,24 @@ class Sheet:
 
 # -- reading -------------------------------------------------------------------------------------
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    handle = path.open(encoding="utf-8-sig", newline="")
-    reader = csv.reader(handle)
-    number = 1
-    try:
-        next(reader, None)
-        while True:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            next(reader, None)
+            yield from enumerate(reader, 2)
+        except UnicodeDecodeError as exc:  # text is decoded a block at a time: find the line
+            raise ImportFileError("import_not_utf8", file=path, row=_first_bad_line(path)) from exc
+
+
+def _first_bad_line(path: Path) -> int:
+    """The number of the first line of ``path`` that is not UTF-8."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
             try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError as exc:
-                raise ImportFileError("import_not_utf8", file=path, row=number + 1) from exc
-            number += 1
-            yield number, cells
-    finally:
-        handle.close()
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]], int]:
