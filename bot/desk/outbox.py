@@ -6,7 +6,7 @@ row sent. A process killed between the commit and the send loses nothing: the ro
 
 ``payload`` is front-end neutral::
 
-    {"key": "tg_alert", "params": {...}, "buttons": [[{"key": "tg_open_transcript", "data": "s:tr:12"}]]}
+    {"key": "alert_risk", "params": {...}, "buttons": [[{"key": "alert_open_transcript", "data": "s:tr:12"}]]}
 
 A parameter given as ``{"msg": "severity_high"}`` is translated in the recipient's language; one
 given as ``{"time": "2026-12-01T18:48:00+00:00"}`` is shown in the recipient's zone, zone named; one

@@ -57,6 +57,7 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
     if application.job_queue is None:
         raise ValueError("the outbox needs PTB's job queue (python-telegram-bot[job-queue])")
     application.job_queue.run_repeating(deliver_job, interval=poll_interval(svc), first=0.2, name="outbox")
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # no two lines per poll
     loop = asyncio.get_running_loop()
 
     def wake() -> None:
