@@ -55,7 +55,7 @@ __all__ = [
 
 register(
     {
-        "review_state_pending": {"zh-CN": "待审核", "en": "waiting for review"},
+        "review_state_pending": {"zh-CN": "尚未审核", "en": "not reviewed yet"},
         "review_state_approved": {"zh-CN": "已通过", "en": "approved"},
         "review_state_returned": {"zh-CN": "已退回", "en": "sent back"},
         "review_state_answered": {"zh-CN": "信贷员已回复", "en": "answered by the officer"},

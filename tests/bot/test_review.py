@@ -26,7 +26,7 @@ from storage.chats import set_chat
 from storage.models import AuditEntry, ChatSession, OutboxMessage, RiskFlag, TranscriptMessage, User, Visit
 from tests.desks import demo_desk
 
-CLOCK_AT = "2026-12-01T02:48:00+08:00"
+CLOCK_AT = "2026-12-01T10:30:00+08:00"  # inside the contact window
 OFFICER, OTHER_OFFICER, SUPERVISOR = 1, 2, 3  # the demo's 王磊, 陈静 (both 城东支行) and 刘主管
 
 
