@@ -51,6 +51,7 @@ __all__ = [
     "Sheet",
     "import_sheet",
     "read_sheet",
+    "refresh_overdue",
     "template_text",
 ]
 
@@ -333,3 +334,10 @@ async def _flush(
     if touched:
         await store.refresh_overdue(session, today, touched)
     return touched
+
+
+async def refresh_overdue(sessions: async_sessionmaker[AsyncSession], *, clock: Clock, timezone: str) -> int:
+    """Move every loan's overdue days and amount on to today in ``timezone`` (run daily); returns the loans set."""
+    today = clock.now().astimezone(ZoneInfo(timezone)).date()
+    async with sessions() as session, session.begin():
+        return await store.refresh_overdue(session, today)

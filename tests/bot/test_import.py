@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.desk import FixedClock
-from bot.desk.importing import COLUMNS, ImportFileError, ImportResult, import_sheet, read_sheet
+from bot.desk.importing import COLUMNS, ImportFileError, ImportResult, import_sheet, read_sheet, refresh_overdue
 from dialogs.i18n import message
 from storage import importing as store
 from storage.db import make_engine, make_sessionmaker
@@ -274,6 +274,11 @@ async def test_repayments_set_each_loans_overdue_days_and_amount(database_url: s
     assert again.written == store.Written(updated=2, unchanged=1)
     assert ("R1", 0, Decimal(0)) in await rows_of(database_url, *overdue)
     assert len(await rows_of(database_url, Repayment.id)) == 4
+    engine = make_engine(database_url)
+    a_week_later = FixedClock("2026-09-17T09:00:00+08:00")
+    assert await refresh_overdue(make_sessionmaker(engine), clock=a_week_later, timezone="Asia/Shanghai") == 1
+    await engine.dispose()
+    assert ("R1", 7, Decimal(4500)) in await rows_of(database_url, *overdue)  # the 10 September instalment
 
 
 async def test_unknown_kind_and_format_are_file_errors(sqlite_url: str, tmp_path: Path) -> None:
