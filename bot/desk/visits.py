@@ -21,6 +21,7 @@ from bot.desk.clock import Clock, SystemClock
 from bot.desk.contact import ContactWindow
 from bot.desk.facts import VisitFacts
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
+from bot.desk.review import INITIAL_REVIEW
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import (
@@ -355,7 +356,7 @@ class VisitDesk:
         visit.outcome = ended.outcome.value
         visit.finished_at = self.clock.now()
         visit.callback_at = datetime.fromisoformat(ended.callback_at) if ended.callback_at else None
-        visit.review_status = "pending"
+        visit.review_status = INITIAL_REVIEW.value  # the review workflow starts (bot.desk.review)
         borrower = visit.borrower
         for name in ("opt_out_reason", "preferred_channel"):
             value = ended.fields.get(name)

@@ -200,6 +200,16 @@ def _staff_data(rest: str) -> tuple[str, int] | None:
     return None if number is None else (action, number)
 
 
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """/cancel: leave a pending review comment first (the chat's visit goes on); else end the visit."""
+    if sender.role in REVIEWERS and await supervisor.cancel_comment(update, context, sender):
+        return
+    if sender.role in OFFICERS:
+        await officer.cancel(update, context, sender)
+    else:
+        await start(update, context, sender)
+
+
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
     """A typed message: a supervisor's pending review comment, else an answer to the chat's visit."""
     if sender.role in REVIEWERS and await supervisor.pending_comment(update, context, sender):
@@ -340,11 +350,12 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("resume", guarded(resume, (*officers, "borrower"))))
     application.add_handler(CommandHandler("back", guarded(officer.back, (*officers, "borrower"))))
     application.add_handler(CommandHandler("skip", guarded(officer.skip, (*officers, "borrower"))))
-    application.add_handler(CommandHandler("cancel", guarded(officer.cancel, officers)))
+    application.add_handler(CommandHandler("cancel", guarded(cancel, STAFF)))
     application.add_handler(CommandHandler("note", guarded(officer.note, officers)))
     application.add_handler(CommandHandler("invite", guarded(borrower.invite, officers)))
     application.add_handler(CommandHandler("reply", guarded(supervisor.reply_to_review, officers)))
     application.add_handler(CommandHandler("review", guarded(supervisor.review, REVIEWERS)))
+    application.add_handler(CommandHandler("comment", guarded(supervisor.comment, REVIEWERS)))
     application.add_handler(CommandHandler("transcript", guarded(supervisor.transcript, STAFF)))
     application.add_handler(CommandHandler("export", guarded(supervisor.export, REVIEWERS)))
     application.add_handler(CallbackQueryHandler(guarded(buttons, (*STAFF, "borrower"))))
