@@ -16,7 +16,7 @@ import bot.desk.visits as desk_visits
 from bot.desk import Actor, FixedClock, VisitDesk
 from bot.desk.alerts import contact_hold
 from bot.desk.contact import ContactWindow
-from bot.desk.outbox import enqueue, label_of, msg, payload, render, when
+from bot.desk.outbox import enqueue, label_of, msg, on_queued, payload, render, when
 from bot.desk.records import visit_record
 from bot.desk.report import render_report
 from dialogs.answers import Reply
@@ -91,7 +91,8 @@ async def test_nothing_is_queued_when_the_inputs_transaction_rolls_back(
         await answer(desk, started.visit_id, RISKY[-1])
     assert await rows(desk) == []
     async with desk.sessions() as session:  # and the answer itself is not kept either
-        kept = await session.scalar(select(func.count()).select_from(Answer).where(Answer.step_id == "repayment_pressure"))
+        query = select(func.count()).select_from(Answer).where(Answer.step_id == "repayment_pressure")
+        kept = await session.scalar(query)
     assert kept == 0
     monkeypatch.setattr(desk_visits, "queue_effects", real)
     await answer(desk, started.visit_id, RISKY[-1])  # given again: answer and alert, together
@@ -203,3 +204,29 @@ async def test_the_report_says_whom_an_alert_reached_and_when_only_once_it_did(d
         await store.mark_sent(session, alert.id, at=MORNING + timedelta(seconds=2))
     sent = await report()
     assert "已即时预警主管" in sent and "刘主管" in sent and "2026-12-02 11:00 Asia/Shanghai" in sent
+
+
+async def test_a_commit_that_queued_a_message_wakes_the_delivery_worker_and_a_rollback_does_not(
+    desk: VisitDesk,
+) -> None:
+    woken: list[int] = []
+    stop = on_queued(lambda: woken.append(1))
+    try:
+        async with desk.sessions() as session, session.begin():
+            await repo.load_visit(session, 1)  # a commit that queued nothing wakes nobody
+        assert woken == []
+
+        async def queued_then_rolled_back() -> None:
+            async with desk.sessions() as session, session.begin():
+                await enqueue(session, "notice", payload("alert_due", {"at": 1}), now=MORNING, user_id=1)
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await queued_then_rolled_back()
+        assert woken == [] and await rows(desk) == []
+        async with desk.sessions() as session, session.begin():
+            await enqueue(session, "notice", payload("alert_due", {"at": 1}), now=MORNING, user_id=1)
+            await enqueue(session, "notice", payload("alert_due", {"at": 2}), now=MORNING, user_id=1)
+        assert woken == [1]  # once per commit
+    finally:
+        stop()
