@@ -107,13 +107,14 @@ def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, A
 def _alerts(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     """What became of the visit's risk alerts (from the outbox): whom they reached and when, or not yet."""
     alerts = record.get("alerts") or []
-    sent = [
-        {"recipient": a["recipient"], "at": shown(a["sent_at"], zone.key)} for a in alerts if a.get("status") == "sent"
-    ]
+    first_sent: dict[str, str] = {}  # one line per person: when their first alert reached them
+    for a in sorted((a for a in alerts if a.get("status") == "sent"), key=lambda a: str(a["sent_at"])):
+        first_sent.setdefault(a["recipient"], a["sent_at"])
+    failed = [a["recipient"] for a in alerts if a.get("status") == "failed" and a["recipient"] not in first_sent]
     return {
-        "alerts_sent": sent,
+        "alerts_sent": [{"recipient": who, "at": shown(at, zone.key)} for who, at in first_sent.items()],
         "alerts_pending": sum(a.get("status") == "pending" for a in alerts),
-        "alerts_failed": [a["recipient"] for a in alerts if a.get("status") == "failed"],
+        "alerts_failed": list(dict.fromkeys(failed)),
     }
 
 
