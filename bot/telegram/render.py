@@ -30,6 +30,7 @@ __all__ = [
     "record_id",
     "split_text",
     "visible_length",
+    "withdrawn_text",
 ]
 
 MAX_CALLBACK_BYTES = 64
@@ -44,6 +45,7 @@ register(
         "tg_done_multi": {"zh-CN": "✔ 完成选择", "en": "✔ Done"},
         "tg_answered": {"zh-CN": "✅ {answer}", "en": "✅ {answer}"},
         "tg_type_answer": {"zh-CN": "请直接输入回答。", "en": "Type your answer."},
+        "tg_withdrawn": {"zh-CN": "↩ 已撤回，重新回答", "en": "↩ taken back, to be answered again"},
     }
 )
 
@@ -153,6 +155,12 @@ def keyboard(
 def answered_text(question: str, answer: str) -> str:
     """The question message after it was answered: the question and the recorded answer."""
     return f"{html.escape(question)}\n✅ <b>{html.escape(answer)}</b>"
+
+
+def withdrawn_text(question: str, answer: str, locale: str) -> str:
+    """An answered question's message once ``/back`` took the answer back: struck through, marked so."""
+    withdrawn = html.escape(message("tg_withdrawn", locale))
+    return f"{html.escape(question)}\n<s>{html.escape(answer)}</s> {withdrawn}"
 
 
 _TOKEN = re.compile(r"<[^<>]*>|&#?\w+;|.", re.S)
