@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogs.i18n import LOCALES
@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     # -- rules of contact (bot/desk/contact.py); defaults from Chinese industry rules (seeds 002, 004)
     contact_window_start: time = Field(default=time(8, 0), description="Earliest contact, borrower's zone.")
     contact_window_end: time = Field(default=time(21, 0), description="Latest contact, borrower's zone.")
+    # (start == end switches the window off: contact at any hour)
+    contact_daily_cap: int = Field(default=3, ge=1, description="Connected calls a borrower gets a day (local day).")
+    contact_weekly_cap: int = Field(default=7, ge=1, description="Connected calls a borrower gets in 7 local days.")
+    contact_attempt_scripts: str = Field(
+        default="overdue_reminder", description="Scripts (comma-separated) whose calls count even when unreachable."
+    )
+    contact_collection_scripts: str = Field(
+        default="overdue_reminder", description="Collection scripts (comma-separated): held by disputes, not opt-outs."
+    )
+    contact_opt_out_tiers: str = Field(
+        default="low,medium", description="Risk tiers (comma-separated) whose opt-out (不想回访) stops phone visits."
+    )
+    contact_dispute_flag: str = Field(default="dispute", description="The risk flag that records a dispute.")
     # -- the file store (photos given as answers); a local folder by default
     files_dir: str = Field(default="./visitbot-files", description="Folder where photos and files are kept.")
     # -- data care
@@ -52,6 +65,14 @@ class Settings(BaseSettings):
             check_url(value)
         except DatabaseUnavailable as exc:
             raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("contact_window_end")
+    @classmethod
+    def _window_order(cls, value: time, info: ValidationInfo) -> time:
+        start = info.data.get("contact_window_start")
+        if isinstance(start, time) and value < start:
+            raise ValueError(f"VISITBOT_CONTACT_WINDOW_END {value:%H:%M} is before VISITBOT_CONTACT_WINDOW_START")
         return value
 
     @field_validator("locale")

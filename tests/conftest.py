@@ -18,6 +18,11 @@ from storage.migrate import upgrade
 install_masking()
 """Every log record of the test run is masked as in production: no raw phone or ID number in its logs."""
 
+os.environ.setdefault("VISITBOT_CONTACT_WINDOW_START", "00:00")
+os.environ.setdefault("VISITBOT_CONTACT_WINDOW_END", "00:00")
+"""The suite runs at any hour: the contact window is off (start == end) unless a test sets it, as
+tests/bot/test_contact_rules.py and the contact e2e tests do, with a frozen clock or a chosen zone."""
+
 settings.register_profile("suite", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=3000, deadline=None)
 settings.load_profile(os.environ.get("VISITBOT_HYPOTHESIS", "suite"))

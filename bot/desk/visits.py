@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.desk import contact
 from bot.desk.alerts import queue_effects
 from bot.desk.choices import channel_for, not_offered_text, offered_outcomes
 from bot.desk.clock import Clock, SystemClock
 from bot.desk.contact import ContactWindow
+from bot.desk.errors import NotFound
 from bot.desk.facts import VisitFacts
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
 from bot.desk.review import INITIAL_REVIEW
@@ -59,14 +61,6 @@ register(
 )
 
 
-class NotFound(LookupError):
-    """A borrower, loan or visit that does not exist; ``text`` is ready to show the user."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        super().__init__(text)
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who gave an input: an officer, the borrower themself, or the system."""
@@ -89,6 +83,8 @@ class DeskReply:
     tasks: list[int] = field(default_factory=list)
     """Ids of officer tasks this input created (call-backs)."""
     opted_out: bool = False
+    borrower_asked: bool = False
+    """The borrower asked for the call-back time this input booked (bot.desk.contact)."""
 
 
 def cancel_outcomes(actor: Actor, state: VisitState | None = None, script: Script | None = None) -> tuple[Outcome, ...]:
@@ -150,6 +146,9 @@ class VisitDesk:
             return await self._begin(borrower_code, actor, officer_id, script_id, channel, locale)
         except IntegrityError:
             return await self._begin(borrower_code, actor, officer_id, script_id, channel, locale)
+        except contact.ContactRefused as refused:  # the rules of contact say no: kept for the record
+            await contact.record_refusal(self.sessions, refused.refusal)
+            raise
 
     async def _begin(
         self,
@@ -187,7 +186,10 @@ class VisitDesk:
                 now=self.clock.now(),
             )
             await session.refresh(visit, ["officer"])
+            now = self.clock.now()
+            notice = await contact.check_start(session, self.settings, visit, actor_kind=actor.kind, now=now)
             turn = engine.start(self._facts(visit), lang)
+            turn.notice = notice or turn.notice
             reply = DeskReply(visit.id, turn)
             await self._store(session, engine, visit, reply, actor)
             return reply
@@ -234,9 +236,16 @@ class VisitDesk:
                 turn.error = not_offered_text(event.outcome, offered, state.locale, code=code)
                 return DeskReply(visit.id, turn)
             now = self.now(visit.borrower.timezone)
+            event, asked = contact.asked_by_borrower(event, said, actor.kind)
+            refused = await contact.refuse_callback(
+                session, self.settings, engine, state, self._facts(visit), event, visit, now=now, asked=asked,
+                user_id=actor.user_id,
+            )  # fmt: skip
+            if refused is not None:  # a call-back outside the contact window: the same question again
+                return DeskReply(visit.id, refused)
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
-            reply = DeskReply(visit.id, turn)
+            reply = DeskReply(visit.id, turn, borrower_asked=asked)
             await self._store(session, engine, visit, reply, actor, attachment)
             return reply
 
@@ -364,7 +373,7 @@ class VisitDesk:
                 value = ",".join(str(v) for v in value)
             if value is not None:
                 setattr(borrower, name, str(value))
-        if ended.outcome is Outcome.OPTED_OUT:
+        if ended.outcome is Outcome.OPTED_OUT and contact.is_opt_out(ended.fields):  # not a declined consent
             borrower.opted_out_at = self.clock.now()
             reply.opted_out = True
         # every high flag of the visit counts, not only those of the last answer
@@ -383,6 +392,8 @@ class VisitDesk:
                 due_at=visit.callback_at,
             )
             reply.tasks.append(task.id)
+            await contact.mark_asked(session, task, visit, asked=reply.borrower_asked, locale=visit.locale)
+        await contact.keep_disputes(session, self.settings, visit, reply.turn.state, self.clock.now())
         relief = ended.fields.get("relief_request")
         if relief in ("extension", "instalments"):
             terms = ended.fields.get("relief_terms")
