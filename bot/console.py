@@ -13,6 +13,7 @@ from typing import TextIO
 from rich.console import Console
 
 from bot.desk import Actor, DeskReply, VisitDesk
+from bot.desk.files import FileStoreError, KeptFile, keep_path
 from dialogs.answers import Reply, parse_answer, photo_path
 from dialogs.engine import Back, Cancel, Event, Skip, Submit, Turn
 from dialogs.errors import InvalidAnswer
@@ -86,6 +87,8 @@ class ConsoleVisit:
         self.locale = locale
         self.out = out or Console(highlight=False)
         self.kind: AnswerKind | None = None
+        self.kept: KeptFile | None = None
+        """The photo the next input gives, copied into the desk's file store."""
 
     def show(self, turn: Turn) -> None:
         """Print a turn: notices, lines said, the question and its numbered choices."""
@@ -101,8 +104,9 @@ class ConsoleVisit:
         self.out.print(f"» {prompt.text}", style="bold", markup=False)
         for number, (_, label) in enumerate(prompt.options, 1):
             self.out.print(f"   {number}. {label}", markup=False)
-        if prompt.hint and prompt.kind not in (AnswerKind.CHOICE,):
-            self.out.print(f"   ({prompt.hint})", style="dim", markup=False)
+        hint = message("answer_photo_path", self.locale) if prompt.kind is AnswerKind.PHOTO else prompt.hint
+        if hint and prompt.kind not in (AnswerKind.CHOICE,):
+            self.out.print(f"   ({hint})", style="dim", markup=False)
 
     async def run(self, reply: DeskReply, officer_id: int | None, read: Callable[[], str | None]) -> str | None:
         """Loop until the visit ends or input stops; returns the outcome (None when paused)."""
@@ -133,7 +137,11 @@ class ConsoleVisit:
             event = self._event(text)
             if event is None:
                 continue
-            reply = await self.desk.act(visit_id, event, actor=actor, said=text)
+            kept, self.kept = self.kept, None
+            if kept is None:  # a dry run's desk takes no attachment (it keeps no file)
+                reply = await self.desk.act(visit_id, event, actor=actor, said=text)
+            else:
+                reply = await self.desk.act(visit_id, event, actor=actor, said=text, attachment=kept)
             self.show(reply.turn)
         outcome = reply.turn.state.outcome or ""
         label = message(f"outcome_{outcome}", self.locale)
@@ -149,7 +157,14 @@ class ConsoleVisit:
         if text.startswith("/cancel"):
             return self._cancel(text[7:].strip())
         if self.kind is AnswerKind.PHOTO and (path := photo_path(text)) is not None:
-            return Submit(Reply(photo=path))
+            if self.dry_run:
+                return Submit(Reply(photo=path))
+            try:  # the photo is copied into the file store, so supervisors see it
+                self.kept = keep_path(self.desk.files, path)
+            except FileStoreError:
+                self.out.print(message("files_not_kept", self.locale), style="red", markup=False)
+                return None
+            return Submit(Reply(photo=self.kept.key))
         return Submit(Reply(text=text))
 
     def _cancel(self, rest: str) -> Event | None:

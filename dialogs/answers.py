@@ -81,8 +81,12 @@ register(
             "en": "That is too long ({length} characters). Please keep it within {max} characters.",
         },
         "answer_photo_needed": {
-            "zh-CN": "这一步需要一张照片，请直接发送照片（控制台可输入图片文件的路径）。",
-            "en": "This step needs a photo. Please send one (on the console, type an image file's path).",
+            "zh-CN": "这一步需要一张照片，请直接发送照片。",
+            "en": "This step needs a photo. Please send one.",
+        },
+        "answer_photo_path": {
+            "zh-CN": "请输入图片文件的路径，例如 /home/me/shop.jpg",
+            "en": "Type the path of an image file, e.g. /home/me/shop.jpg",
         },
         "answer_location_needed": {
             "zh-CN": "这一步需要位置，请发送定位，或输入 纬度,经度，例如 31.23,121.47。",

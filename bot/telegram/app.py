@@ -46,7 +46,7 @@ OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite
 SUPERVISOR_COMMANDS = ("review", "transcript", "export")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
-    "borrower": ("start", "help", "resume", "back"),
+    "borrower": borrower.BORROWER_COMMANDS,
     "officer": ("start", "help", *OFFICER_COMMANDS, "transcript"),
     "supervisor": ("start", "help", *SUPERVISOR_COMMANDS),
     "admin": ("start", "help", *OFFICER_COMMANDS, *SUPERVISOR_COMMANDS),
@@ -151,7 +151,10 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
-    """/help: what this person can do here."""
+    """/help: what this person can do here (a borrower: only their own commands)."""
+    if sender.role == "borrower":
+        await borrower.help_borrower(update, context, sender)
+        return
     await start(update, context, sender)
 
 
@@ -221,7 +224,10 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Send
 
 
 async def set_commands_for(context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
-    """Register the command menu of this person's role for their chat."""
+    """Register the command menu of this person's role for their chat (a borrower's: only their own)."""
+    if sender.role == "borrower":
+        await borrower.set_borrower_menu(context, sender)
+        return
     names = COMMANDS.get(sender.role, COMMANDS["stranger"])
     commands = [BotCommand(name, message(f"cmd_{name}", sender.locale)) for name in names]
     try:

@@ -1,21 +1,36 @@
-"""Borrowers' self-service: an invite link opens the check-in (consent first), in their language."""
+"""Borrowers' self-service: an invite link opens the check-in (consent first), in their language.
+
+A borrower sees only their own commands (:data:`BORROWER_COMMANDS`, in their chat's menu and in
+/help), reads a closing message when the check-in ends (thanks, and what happens next), and a
+staff member who opens a borrower's link (to check it) does not use it up.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import logging
 
-from telegram import Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.cli_share import deep_link
-from bot.desk import Actor, NotFound
+from bot.desk import Actor, DeskReply, NotFound
+from bot.desk.timefmt import shown
 from bot.telegram.common import Sender, send, services_of, t
 from bot.telegram.visits import show_reply
-from dialogs.i18n import register
+from dialogs.i18n import message, register
+from dialogs.schema import Severity
 from storage import repositories as repo
 from storage.self_service import create_invite, invite_reopens, redeem_invite
 
-__all__ = ["invite", "start_with_token"]
+__all__ = ["BORROWER_COMMANDS", "closing_text", "help_borrower", "invite", "set_borrower_menu", "start_with_token"]
+
+log = logging.getLogger(__name__)
+
+BORROWER_COMMANDS = ("start", "help", "resume", "back", "skip")
+"""What a borrower may send: never a staff command (their menu and /help list only these)."""
 
 register(
     {
@@ -41,6 +56,46 @@ register(
             "zh-CN": "您好！您可以通过客户经理发给您的链接填写自助回访。",
             "en": "Hello! You can fill in a self-service check-in through the link your loan officer sent you.",
         },
+        "tg_borrower_cmd_start": {"zh-CN": "开始", "en": "Start"},
+        "tg_borrower_cmd_help": {"zh-CN": "能做什么", "en": "What I can do here"},
+        "tg_borrower_cmd_resume": {"zh-CN": "回到我的自助回访", "en": "Back to my check-in"},
+        "tg_borrower_cmd_back": {"zh-CN": "撤回上一个回答", "en": "Undo my last answer"},
+        "tg_borrower_cmd_skip": {"zh-CN": "跳过这个问题（可跳过时）", "en": "Skip this question (where allowed)"},
+        "tg_borrower_help": {
+            "zh-CN": "您可以直接点选按钮或输入回答。可用的命令：\n{commands}\n"
+            "如需新的自助回访链接，请联系您的客户经理。",
+            "en": "Tap a button or type your answer. Commands you can use:\n{commands}\n"
+            "For a new check-in link, please ask your loan officer.",
+        },
+        "tg_invite_staff": {
+            "zh-CN": "这是给借款人本人使用的自助回访链接。您是员工，打开它不会用掉它，借款人仍然可以使用。"
+            "想先看看借款人会看到什么，可以运行 visitbot scripts try self_checkin。",
+            "en": "This self-service link is for the borrower. You are staff, so opening it does not use it up: "
+            "the borrower can still use it. To see what the borrower will see, run visitbot scripts try self_checkin.",
+        },
+        "tg_borrower_closing_completed": {
+            "zh-CN": "自助回访结束，感谢您抽空填写！您的回答已经提交给您的客户经理，我们会认真查看。"
+            "如有任何需要，可以随时联系您的客户经理。",
+            "en": "Check-in finished: thank you for your time! Your answers have gone to your loan officer, who will "
+            "read them. If you need anything, contact your loan officer any time.",
+        },
+        "tg_borrower_closing_call_at": {
+            "zh-CN": "自助回访结束，感谢您抽空填写！您的回答已经提交给您的客户经理，客户经理会在 {at} 给您回电。",
+            "en": "Check-in finished: thank you for your time! Your answers have gone to your loan officer, who will "
+            "call you at {at}.",
+        },
+        "tg_borrower_closing_call_soon": {
+            "zh-CN": "自助回访结束，感谢您抽空填写！您的回答已经提交给您的客户经理，客户经理会尽快给您回电。",
+            "en": "Check-in finished: thank you for your time! Your answers have gone to your loan officer, who will "
+            "call you soon.",
+        },
+        "tg_borrower_closing_opted_out": {
+            "zh-CN": "自助回访结束，感谢您告诉我们您的想法：您的选择已经记录，我们会按您的意愿安排今后的联系。"
+            "如有任何需要，可以随时联系您的客户经理。",
+            "en": "Check-in finished: thank you for telling us. Your choice is recorded and we will keep in touch "
+            "only as you wish. "
+            "If you need anything, contact your loan officer any time.",
+        },
     }
 )
 
@@ -53,6 +108,9 @@ async def start_with_token(update: Update, context: ContextTypes.DEFAULT_TYPE, s
     The link opened again by the person who used it takes them back to their check-in while it is
     open (the first attempt may have died between using the link and showing the first question).
     """
+    if sender.user is not None:  # staff checking a borrower's link: it stays the borrower's
+        await send(context, sender.chat_id, html.escape(t("tg_invite_staff", sender)))
+        return
     svc = services_of(context)
     async with svc.sessions() as session, session.begin():
         check = await redeem_invite(session, token, telegram_id=sender.telegram_id)
@@ -67,6 +125,7 @@ async def start_with_token(update: Update, context: ContextTypes.DEFAULT_TYPE, s
     if (check.problem is not None and not reopens) or invite is None:
         await send(context, sender.chat_id, html.escape(t(f"tg_invite_{check.problem or 'unknown'}", sender)))
         return
+    await set_borrower_menu(context, dataclasses.replace(sender, borrower=invite.borrower))
     try:
         reply = await svc.desk.begin(
             code, actor=Actor("borrower"), officer_id=None, script_id=script_id, channel="self", locale=sender.locale
@@ -98,3 +157,36 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
     username = context.bot.username
     text = t("tg_invite_link", sender, code=code, name=name, days=INVITE_DAYS, link=deep_link(username, token))
     await send(context, sender.chat_id, html.escape(text))
+
+
+def _menu(locale: str) -> list[BotCommand]:
+    return [BotCommand(name, message(f"tg_borrower_cmd_{name}", locale)) for name in BORROWER_COMMANDS]
+
+
+async def set_borrower_menu(context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """The borrower's own command menu in their chat (replacing whatever menu the chat had)."""
+    try:
+        await context.bot.set_my_commands(_menu(sender.locale), scope=BotCommandScopeChat(sender.chat_id))
+    except TelegramError as exc:
+        log.info("could not set the borrower's commands for chat %s: %s", sender.chat_id, exc)
+
+
+async def help_borrower(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
+    """/help for a borrower: their own commands only, then their check-in where it stands."""
+    await set_borrower_menu(context, sender)
+    commands = "\n".join(f"/{c.command} {c.description}" for c in _menu(sender.locale) if c.command != "start")
+    await send(context, sender.chat_id, html.escape(t("tg_borrower_help", sender, commands=commands)))
+
+
+def closing_text(reply: DeskReply, zone: str) -> str:
+    """What a borrower reads when their check-in ends: thanks, and what happens next (in ``zone``)."""
+    state = reply.turn.state
+    locale = state.locale
+    if state.outcome == "opted_out":
+        return message("tg_borrower_closing_opted_out", locale)
+    if state.callback_at:
+        return message("tg_borrower_closing_call_at", locale, at=shown(state.callback_at, zone))
+    worrying = any(f.get("severity") == Severity.HIGH.value for f in state.flags)
+    if state.answers.get("wants_call") is True or worrying:
+        return message("tg_borrower_closing_call_soon", locale)
+    return message("tg_borrower_closing_completed", locale)

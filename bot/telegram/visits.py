@@ -13,24 +13,24 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections import OrderedDict
 from datetime import timedelta
 
 from telegram import CallbackQuery, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
+from bot.desk.files import FileStoreError, KeptFile, keep
+from bot.desk.timefmt import person_zone
 from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t, try_edit_markup
-from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text, withdrawn_text
+from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
 from dialogs.i18n import message, register
 from storage.chats import chat_session, clear_chat, set_chat, set_chat_message
 from storage.models import ChatSession, utcnow
 
-__all__ = ["actor_of", "on_button", "on_input", "remove_buttons", "reshow", "run_event", "show_reply", "update_key"]
+__all__ = ["actor_of", "on_button", "on_input", "reshow", "run_event", "show_reply", "update_key"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,10 @@ async def show_reply(
     if turn.finished:
         outcome = message(f"outcome_{turn.state.outcome}", locale)
         ended = f"<b>{html.escape(message('tg_finished', locale, outcome=outcome, visit=reply.visit_id))}</b>"
+        if sender.role == "borrower":  # thanks and what happens next, not a record number
+            from bot.telegram.borrower import closing_text  # borrower.py imports this module
+
+            ended = html.escape(closing_text(reply, person_zone(sender.borrower, svc.settings.timezone)))
         await send(context, sender.chat_id, f"{text}\n\n{ended}" if text else ended)
         async with svc.sessions() as session, session.begin():
             chat = await chat_session(session, sender.chat_id)
@@ -169,61 +173,22 @@ def _press_text(sender: Sender, reply: DeskReply) -> tuple[str | None, bool]:
     return None, False
 
 
-_ANSWERED: OrderedDict[tuple[int, int, str], tuple[int, str, str]] = OrderedDict()
-"""(chat, visit, step) → (message id, question, answer shown) of the answers this process marked, so
-``/back`` edits the withdrawn answer's own message. Answers marked by another bot process (or before a
-restart) are not known here: then only the buttons of the question left open go."""
-_REMEMBER_ANSWERED = 5_000
-
-
-def _remember(chat_id: int, visit_id: int, step: str, shown: tuple[int, str, str]) -> None:
-    _ANSWERED[(chat_id, visit_id, step)] = shown
-    _ANSWERED.move_to_end((chat_id, visit_id, step))
-    while len(_ANSWERED) > _REMEMBER_ANSWERED:
-        _ANSWERED.popitem(last=False)
-
-
-async def remove_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int) -> None:
-    """Take the buttons off a message (a question no longer open); a failure only leaves them showing."""
-    try:
-        await context.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
-    except TelegramError as exc:
-        log.info("could not remove the buttons of message %s in chat %s: %s", message_id, chat_id, exc)
-
-
-async def _edit_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, text: str) -> None:
-    """Edit an earlier message's text in place (never a new message: it only annotates the past)."""
-    try:
-        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
-    except TelegramError as exc:
-        log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
-
-
 async def _mark_answered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply, message_id: int) -> None:
-    """Edit the question just handled (``message_id``): an answer shows under its question; ``/back``
-    strikes the withdrawn answer in its own message and takes the buttons off the question left; a
-    visit ended by hand takes them off its open question. A failure leaves the messages as they were."""
+    """Edit the answered question to show its answer; a failure leaves it as it was (nothing depends on it)."""
     turn = reply.turn
-    locale = turn.state.locale
     recorded = [r for r in turn.records if isinstance(r, AnswerRecorded)]
-    undone = [r for r in turn.records if isinstance(r, AnswerUndone)]
     if recorded:
         first = recorded[0]
-        shown = first.display or (message("tg_skip", locale) if first.skipped else first.raw)
-        try:
-            await edit_or_send(context, chat_id, message_id, answered_text(first.question, shown))
-        except TelegramError as exc:
-            log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
-            return
-        _remember(chat_id, reply.visit_id, first.step, (message_id, first.question, shown))
-    elif undone:
-        await remove_buttons(context, chat_id, message_id)
-        known = _ANSWERED.pop((chat_id, reply.visit_id, undone[0].step), None)
-        if known is not None and known[0] != message_id:
-            answered, question, shown = known
-            await _edit_text(context, chat_id, answered, withdrawn_text(question, shown, locale))
-    elif any(isinstance(r, VisitEnded) for r in turn.records):
-        await remove_buttons(context, chat_id, message_id)
+        shown = first.display or (message("tg_skip", turn.state.locale) if first.skipped else first.raw)
+        text = answered_text(first.question, shown)
+    elif any(isinstance(r, AnswerUndone) for r in turn.records):
+        text = html.escape(message("tg_undone", turn.state.locale))
+    else:
+        return
+    try:
+        await edit_or_send(context, chat_id, message_id, text)
+    except TelegramError as exc:
+        log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
 
 
 async def run_event(
@@ -237,6 +202,7 @@ async def run_event(
     message_id: int | None = None,
     query: CallbackQuery | None = None,
     needs_shown: bool = True,
+    attachment: KeptFile | None = None,
 ) -> DeskReply | None:
     """Apply an input to the chat's visit; edits the old question (``message_id``, else the chat's
     question message) with the answer, shows the next one. ``needs_shown``: the input answers the
@@ -247,7 +213,7 @@ async def run_event(
     step = expect_step or chat.step
     reply = await services_of(context).desk.act(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
-        expect_step=step,
+        expect_step=step, attachment=attachment,
     )  # fmt: skip
     alerted = False
     if query is not None:
@@ -314,8 +280,11 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: S
     msg = update.effective_message
     if msg is None:
         return None
+    kept = None
     if msg.photo:
-        reply, said = Reply(photo=msg.photo[-1].file_id), "[photo]"
+        if (kept := await _keep_photo(context, sender, msg.photo[-1].file_id)) is None:
+            return None
+        reply, said = Reply(photo=kept.key), "[photo]"
     elif msg.location is not None:
         loc = msg.location
         reply, said = (
@@ -324,7 +293,20 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: S
         )
     else:
         reply, said = Reply(text=msg.text or ""), msg.text or ""
-    return await run_event(update, context, sender, Submit(reply), said)
+    return await run_event(update, context, sender, Submit(reply), said, attachment=kept)
+
+
+async def _keep_photo(context: ContextTypes.DEFAULT_TYPE, sender: Sender, file_id: str) -> KeptFile | None:
+    """Download a photo from Telegram into the file store; None, after asking for it again, when that fails."""
+    try:
+        found = await context.bot.get_file(file_id)
+        data = await found.download_as_bytearray()
+        name = found.file_path or f"{file_id}.jpg"
+        return await keep(services_of(context).desk.files, bytes(data), name, source_ref=file_id)
+    except (TelegramError, FileStoreError) as exc:
+        log.warning("photo %s of chat %s not kept: %s", file_id, sender.chat_id, exc)
+        await send(context, sender.chat_id, html.escape(t("files_not_kept", sender)))
+        return None
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> DeskReply | None:

@@ -181,3 +181,45 @@ def test_the_default_store_is_the_settings_folder(tmp_path: Path) -> None:
     made = VisitDesk(None, ScriptCatalog(), settings)  # type: ignore[arg-type]
     assert isinstance(made.files, LocalFileStore) and made.files.root == tmp_path / "x"
     assert os.fspath(made.files.root) == str(tmp_path / "x")
+
+
+async def test_a_photo_path_typed_on_the_console_is_copied_into_the_store(desk: VisitDesk, tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from bot.console import ConsoleVisit
+
+    picture = tmp_path / "shop.jpg"
+    picture.write_bytes(JPEG)
+    out = io.StringIO()
+    console = ConsoleVisit(desk, code="B002", locale="zh-CN", out=Console(file=out, width=200))
+    plain = {AnswerKind.CHOICE: "1", AnswerKind.MULTI: "1", AnswerKind.YESNO: "n", AnswerKind.INTEGER: "3"}
+    plain |= {AnswerKind.MONEY: "1000", AnswerKind.PERCENT: "10", AnswerKind.TEXT: "正常"}
+    sent: list[str] = []
+
+    def read() -> str:
+        if console.kind is AnswerKind.PHOTO:
+            if sent:
+                return "/quit"
+            sent.append(str(picture))
+            return str(picture)
+        assert console.kind is not None
+        return plain[console.kind]
+
+    started = await desk.begin("B002", actor=OFFICER, officer_id=1, script_id="onsite_visit", channel="onsite")
+    await console.run(started, 1, read)
+    shown = out.getvalue()
+    assert "请输入图片文件的路径" in shown  # the console says how to give a photo there …
+    async with desk.sessions() as session:
+        rows = await visit_attachments(session, started.visit_id)
+    assert len(rows) == 1 and rows[0].source_ref == str(picture)
+    assert desk.files.read(rows[0].store_key) == JPEG  # … and keeps a copy, not the path
+
+
+def test_the_photo_re_ask_names_no_console_path() -> None:
+    from dialogs.i18n import message
+
+    for locale in ("zh-CN", "en"):
+        text = message("answer_photo_needed", locale)
+        assert "路径" not in text and "path" not in text and "console" not in text and "控制台" not in text
