@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections import OrderedDict
 from datetime import timedelta
 
 from telegram import CallbackQuery, Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -23,14 +25,14 @@ from bot.desk import Actor, DeskReply
 from bot.desk.files import FileStoreError, KeptFile, keep
 from bot.desk.timefmt import person_zone
 from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t, try_edit_markup
-from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text
+from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text, withdrawn_text
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
 from dialogs.i18n import message, register
 from storage.chats import chat_session, clear_chat, set_chat, set_chat_message
 from storage.models import ChatSession, utcnow
 
-__all__ = ["actor_of", "on_button", "on_input", "reshow", "run_event", "show_reply", "update_key"]
+__all__ = ["actor_of", "on_button", "on_input", "remove_buttons", "reshow", "run_event", "show_reply", "update_key"]
 
 log = logging.getLogger(__name__)
 
@@ -173,22 +175,61 @@ def _press_text(sender: Sender, reply: DeskReply) -> tuple[str | None, bool]:
     return None, False
 
 
+_ANSWERED: OrderedDict[tuple[int, int, str], tuple[int, str, str]] = OrderedDict()
+"""(chat, visit, step) → (message id, question, answer shown) of the answers this process marked, so
+``/back`` edits the withdrawn answer's own message. Answers marked by another bot process (or before a
+restart) are not known here: then only the buttons of the question left open go."""
+_REMEMBER_ANSWERED = 5_000
+
+
+def _remember(chat_id: int, visit_id: int, step: str, shown: tuple[int, str, str]) -> None:
+    _ANSWERED[(chat_id, visit_id, step)] = shown
+    _ANSWERED.move_to_end((chat_id, visit_id, step))
+    while len(_ANSWERED) > _REMEMBER_ANSWERED:
+        _ANSWERED.popitem(last=False)
+
+
+async def remove_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int) -> None:
+    """Take the buttons off a message (a question no longer open); a failure only leaves them showing."""
+    try:
+        await context.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+    except TelegramError as exc:
+        log.info("could not remove the buttons of message %s in chat %s: %s", message_id, chat_id, exc)
+
+
+async def _edit_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, text: str) -> None:
+    """Edit an earlier message's text in place (never a new message: it only annotates the past)."""
+    try:
+        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
+    except TelegramError as exc:
+        log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
+
+
 async def _mark_answered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply, message_id: int) -> None:
-    """Edit the answered question to show its answer; a failure leaves it as it was (nothing depends on it)."""
+    """Edit the question just handled (``message_id``): an answer shows under its question; ``/back``
+    strikes the withdrawn answer in its own message and takes the buttons off the question left; a
+    visit ended by hand takes them off its open question. A failure leaves the messages as they were."""
     turn = reply.turn
+    locale = turn.state.locale
     recorded = [r for r in turn.records if isinstance(r, AnswerRecorded)]
+    undone = [r for r in turn.records if isinstance(r, AnswerUndone)]
     if recorded:
         first = recorded[0]
-        shown = first.display or (message("tg_skip", turn.state.locale) if first.skipped else first.raw)
-        text = answered_text(first.question, shown)
-    elif any(isinstance(r, AnswerUndone) for r in turn.records):
-        text = html.escape(message("tg_undone", turn.state.locale))
-    else:
-        return
-    try:
-        await edit_or_send(context, chat_id, message_id, text)
-    except TelegramError as exc:
-        log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
+        shown = first.display or (message("tg_skip", locale) if first.skipped else first.raw)
+        try:
+            await edit_or_send(context, chat_id, message_id, answered_text(first.question, shown))
+        except TelegramError as exc:
+            log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
+            return
+        _remember(chat_id, reply.visit_id, first.step, (message_id, first.question, shown))
+    elif undone:
+        await remove_buttons(context, chat_id, message_id)
+        known = _ANSWERED.pop((chat_id, reply.visit_id, undone[0].step), None)
+        if known is not None and known[0] != message_id:
+            answered, question, shown = known
+            await _edit_text(context, chat_id, answered, withdrawn_text(question, shown, locale))
+    elif any(isinstance(r, VisitEnded) for r in turn.records):
+        await remove_buttons(context, chat_id, message_id)
 
 
 async def run_event(
