@@ -139,7 +139,7 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
         outcome = outcome_label(v.outcome, sender.locale)
         state = f" · {message('review_state_answered', sender.locale)}" if entry.state is ReviewState.ANSWERED else ""
         label = f"{marks.get(entry.worst or '', '')}#{v.id} {v.borrower.code} {v.borrower.name} · {outcome}{state}"
-        rows.append([InlineKeyboardButton(label[:64], callback_data=f"s:tr:{v.id}")])
+        rows.append([InlineKeyboardButton(label, callback_data=f"s:tr:{v.id}")])
     await send(context, sender.chat_id, html.escape(t("tg_review_list", sender)), InlineKeyboardMarkup(rows))
 
 
