@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bot import cli_admin, cli_bot, cli_share
+from bot import cli_admin, cli_bot, cli_contact, cli_share
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, out, run, settings_or_exit
 from bot.cli_import import import_command
@@ -46,6 +46,8 @@ app.add_typer(borrowers_app, name="borrowers")
 app.add_typer(visits_app, name="visits")
 app.add_typer(users_app, name="users")
 app.add_typer(scripts_app, name="scripts")
+app.add_typer(cli_contact.disputes_app, name="disputes")  # the rules of contact (bot/cli_contact.py)
+app.command("refusals", help=cli_contact.h("contact_help_refusals"))(cli_contact.refusals)
 
 register(
     {

@@ -56,6 +56,7 @@ __all__ = [
     "ContactRules",
     "ContactWindow",
     "Refusal",
+    "RefusalView",
     "asked_by_borrower",
     "check_start",
     "is_opt_out",
@@ -557,7 +558,7 @@ async def _borrower(session: AsyncSession, code: str, user: User, locale: str) -
 
 
 async def resolve_disputes(
-    session: AsyncSession, code: str, *, by: User, note: str, now: datetime, locale: str
+    session: AsyncSession, code: str, *, by: User, note: str, now: datetime, locale: str, actor: str | None = None
 ) -> list[Dispute]:
     """A supervisor or admin lifts a borrower's dispute hold: who, when and why are kept (and audited)."""
     _reviewer(by, locale)
@@ -569,8 +570,8 @@ async def resolve_disputes(
         raise NotFound(message("contact_no_dispute", locale, code=borrower.code))
     for dispute in resolved:
         await audit_record(
-            session, "dispute_resolved", now=now, user=by, visit_id=dispute.visit_id, borrower=borrower.code,
-            dispute_id=dispute.id, resolution=note.strip(),
+            session, "dispute_resolved", now=now, user=by, actor=actor, visit_id=dispute.visit_id,
+            borrower=borrower.code, dispute_id=dispute.id, resolution=note.strip(),
         )  # fmt: skip
     return resolved
 
@@ -597,15 +598,52 @@ async def list_refusals(
     )
 
 
+@dataclass(frozen=True)
+class RefusalView:
+    """A refused contact as people read it (labels, not codes); times stay aware for the front-end's zone."""
+
+    at: datetime
+    borrower: str
+    name: str
+    borrower_zone: str
+    who: str | None
+    channel: str
+    script_id: str | None
+    rule: str
+    rule_label: str
+    next_allowed: datetime | None
+    text: str
+
+    @classmethod
+    def of(cls, row: store.RefusalRow, locale: str) -> RefusalView:
+        """The view of a stored refusal, its rule named in ``locale``."""
+        refusal = row.refusal
+        return cls(
+            refusal.at, row.borrower_code, row.borrower_name, row.borrower_zone, row.user_name, refusal.channel,
+            refusal.script_id, refusal.rule, message(f"contact_rule_{refusal.rule}", locale), refusal.next_allowed_at,
+            str((refusal.detail or {}).get("text", "")),
+        )  # fmt: skip
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-shaped, times ISO with their offset."""
+        return {
+            "at": self.at.isoformat(),
+            "borrower": self.borrower,
+            "name": self.name,
+            "who": self.who,
+            "channel": self.channel,
+            "script_id": self.script_id,
+            "rule": self.rule,
+            "rule_label": self.rule_label,
+            "next_allowed": self.next_allowed.isoformat() if self.next_allowed else None,
+            "text": self.text,
+        }
+
+
 def refusal_line(row: store.RefusalRow, locale: str, zone: str) -> str:
     """One refused contact for people: when (viewer's zone), borrower, who, rule, next allowed."""
-    refusal = row.refusal
-    parts = [
-        shown(refusal.at, zone),
-        f"{row.borrower_code} {row.borrower_name}",
-        row.user_name or "-",
-        message(f"contact_rule_{refusal.rule}", locale),
-    ]
-    if refusal.next_allowed_at is not None:
-        parts.append("→ " + shown(refusal.next_allowed_at, row.borrower_zone))
+    view = RefusalView.of(row, locale)
+    parts = [shown(view.at, zone), f"{view.borrower} {view.name}", view.who or "-", view.rule_label]
+    if view.next_allowed is not None:
+        parts.append("→ " + shown(view.next_allowed, view.borrower_zone))
     return " · ".join(parts)
