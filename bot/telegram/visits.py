@@ -342,8 +342,9 @@ async def _keep_photo(context: ContextTypes.DEFAULT_TYPE, sender: Sender, file_i
     try:
         found = await context.bot.get_file(file_id)
         data = await found.download_as_bytearray()
-        name = found.file_path or f"{file_id}.jpg"
-        return await keep(services_of(context).desk.files, bytes(data), name, source_ref=file_id)
+        name = found.file_path if found.file_path and "." in found.file_path.rsplit("/", 1)[-1] else "photo.jpg"
+        files = services_of(context).desk.files  # Telegram sends every photo as a JPEG
+        return await keep(files, bytes(data), name, content_type="image/jpeg", source_ref=file_id)
     except (TelegramError, FileStoreError) as exc:
         log.warning("photo %s of chat %s not kept: %s", file_id, sender.chat_id, exc)
         await send(context, sender.chat_id, html.escape(t("files_not_kept", sender)))

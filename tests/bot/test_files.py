@@ -223,3 +223,34 @@ def test_the_photo_re_ask_names_no_console_path() -> None:
     for locale in ("zh-CN", "en"):
         text = message("answer_photo_needed", locale)
         assert "路径" not in text and "path" not in text and "console" not in text and "控制台" not in text
+
+
+async def test_a_telegram_photo_is_downloaded_into_the_store(tmp_path: Path) -> None:
+    """The photo's bytes come from Telegram (getFile, then the file URL), not only its file_id."""
+    from types import SimpleNamespace
+
+    from telegram import Bot
+
+    from bot.telegram.common import Sender
+    from bot.telegram.visits import _keep_photo
+    from tests.bot.telegram.harness import TOKEN
+    from tests.botapi import BotApiDouble
+
+    store = LocalFileStore(tmp_path / "kept")
+    async with BotApiDouble(token=TOKEN, bot_username="visit_test_bot") as double:
+        user = double.user(8401, "王磊")
+        async with Bot(TOKEN, base_url=double.base_url, base_file_url=double.base_file_url) as bot:
+            await user.send_photo(JPEG)
+            updates = await bot.get_updates(timeout=5)
+            message = updates[-1].message
+            assert message is not None and message.photo
+            services = SimpleNamespace(desk=SimpleNamespace(files=store))
+            context = SimpleNamespace(bot=bot, application=SimpleNamespace(bot_data={"services": services}))
+            sender = Sender(user.user_id, user.chat_id, "zh-CN", None, None)
+            kept = await _keep_photo(context, sender, message.photo[-1].file_id)  # type: ignore[arg-type]
+            assert kept is not None and store.read(kept.key) == JPEG
+            assert kept.source_ref == message.photo[-1].file_id and kept.key.endswith(".jpg")
+            lost = await _keep_photo(context, sender, "no-such-file")  # type: ignore[arg-type]
+            assert lost is None
+            told = await user.wait_for_message("照片没能保存")
+            assert "再发送一次" in (told.text or "")
