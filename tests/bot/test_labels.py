@@ -108,3 +108,24 @@ def test_who_answered_in_words() -> None:
     assert answered_by_label("officer", "zh-CN") == "信贷员代答"
     assert answered_by_label("borrower", "en") == "the borrower themself"
     assert message("answered_by_officer", "en") == "the officer, for the borrower"
+
+
+BORROWER_READS_NO = ("对方", "借款人", "the borrower", "(Did", "客户说")
+"""Words of an aside to the officer: a borrower reading their own screen must not meet them."""
+OFFICER_SAYS_NO = ("您的客户经理", "your loan officer")
+"""An officer on the call is the loan officer: they do not speak of themself in the third person."""
+
+
+def test_every_line_reads_right_in_its_voice() -> None:
+    """One question bank, two voices: the borrower's screen (您, no asides) and the officer's call (I, 您)."""
+    catalog = ScriptCatalog()
+    wrong = []
+    for script_id in catalog.ids:
+        script = catalog.latest(script_id).script
+        avoid = BORROWER_READS_NO if script.audience == "borrower" else OFFICER_SAYS_NO
+        for step in script.steps:
+            for what, texts in step.texts():
+                if what.startswith("risk"):  # notes are for staff reading the record
+                    continue
+                wrong += [f"{script_id}/{step.id} {what}: {t}" for t in texts.values() if any(w in t for w in avoid)]
+    assert wrong == []
