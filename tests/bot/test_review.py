@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +23,14 @@ from bot.desk.review import (
     comment_target,
     next_state,
 )
+from bot.settings import Settings
+from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Cancel
 from dialogs.schema import Outcome
 from storage import repositories as repo
 from storage.chats import set_chat
+from storage.db import make_engine, make_sessionmaker
+from storage.migrate import upgrade
 from storage.models import AuditEntry, ChatSession, OutboxMessage, RiskFlag, TranscriptMessage, User, Visit
 from tests.desks import demo_desk
 
@@ -40,20 +46,50 @@ class World:
     users: dict[str, User]
 
 
+async def add_reviewers(desk: VisitDesk) -> None:
+    """An admin and the supervisor of another team, next to the demo's people."""
+    async with desk.sessions() as session, session.begin():
+        session.add_all(
+            [User(name="管理员", role="admin", team=None), User(name="赵主管", role="supervisor", team="城西支行")]
+        )
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with the demo people, made once; each test gets a copy (no migration per test)."""
+    path = tmp_path_factory.mktemp("review") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+
+    async def fill() -> None:
+        async with demo_desk(url) as desk:
+            await add_reviewers(desk)
+
+    asyncio.run(fill())
+    return path
+
+
+@pytest.fixture(scope="module")
+def catalog() -> ScriptCatalog:
+    """The shipped scripts, compiled once for the module."""
+    return ScriptCatalog()
+
+
 @pytest.fixture
-async def world(sqlite_url: str) -> AsyncIterator[World]:
+async def world(template: Path, tmp_path: Path, catalog: ScriptCatalog) -> AsyncIterator[World]:
     clock = FixedClock(CLOCK_AT)
-    async with demo_desk(sqlite_url, clock=clock) as desk:
-        async with desk.sessions() as session, session.begin():
-            session.add_all(
-                [
-                    User(name="管理员", role="admin", team=None),
-                    User(name="赵主管", role="supervisor", team="城西支行"),
-                ]
-            )
-        async with desk.sessions() as session:
+    copy = tmp_path / "visits.db"
+    shutil.copyfile(template, copy)
+    url = f"sqlite+aiosqlite:///{copy}"
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    try:
+        desk = VisitDesk(sessions, catalog, Settings(database_url=url), clock)
+        async with sessions() as session:
             users = {u.name: u for u in (await session.scalars(select(User))).all()}
-        yield World(desk, ReviewDesk(desk.sessions, desk.settings, clock), clock, users)
+        yield World(desk, ReviewDesk(sessions, desk.settings, clock), clock, users)
+    finally:
+        await engine.dispose()
 
 
 def by(world: World, name: str) -> User:
