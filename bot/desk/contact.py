@@ -141,6 +141,7 @@ register(
             "zh-CN": "回访时间 {at} 是借款人本人要求的（可联系时段外也照约）。",
             "en": "The call-back time {at} was asked for by the borrower (kept even outside the contact hours).",
         },
+        "contact_opted_out_mark": {"zh-CN": "（不想回访）", "en": "(opted out)"},
         "contact_tier_low": {"zh-CN": "低风险", "en": "low-risk"},
         "contact_tier_medium": {"zh-CN": "中风险", "en": "medium-risk"},
         "contact_tier_high": {"zh-CN": "高风险", "en": "high-risk"},

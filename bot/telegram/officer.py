@@ -121,6 +121,8 @@ def _borrower_label(borrower: Borrower, is_open: bool, sender: Sender) -> str:
     loan = borrower.loans[-1] if borrower.loans else None
     amount = f" · {loan.amount:,.0f}" if loan else ""
     mark = " " + t("tg_open_label", sender) if is_open else ""
+    if borrower.opted_out_at is not None:  # 不想回访: the rules of contact apply (bot.desk.contact)
+        mark += " " + t("contact_opted_out_mark", sender)
     return f"{borrower.code} {borrower.name}{amount}{mark}"
 
 
