@@ -76,7 +76,7 @@ async def test_a_new_bot_token_on_the_same_database_records_its_presses(
         async with running(other_env, tmp_path / "second.log") as bot:
             await same_officer.send("/resume")  # update 1 of the new bot
             await same_officer.wait_for_message("未完成的回访", timeout=30)
-            await same_officer.press("#1 B001 张健 · business_status")  # update 2
+            await same_officer.press("r:1")  # update 2: /resume's button for visit #1
             await same_officer.wait_for_message("经营状况")
             press = await same_officer.press("好")  # update 3: the first bot's 3 was 记得
             assert (await same_officer.wait_for_answer(press)).text == RECORDED
