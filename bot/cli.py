@@ -1,10 +1,11 @@
-"""The ``visitbot`` command line (typer + rich)."""
+"""The ``visitbot`` command line (typer + rich), in VISITBOT_LOCALE; times in the viewer's zone, named."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +15,14 @@ from rich.text import Text
 
 from bot import cli_admin, cli_bot, cli_contact, cli_share
 from bot.app import Services
-from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, out, run, settings_or_exit
+from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, h, out, run, settings_or_exit
 from bot.cli_import import import_command
 from bot.cli_scripts import scripts_app
-from bot.console import ConsoleVisit, stdin_reader
+from bot.console import ConsoleVisit, known_locale, stdin_reader
 from bot.desk import Actor, NotFound
+from bot.desk.labels import channel_label, flag_label, label, outcome_label, reason_label, severity_label
 from bot.desk.records import view_record, visit_summary
+from bot.desk.timefmt import BadZone, day_start, known_zone, person_zone, shown
 from dialogs.i18n import message, register
 from storage import repositories as repo
 from storage.db import DatabaseUnavailable, create_database, is_sqlite
@@ -29,17 +32,17 @@ from storage.migrate import upgrade
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="贷后回访助手 — Loan Visit Assistant",
+    help=h("cli_help_app"),
     no_args_is_help=True,
     add_completion=False,
     cls=VisitbotGroup,
     pretty_exceptions_show_locals=False,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
-borrowers_app = typer.Typer(help="Borrowers and their loans.", no_args_is_help=True)
-visits_app = typer.Typer(help="Recorded visits.", no_args_is_help=True)
-users_app = typer.Typer(help="Officers, supervisors and admins.", no_args_is_help=True)
+db_app = typer.Typer(help=h("cli_help_db"), no_args_is_help=True)
+demo_app = typer.Typer(help=h("cli_help_demo"), no_args_is_help=True)
+borrowers_app = typer.Typer(help=h("cli_help_borrowers"), no_args_is_help=True)
+visits_app = typer.Typer(help=h("cli_help_visits"), no_args_is_help=True)
+users_app = typer.Typer(help=h("cli_help_users"), no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(borrowers_app, name="borrowers")
@@ -67,12 +70,22 @@ register(
             "zh-CN": "--role 须是 officer、supervisor 或 admin，不是“{role}”。",
             "en": "--role must be officer, supervisor or admin, not '{role}'.",
         },
+        "cli_bad_day": {
+            "zh-CN": "{option} 的日期“{value}”不存在，请用 YYYY-MM-DD（例如 2026-02-28）。",
+            "en": "{option}: '{value}' is not a date; use YYYY-MM-DD (like 2026-02-28).",
+        },
+        "cli_days_reversed": {
+            "zh-CN": "--until（{until}）早于 --since（{since}）。",
+            "en": "--until ({until}) is before --since ({since}).",
+        },
     }
 )
 
+JSON = Annotated[bool, typer.Option("--json", help=h("cli_help_json"))]
 
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+
+@db_app.command("upgrade", help=h("cli_help_db_upgrade"))
+def db_upgrade(revision: Annotated[str, typer.Argument(help=h("cli_help_revision"))] = "head") -> None:
     """Create or migrate the database schema (Alembic)."""
     settings = settings_or_exit()
     url = settings.database_url
@@ -97,14 +110,10 @@ def _create(url: str, missing: DatabaseUnavailable) -> None:
     out.print(message("db_created", locale, target=missing.target), style="green", markup=False)
 
 
-@demo_app.command("load")
+@demo_app.command("load", help=h("cli_help_demo_load"))
 def demo_load(
-    officer_telegram_id: Annotated[
-        int | None, typer.Option(help="Your Telegram id: become the demo officer 王磊 (owns B001, B003, ...).")
-    ] = None,
-    supervisor_telegram_id: Annotated[
-        int | None, typer.Option(help="A Telegram id to become the demo supervisor 刘主管.")
-    ] = None,
+    officer_telegram_id: Annotated[int | None, typer.Option(help=h("cli_help_demo_officer"))] = None,
+    supervisor_telegram_id: Annotated[int | None, typer.Option(help=h("cli_help_demo_supervisor"))] = None,
 ) -> None:
     """Load demo officers, borrowers and loans if the database has no borrowers yet."""
 
@@ -117,17 +126,16 @@ def demo_load(
             return loaded
 
     loaded = run(job)
-    out.print("[green]Demo data loaded.[/green]" if loaded else "Borrowers exist already; nothing loaded.")
+    locale = cli_locale()
+    out.print(message("cli_demo_loaded" if loaded else "cli_demo_exists", locale), style="green", markup=False)
     for telegram_id, name in ((officer_telegram_id, "王磊"), (supervisor_telegram_id, "刘主管")):
         if telegram_id is not None:
-            out.print(f"Telegram user {telegram_id} is now the demo user {name}.", markup=False)
+            out.print(message("cli_demo_linked", locale, telegram_id=telegram_id, name=name), markup=False)
 
 
-@borrowers_app.command("list")
-def borrowers_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Show borrowers: code, name, loan and officer."""
+@borrowers_app.command("list", help=h("cli_help_borrowers_list"))
+def borrowers_list(as_json: JSON = False) -> None:
+    """Show borrowers: code, name, loan and officer; opted-out ones with their reason and preferred channel."""
 
     async def job(svc: Services) -> list[dict[str, Any]]:
         async with svc.sessions() as session:
@@ -140,6 +148,7 @@ def borrowers_list(
                         "name": b.name,
                         "business": b.business,
                         "risk_tier": b.risk_tier,
+                        "timezone": b.timezone,
                         "loan": {
                             "contract_no": loan.contract_no,
                             "amount": str(loan.amount),
@@ -149,6 +158,9 @@ def borrowers_list(
                         if loan
                         else None,
                         "officer": b.officer.name if b.officer else None,
+                        "opted_out_at": b.opted_out_at.isoformat() if b.opted_out_at else None,
+                        "opt_out_reason": b.opt_out_reason,
+                        "preferred_channel": b.preferred_channel,
                     }
                 )
             return rows
@@ -157,7 +169,9 @@ def borrowers_list(
     if as_json:
         emit_json(rows)
         return
-    table = Table("code", "name", "business", "loan", "disbursed", "status", "officer", "risk")
+    locale = cli_locale()
+    columns = ("code", "name", "business", "loan", "disbursed", "loan_status", "officer", "risk", "zone", "contact")
+    table = Table(*(message(f"cli_col_{c}", locale) for c in columns))
     for r in rows:
         loan = r["loan"] or {}
         table.add_row(
@@ -167,12 +181,19 @@ def borrowers_list(
                 r["business"] or "",
                 loan.get("amount", ""),
                 loan.get("disbursed_on", ""),
-                loan.get("status", ""),
+                label("cli_loan", loan.get("status"), locale) if loan else "",
                 r["officer"] or "",
-                r["risk_tier"],
-            )
+                severity_label(r["risk_tier"], locale),
+                r["timezone"],
+            ),
+            Text(message("cli_opted_out_mark", locale) if r["opted_out_at"] else "", style="yellow"),
         )
     out.print(table)
+    for r in rows:  # the reason and channel in full, below the table, so no cell cuts them off
+        if r["opted_out_at"]:
+            reason, channel = reason_label(r["opt_out_reason"], locale), channel_label(r["preferred_channel"], locale)
+            said = message("cli_opted_out", locale, code=r["code"], name=r["name"], reason=reason, channel=channel)
+            out.print(Text(said, style="yellow"), soft_wrap=True)
 
 
 def _plain(*cells: object) -> list[Text]:
@@ -180,13 +201,15 @@ def _plain(*cells: object) -> list[Text]:
     return [Text(str(cell)) for cell in cells]
 
 
-@app.command("console")
+@app.command("console", help=h("cli_help_console"))
 def console(
-    borrower: Annotated[str | None, typer.Option("--borrower", "-b", help="Borrower code.")] = None,
-    script: Annotated[str | None, typer.Option("--script", "-s", help="Script id.")] = None,
-    locale: Annotated[str | None, typer.Option("--locale", help="zh-CN or en.")] = None,
+    borrower: Annotated[str | None, typer.Option("--borrower", "-b", help=h("cli_help_borrower_code"))] = None,
+    script: Annotated[str | None, typer.Option("--script", "-s", help=h("cli_help_script_id"))] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help=h("cli_help_locale"))] = None,
 ) -> None:
     """Run (or resume) a visit in the terminal; works with piped stdin."""
+    if locale is not None:
+        known_locale(locale)
     piped = not sys.stdin.isatty()
     read = stdin_reader(echo=piped)
 
@@ -201,7 +224,10 @@ def console(
         reply = await svc.desk.begin(
             code, actor=Actor("officer", officer_id), officer_id=officer_id, script_id=script, locale=lang
         )
-        visit = ConsoleVisit(svc.desk, code=code, locale=lang, out=out)
+        zone = person_zone(found.officer if found else None, svc.settings.timezone)
+        visit = ConsoleVisit(
+            svc.desk, code=code, locale=lang, out=out, zone=zone, borrower_zone=found.timezone if found else None
+        )
         engine = svc.catalog.get(reply.turn.state.script_id, reply.turn.state.script_version)
         out.print(
             message(
@@ -215,8 +241,7 @@ def console(
             style="cyan",
             markup=False,
         )
-        if reply.resumed:
-            out.print(message("console_resumed", lang), style="yellow", markup=False)
+        visit.started(resumed=reply.resumed)
         out.print(message("console_help", lang), style="dim", markup=False)
         return await visit.run(reply, officer_id, read)
 
@@ -230,7 +255,7 @@ async def _pick_borrower(svc: Services, read: Callable[[], str | None], locale: 
         raise CommandError(message("cli_no_borrowers", locale))
     for number, b in enumerate(borrowers, 1):
         out.print(f"  {number}. {b.code} {b.name} · {b.business or ''}", markup=False)
-    out.print("请选择借款人（序号或编号）：" if locale == "zh-CN" else "Pick a borrower (number or code):")
+    out.print(message("cli_pick_borrower", locale), markup=False)
     while True:
         line = read()
         if line is None:
@@ -240,21 +265,44 @@ async def _pick_borrower(svc: Services, read: Callable[[], str | None], locale: 
             return borrowers[int(text) - 1].code
         if any(b.code.upper() == text.upper() for b in borrowers):
             return text.upper()
-        out.print("没有这个借款人，请重新输入。" if locale == "zh-CN" else "No such borrower, try again.")
+        out.print(message("cli_pick_again", locale), markup=False)
 
 
-@visits_app.command("list")
+def _day(option: str, value: str | None, locale: str) -> date | None:
+    """A ``YYYY-MM-DD`` option as a date; a clear error (exit 2) for one that does not exist."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(message("cli_bad_day", locale, option=option, value=value), code=2) from exc
+
+
+@visits_app.command("list", help=h("cli_help_visits_list"))
 def visits_list(
-    borrower: Annotated[str | None, typer.Option("--borrower", "-b")] = None,
-    status: Annotated[str | None, typer.Option(help="open or finished")] = None,
-    outcome: Annotated[str | None, typer.Option()] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    borrower: Annotated[str | None, typer.Option("--borrower", "-b", help=h("cli_help_borrower_code"))] = None,
+    status: Annotated[str | None, typer.Option(help=h("cli_help_status"))] = None,
+    outcome: Annotated[str | None, typer.Option(help=h("cli_help_outcome"))] = None,
+    since: Annotated[str | None, typer.Option(help=h("cli_help_since"))] = None,
+    until: Annotated[str | None, typer.Option(help=h("cli_help_until"))] = None,
+    as_json: JSON = False,
 ) -> None:
-    """List visits, newest first."""
+    """List visits, newest first; ``--since``/``--until`` are days of the deployment's zone (as ``export``)."""
+    locale = cli_locale()
+    first, last = _day("--since", since, locale), _day("--until", until, locale)
+    if first and last and last < first:
+        raise CommandError(message("cli_days_reversed", locale, since=first, until=last), code=2)
 
     async def job(svc: Services) -> list[dict[str, Any]]:
+        zone = svc.settings.timezone
         async with svc.sessions() as session:
-            flt = repo.VisitFilter(borrower_code=borrower, status=status, outcome=outcome)
+            flt = repo.VisitFilter(
+                borrower_code=borrower,
+                status=status,
+                outcome=outcome,
+                since=day_start(first, zone) if first else None,
+                until=day_start(last, zone, end=True) if last else None,
+            )
             result = []
             for v in await repo.list_visits(session, flt):
                 row = visit_summary(v)
@@ -266,47 +314,51 @@ def visits_list(
     if as_json:
         emit_json(rows)
         return
-    table = Table("id", "borrower", "officer", "script", "status", "outcome", "flags", "started")
+    zone = settings_or_exit().timezone
+    columns = ["id", "borrower", "officer", "script", "status", "outcome", "flags"]
+    table = Table(*(message(f"cli_col_{c}", locale) for c in columns), message("cli_col_started", locale, zone=zone))
     for r in rows:
-        flags = ", ".join(f"{f['code']}({f['severity']})" for f in r["flags"])
+        flags = ", ".join(
+            f"{flag_label(f['code'], locale)}({severity_label(f['severity'], locale)})" for f in r["flags"]
+        )
         table.add_row(
             *_plain(
                 r["id"],
                 f"{r['borrower']['code']} {r['borrower']['name']}",
                 (r["officer"] or {}).get("name", ""),
                 f"{r['script']['id']} v{r['script']['version']}",
-                r["status"],
-                r["outcome"] or "",
+                label("cli_status", r["status"], locale),
+                outcome_label(r["outcome"], locale) if r["outcome"] else "",
                 flags,
-                (r["started_at"] or "")[:16],
+                shown(r["started_at"], zone, named=False),
             )
         )
     out.print(table)
 
 
-@visits_app.command("show")
+@visits_app.command("show", help=h("cli_help_visits_show"))
 def visits_show(
-    visit_id: Annotated[int, typer.Argument(help="Visit id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    report: Annotated[bool, typer.Option("--report", help="Print the visit's risk report (Markdown).")] = False,
-    as_user: Annotated[int | None, typer.Option("--as", help=cli_admin.h("admin_help_as"))] = None,
+    visit_id: Annotated[int, typer.Argument(help=h("cli_help_visit_id"))],
+    as_json: JSON = False,
+    report: Annotated[bool, typer.Option("--report", help=h("cli_help_report"))] = False,
+    as_user: Annotated[int | None, typer.Option("--as", help=h("admin_help_as"))] = None,
 ) -> None:
-    """Show one visit: answers (raw and parsed), risk flags and the full transcript."""
+    """Show one visit: answers (raw and parsed), risk flags and the full transcript (times in the viewer's zone)."""
 
-    async def job(svc: Services) -> dict[str, Any]:
+    async def job(svc: Services) -> tuple[dict[str, Any], str]:
         viewer, actor = await cli_admin.viewer_for(svc, as_user)  # masking by role, the view audited
         async with svc.sessions() as session, session.begin():
             visit = await repo.load_visit(session, visit_id)
             record = await view_record(session, viewer, visit_id, now=svc.clock.now(), actor=actor) if visit else None
             if visit is None or record is None:
                 raise NotFound(message("desk_no_visit", svc.settings.locale, id=visit_id))
-            return record
+            return record, visit.borrower.timezone
 
-    record = run(job)
+    record, borrower_zone = run(job)
+    settings = settings_or_exit()
     if report:
         from bot.desk.report import render_report
 
-        settings = settings_or_exit()
         folder = Path(settings.scripts_dir) if settings.scripts_dir else None
         out.print(render_report(record, settings.locale, folder=folder, timezone=settings.timezone), markup=False)
         return
@@ -315,33 +367,58 @@ def visits_show(
         return
     from bot.show import print_record
 
-    print_record(out, record)
+    print_record(out, record, locale=settings.locale, zone=settings.timezone, borrower_zone=borrower_zone)
 
 
-@users_app.command("add")
+@users_app.command("add", help=h("cli_help_users_add"))
 def users_add(
-    telegram_id: Annotated[int, typer.Option("--telegram-id", help="The person's Telegram user id.")],
-    role: Annotated[str, typer.Option(help="officer, supervisor or admin")],
-    name: Annotated[str, typer.Option(help="Display name.")],
-    team: Annotated[str | None, typer.Option(help="Team (supervisors see their team's visits).")] = None,
+    telegram_id: Annotated[int, typer.Option("--telegram-id", help=h("cli_help_telegram_id"))],
+    role: Annotated[str, typer.Option(help=h("cli_help_role"))],
+    name: Annotated[str, typer.Option(help=h("cli_help_name"))],
+    team: Annotated[str | None, typer.Option(help=h("cli_help_team"))] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help=h("cli_help_timezone"))] = None,
 ) -> None:
-    """Add a staff member (or update the one with this Telegram id)."""
+    """Add a staff member (or update the one with this Telegram id); ``--timezone`` is the zone they see times in."""
+    locale = cli_locale()
     if role not in ("officer", "supervisor", "admin"):
-        raise CommandError(message("cli_bad_role", cli_locale(), role=role), code=2)
+        raise CommandError(message("cli_bad_role", locale, role=role), code=2)
+    if timezone is not None:
+        try:
+            known_zone(timezone)
+        except BadZone as exc:
+            raise CommandError(message("cli_bad_zone", locale, option="--timezone", zone=timezone), code=2) from exc
 
-    async def job(svc: Services) -> int:
+    async def job(svc: Services) -> tuple[int, str]:
         async with svc.sessions() as session, session.begin():
-            user = await repo.upsert_user(session, telegram_id=telegram_id, name=name, role=role, team=team)
-            return user.id
+            user = await repo.upsert_user(
+                session, telegram_id=telegram_id, name=name, role=role, team=team, timezone=timezone
+            )
+            return user.id, _zone_cell(user.timezone, svc.settings.timezone, locale)
 
-    user_id = run(job)
+    user_id, zone = run(job)
     team_part = f", {team}" if team else ""
-    out.print(f"User #{user_id}: {name} ({role}{team_part}), Telegram {telegram_id}.", style="green", markup=False)
+    said = message(
+        "cli_user_saved",
+        locale,
+        id=user_id,
+        name=name,
+        role=label("cli_role", role, locale),
+        team=team_part,
+        telegram_id=telegram_id,
+        zone=zone,
+    )
+    out.print(said, style="green", markup=False)
 
 
-@users_app.command("list")
+def _zone_cell(own: str | None, default: str, locale: str) -> str:
+    """A staff member's zone, or the deployment's marked as the default they fall back to."""
+    return own or message("cli_zone_default", locale, zone=default)
+
+
+@users_app.command("list", help=h("cli_help_users_list"))
 def users_list() -> None:
-    """List staff."""
+    """List staff, with the zone each sees times in."""
+    locale = cli_locale()
 
     async def job(svc: Services) -> list[tuple[str, ...]]:
         async with svc.sessions() as session:
@@ -349,23 +426,25 @@ def users_list() -> None:
                 (
                     str(u.id),
                     u.name,
-                    u.role,
+                    label("cli_role", u.role, locale),
                     u.team or "",
                     str(u.telegram_id or ""),
-                    "yes" if u.active else "no",
+                    _zone_cell(u.timezone, svc.settings.timezone, locale),
+                    message("cli_yes" if u.active else "cli_no", locale),
                 )
                 for u in await repo.list_users(session)
             ]
 
-    table = Table("id", "name", "role", "team", "telegram id", "active")
+    columns = ("id", "name", "role", "team", "telegram", "zone", "active")
+    table = Table(*(message(f"cli_col_{c}", locale) for c in columns))
     for row in run(job):
         table.add_row(*_plain(*row))
     out.print(table)
 
 
-app.command("invite")(cli_share.invite)
-app.command("bot")(cli_bot.bot)
-app.command("export")(cli_share.export)
-app.command("purge", help=cli_admin.h("admin_help_purge"))(cli_admin.purge)
-app.command("audit", help=cli_admin.h("admin_help_audit"))(cli_admin.audit)
+app.command("invite", help=h("cli_help_invite"))(cli_share.invite)
+app.command("bot", help=h("cli_help_bot"))(cli_bot.bot)
+app.command("export", help=h("cli_help_export"))(cli_share.export)
+app.command("purge", help=h("admin_help_purge"))(cli_admin.purge)
+app.command("audit", help=h("admin_help_audit"))(cli_admin.audit)
 app.command("import")(import_command)

@@ -20,12 +20,14 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
+import bot.cli_help  # noqa: F401  (registers the help texts h() looks up)
 from bot.app import Services, services
-from bot.console import ConsoleStopped
+from bot.console import ConsoleStopped, UnknownLocale
 from bot.desk import NotFound
 from bot.logs import install_masking, mask
 from bot.settings import Settings
@@ -37,9 +39,11 @@ from storage.migrate import upgrade
 __all__ = [
     "CommandError",
     "VisitbotGroup",
+    "check_locale",
     "cli_locale",
     "emit_json",
     "err",
+    "h",
     "out",
     "read_utf8",
     "report_error",
@@ -110,6 +114,10 @@ register(
             "zh-CN": "已中断。已记录的回答都已保存；再次运行同一命令即可继续。",
             "en": "Interrupted. Every recorded answer is saved; run the same command again to resume.",
         },
+        "cli_unknown_locale": {
+            "zh-CN": "VISITBOT_LOCALE“{value}”不是已提供的语言，请设为 {locales} 之一。",
+            "en": "VISITBOT_LOCALE '{value}' is not a shipped locale; set it to one of {locales}.",
+        },
         "cli_unexpected": {
             "zh-CN": "意外错误：{error}（详情见上，请报告）。已记录的回答都已保存。",
             "en": "Unexpected error: {error} (details above; please report it). Every recorded answer is saved.",
@@ -128,13 +136,66 @@ class CommandError(Exception):
         super().__init__(text)
 
 
+class _LocaleSetting(BaseSettings):
+    """VISITBOT_LOCALE alone, read as :class:`Settings` reads it but not checked (other settings may be wrong)."""
+
+    model_config = SettingsConfigDict(env_prefix="VISITBOT_", env_file=".env", extra="ignore")
+
+    locale: str = DEFAULT_LOCALE
+
+
+def _configured_locale() -> str:
+    """VISITBOT_LOCALE as configured (environment or ``.env``), shipped or not."""
+    try:
+        return _LocaleSetting().locale
+    except ValidationError:
+        return os.environ.get("VISITBOT_LOCALE", DEFAULT_LOCALE)
+
+
 def cli_locale() -> str:
     """The user's language: VISITBOT_LOCALE when it is a shipped locale (even if other settings are wrong)."""
-    try:
-        return Settings().locale
-    except ValidationError:
-        value = os.environ.get("VISITBOT_LOCALE", DEFAULT_LOCALE)
-        return value if value in LOCALES else DEFAULT_LOCALE
+    value = _configured_locale()
+    return value if value in LOCALES else DEFAULT_LOCALE
+
+
+def check_locale() -> None:
+    """Refuse an unknown VISITBOT_LOCALE, in every shipped language (we cannot know the user's), exit 2."""
+    value = _configured_locale()
+    if value in LOCALES:
+        return
+    text = " / ".join(
+        message("cli_unknown_locale", locale, value=value, locales=("、" if locale == "zh-CN" else ", ").join(LOCALES))
+        for locale in LOCALES
+    )
+    err.print(text, style="red", markup=False, soft_wrap=True)
+    raise SystemExit(2)
+
+
+_help_locale: list[str] = []
+"""The language help texts are declared in, read once: typer reads ``help=`` as commands are declared."""
+
+
+def h(key: str, **params: object) -> str:
+    """A help text (or other text fixed at import) in the user's language."""
+    if not _help_locale:
+        _help_locale.append(cli_locale())
+        _localize_help_panels(_help_locale[0])
+    return message(key, _help_locale[0], **params)
+
+
+def _localize_help_panels(locale: str) -> None:
+    """Typer's own headings of a help page (Options, Commands …) in the user's language."""
+    import typer.rich_utils as panels
+
+    for name, key in (
+        ("ARGUMENTS_PANEL_TITLE", "cli_panel_arguments"),
+        ("OPTIONS_PANEL_TITLE", "cli_panel_options"),
+        ("COMMANDS_PANEL_TITLE", "cli_panel_commands"),
+        ("ERRORS_PANEL_TITLE", "cli_panel_error"),
+        ("REQUIRED_LONG_STRING", "cli_panel_required"),
+        ("DEFAULT_STRING", "cli_panel_default"),
+    ):
+        setattr(panels, name, message(key, locale))
 
 
 def _database(problem: DatabaseUnavailable, locale: str) -> str:
@@ -179,6 +240,8 @@ def _explain(exc: BaseException, locale: str) -> tuple[list[str], int] | None:
     """The lines to print and the exit code for an expected error; None for a bug."""
     if isinstance(exc, CommandError):
         return [exc.text], exc.code
+    if isinstance(exc, UnknownLocale):
+        return [exc.text], 2
     if isinstance(exc, ConsoleStopped):
         return [], 130  # the console has said what is saved and how to resume
     if isinstance(exc, KeyboardInterrupt):
@@ -213,7 +276,12 @@ def report_error(exc: BaseException) -> int:
 
 
 class VisitbotGroup(TyperGroup):
-    """The root command group: masks logs, and turns every error into one clear line and an exit code."""
+    """The root command group: checks VISITBOT_LOCALE, masks logs, turns every error into one line and an exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Refuse an unknown VISITBOT_LOCALE before anything, even ``--help``, is shown."""
+        check_locale()
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
         """Run the command; report what it raises."""
@@ -265,7 +333,7 @@ def run(job: Callable[[Services], Awaitable[T]], *, migrate: bool = True) -> T:
         async with services(settings) as svc:
             await check_connection(svc.engine, settings.database_url)
             for problem in svc.catalog.errors:  # a bad script file is skipped; the others still serve
-                err.print(f"skipped: {problem}", style="yellow", markup=False)
+                err.print(message("cli_skipped_script", settings.locale, problem=problem), style="yellow", markup=False)
             return await job(svc)
 
     try:

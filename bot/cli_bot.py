@@ -10,7 +10,7 @@ import typer
 from telegram import Update
 
 from bot.app import make_services
-from bot.cli_base import CommandError, settings_or_exit
+from bot.cli_base import CommandError, h, settings_or_exit
 from bot.logs import setup_logging
 from bot.telegram.app import build_application
 from dialogs.i18n import message, register
@@ -34,12 +34,12 @@ register(
 
 
 def bot(
-    webhook: Annotated[bool, typer.Option("--webhook", help="Serve a webhook instead of long polling.")] = False,
-    listen: Annotated[str | None, typer.Option(help="Webhook: address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Webhook: port to listen on.")] = None,
-    path: Annotated[str | None, typer.Option(help="Webhook: URL path.")] = None,
-    url: Annotated[str | None, typer.Option(help="Webhook: public URL Telegram posts to.")] = None,
-    set_webhook: Annotated[bool, typer.Option(help="Webhook: register the URL with Telegram on start.")] = True,
+    webhook: Annotated[bool, typer.Option("--webhook", help=h("cli_help_webhook"))] = False,
+    listen: Annotated[str | None, typer.Option(help=h("cli_help_listen"))] = None,
+    port: Annotated[int | None, typer.Option(help=h("cli_help_port"))] = None,
+    path: Annotated[str | None, typer.Option(help=h("cli_help_path"))] = None,
+    url: Annotated[str | None, typer.Option(help=h("cli_help_url"))] = None,
+    set_webhook: Annotated[bool, typer.Option(help=h("cli_help_set_webhook"))] = True,
 ) -> None:
     """Run the Telegram bot (VISITBOT_TELEGRAM_TOKEN; VISITBOT_TELEGRAM_API_URL for another Bot API server)."""
     settings = settings_or_exit()

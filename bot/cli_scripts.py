@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.app import Services
-from bot.cli_base import CommandError, cli_locale, out, read_utf8, run, settings_or_exit, writable
-from bot.console import ConsoleVisit, stdin_reader
-from bot.desk import Actor, DeskReply, NotFound, VisitDesk, VisitFacts
+from bot.cli_base import CommandError, cli_locale, h, out, read_utf8, run, settings_or_exit, writable
+from bot.console import ConsoleVisit, known_locale, stdin_reader
+from bot.desk import Actor, DeskReply, NotFound, SystemClock, VisitDesk, VisitFacts
+from bot.desk.choices import CancelOffer, offered_outcomes
 from dialogs.catalog import ScriptCatalog, default_scripts_dir
 from dialogs.compiler import compile_script, sample_facts
 from dialogs.diagram import FORMATS, draw
@@ -28,7 +29,7 @@ from storage import repositories as repo
 
 __all__ = ["DryRunDesk", "scripts_app"]
 
-scripts_app = typer.Typer(help="Write scripts safely: check, draw, try.", no_args_is_help=True)
+scripts_app = typer.Typer(help=h("cli_help_scripts"), no_args_is_help=True)
 
 register(
     {
@@ -66,12 +67,8 @@ def _load(script: str) -> tuple[Script, str]:
     return engine.script, engine.compiled.source
 
 
-@scripts_app.command("check")
-def check(
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="Script files or folders (default: the scripts folder).")
-    ] = None,
-) -> None:
+@scripts_app.command("check", help=h("cli_help_scripts_check"))
+def check(paths: Annotated[list[Path] | None, typer.Argument(help=h("cli_help_script_paths"))] = None) -> None:
     """Load, validate and lint scripts; exit non-zero when any has errors."""
     targets = paths or [_folder()]
     problems = [p for t in targets for file in _script_files(t) for p in _lint(file)]
@@ -80,7 +77,7 @@ def check(
         out.print(str(problem), style=style, markup=False)
     files = sum(len(list(t.glob("*.yaml"))) if t.is_dir() else 1 for t in targets)
     errors = sum(p.severity == "error" for p in problems)
-    summary = f"{files} file(s) checked: {errors} error(s), {len(problems) - errors} warning(s)"
+    summary = message("cli_checked", cli_locale(), files=files, errors=errors, warnings=len(problems) - errors)
     out.print(summary, style="bold red" if errors else "bold green", markup=False)
     if has_errors(problems):
         raise typer.Exit(1)
@@ -107,12 +104,12 @@ def _lint(file: Path) -> list[Problem]:
     return lint_file(file)
 
 
-@scripts_app.command("draw")
+@scripts_app.command("draw", help=h("cli_help_scripts_draw"))
 def draw_command(
-    script: Annotated[str, typer.Argument(help="Script id or YAML file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid, svg or png.")] = "svg",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default below).")] = None,
-    locale: Annotated[str, typer.Option(help="Language of the labels.")] = "zh-CN",
+    script: Annotated[str, typer.Argument(help=h("cli_help_script_ref"))],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=h("cli_help_format"))] = "svg",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=h("cli_help_output"))] = None,
+    locale: Annotated[str | None, typer.Option(help=h("cli_help_label_locale"))] = None,
 ) -> None:
     """Draw a script's graph: steps, branches with their conditions, outcomes.
 
@@ -121,10 +118,11 @@ def draw_command(
     if fmt not in FORMATS:
         formats = ", ".join(FORMATS)
         raise CommandError(message("scripts_bad_format", cli_locale(), formats=formats, fmt=fmt), code=2)
+    lang = known_locale(locale) if locale is not None else cli_locale()
     if output is not None:
         writable(output)
     model, _ = _load(script)
-    data = draw(model, fmt, locale=locale)
+    data = draw(model, fmt, locale=lang)
     if output is None and fmt != "png":
         sys.stdout.write(data.decode("utf-8"))
         sys.stdout.flush()
@@ -137,17 +135,31 @@ def draw_command(
 class DryRunDesk:
     """The part of :class:`VisitDesk` the console uses, run on the engine alone: nothing is stored."""
 
-    def __init__(self, engine: VisitEngine, facts: dict[str, Any], *, zone: str = "Asia/Shanghai") -> None:
-        """Hold the engine, the facts and the in-memory state."""
+    def __init__(
+        self,
+        engine: VisitEngine,
+        facts: dict[str, Any],
+        *,
+        zone: str = "Asia/Shanghai",
+        borrower_zone: str | None = None,
+    ) -> None:
+        """Hold the engine, the facts and the in-memory state; typed times are read in the borrower's zone."""
         self.engine = engine
         self.facts = facts
         self.zone = zone
+        self.borrower_zone = borrower_zone or zone
+        self.clock = SystemClock()
         self.state: VisitState | None = None
         self.remarks: list[str] = []
 
     def now(self, zone: str | None = None) -> datetime:
-        """The current time in the dry run's time zone."""
-        return datetime.now(ZoneInfo(zone or self.zone))
+        """The current time in ``zone`` (the deployment's by default)."""
+        return self.clock.now().astimezone(ZoneInfo(zone or self.zone))
+
+    async def cancel_offer(self, visit_id: int, actor: Actor) -> CancelOffer:
+        """What the dry run may be ended with by hand now (the current step decides, as in a real visit)."""
+        offered = offered_outcomes(actor.kind, self.state, self.engine.script)
+        return CancelOffer(visit_id, offered, self.borrower_zone, str(self.facts["borrower"]["code"]))
 
     def begin(self, locale: str) -> DeskReply:
         """Start the visit in memory."""
@@ -156,11 +168,19 @@ class DryRunDesk:
         return DeskReply(0, turn)
 
     async def act(
-        self, visit_id: int, event: Event, *, actor: Actor, said: str, update_key: str | None = None
+        self,
+        visit_id: int,
+        event: Event,
+        *,
+        actor: Actor,
+        said: str,
+        update_key: str | None = None,
+        attachment: object | None = None,
     ) -> DeskReply:
-        """Apply one input to the in-memory visit."""
+        """Apply one input to the in-memory visit (a dry run keeps no file: ``attachment`` is always None)."""
         assert self.state is not None, "begin() first"
-        return DeskReply(visit_id, self.engine.handle(self.state, self.facts, event, now=self.now()))
+        turn = self.engine.handle(self.state, self.facts, event, now=self.now(self.borrower_zone))
+        return DeskReply(visit_id, turn)
 
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
         """Keep a remark in memory."""
@@ -184,8 +204,8 @@ def _answer_lines(path: Path, then: Callable[[], str | None] | None) -> Callable
     return read
 
 
-async def _borrower_facts(svc: Services, code: str) -> dict[str, Any]:
-    """The facts a visit to this borrower would use; the visit is never added to the database."""
+async def _borrower_facts(svc: Services, code: str) -> tuple[dict[str, Any], str]:
+    """The facts a visit to this borrower would use, and their zone; the visit is never added to the database."""
     async with svc.sessions() as session:
         borrower = await repo.borrower_by_code(session, code)
         if borrower is None:
@@ -194,41 +214,47 @@ async def _borrower_facts(svc: Services, code: str) -> dict[str, Any]:
         facts = VisitFacts.of(
             borrower, loan, borrower.officer, institution=svc.settings.institution, now=svc.desk.clock.now()
         ).context()
+        zone = borrower.timezone
         await session.rollback()
-    return facts
+    return facts, zone
 
 
-@scripts_app.command("try")
+@scripts_app.command("try", help=h("cli_help_scripts_try"))
 def try_command(
-    script: Annotated[str, typer.Argument(help="Script id or YAML file.")],
-    answers: Annotated[
-        Path | None, typer.Option("--answers", "-a", help="A file of answers, one per line, as typed.")
-    ] = None,
-    borrower: Annotated[
-        str | None, typer.Option("--borrower", "-b", help="Use this borrower's data from the database.")
-    ] = None,
-    locale: Annotated[str | None, typer.Option(help="zh-CN or en.")] = None,
+    script: Annotated[str, typer.Argument(help=h("cli_help_script_ref"))],
+    answers: Annotated[Path | None, typer.Option("--answers", "-a", help=h("cli_help_answers"))] = None,
+    borrower: Annotated[str | None, typer.Option("--borrower", "-b", help=h("cli_help_try_borrower"))] = None,
+    locale: Annotated[str | None, typer.Option(help=h("cli_help_locale"))] = None,
 ) -> None:
     """Run a script in the console against a sample borrower without writing any visit record."""
     settings = settings_or_exit()
-    lang = locale or settings.locale
+    lang = known_locale(locale) if locale is not None else settings.locale
     model, source = _load(script)
     engine = VisitEngine(compile_script(model, source, source_name=script))
-    facts = sample_facts()
+    facts, borrower_zone = sample_facts(), settings.timezone
     if borrower is not None:
         wanted = borrower
 
-        async def job(svc: Services) -> dict[str, Any]:
-            """The borrower's facts, read from the database."""
+        async def job(svc: Services) -> tuple[dict[str, Any], str]:
+            """The borrower's facts and zone, read from the database."""
             return await _borrower_facts(svc, wanted)
 
-        facts = run(job, migrate=False)
-    desk = DryRunDesk(engine, facts, zone=settings.timezone)
+        facts, borrower_zone = run(job, migrate=False)
+    desk = DryRunDesk(engine, facts, zone=settings.timezone, borrower_zone=borrower_zone)
     code = facts["borrower"]["code"]
     stdin = stdin_reader(echo=not sys.stdin.isatty())
     read = _answer_lines(answers, stdin if sys.stdin.isatty() else None) if answers else stdin
     # ConsoleVisit only calls act/remark/now, which DryRunDesk provides with the same signatures.
-    visit = ConsoleVisit(cast(VisitDesk, desk), code=code, locale=lang, out=out, dry_run=True)
+    visit = ConsoleVisit(
+        cast(VisitDesk, desk),
+        code=code,
+        locale=lang,
+        out=out,
+        dry_run=True,
+        zone=settings.timezone,
+        borrower_zone=borrower_zone,
+        offers=desk.cancel_offer,
+    )
     header = message("scripts_dry_run", lang, script=model.id, version=model.version, borrower=code)
     out.print(header, style="cyan", markup=False)
     asyncio.run(visit.run(desk.begin(lang), None, read))

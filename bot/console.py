@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TextIO
@@ -13,14 +13,16 @@ from typing import TextIO
 from rich.console import Console
 
 from bot.desk import Actor, DeskReply, VisitDesk
+from bot.desk.choices import CancelOffer, NotOffered, cancel_offer, read_cancel
 from bot.desk.files import FileStoreError, KeptFile, keep_path
-from dialogs.answers import Reply, parse_answer, photo_path
-from dialogs.engine import Back, Cancel, Event, Skip, Submit, Turn
-from dialogs.errors import InvalidAnswer
-from dialogs.i18n import message, register
-from dialogs.schema import AnswerKind, Outcome, Question
+from bot.desk.labels import outcome_label
+from bot.desk.timefmt import shown
+from dialogs.answers import Reply, photo_path
+from dialogs.engine import Back, Event, Skip, Submit, Turn
+from dialogs.i18n import LOCALES, message, register
+from dialogs.schema import AnswerKind
 
-__all__ = ["ConsoleStopped", "ConsoleVisit", "stdin_reader"]
+__all__ = ["ConsoleStopped", "ConsoleVisit", "UnknownLocale", "known_locale", "stdin_reader"]
 
 register(
     {
@@ -28,7 +30,6 @@ register(
             "zh-CN": "回访 #{visit} · {borrower} · 话术 {script} v{version}",
             "en": "Visit #{visit} · {borrower} · script {script} v{version}",
         },
-        "console_resumed": {"zh-CN": "（继续上次未完成的回访）", "en": "(resuming the unfinished visit)"},
         "console_help": {
             "zh-CN": "输入序号、选项文字或回答内容。命令：/back 撤回上一题  /skip 跳过  /note 备注  "
             "/cancel 结果 [时间]（refused 拒绝、unreachable 无法联系、wrong_party 非本人、"
@@ -59,28 +60,63 @@ register(
             "en": "Visit ended: {outcome} (record #{visit})",
         },
         "console_noted": {"zh-CN": "备注已保存。", "en": "Remark saved."},
+        "console_started": {"zh-CN": "开始时间：{at}", "en": "Started: {at}"},
+        "console_resumed_at": {
+            "zh-CN": "（继续上次未完成的回访）现在：{at}",
+            "en": "(resuming the unfinished visit) Now: {at}",
+        },
+        "console_ended_at": {"zh-CN": "结束时间：{at}", "en": "Ended: {at}"},
+        "console_callback_at": {
+            "zh-CN": "约定回访：借款人当地时间 {local}（您的时间 {yours}）",
+            "en": "Call back: {local} the borrower's time ({yours} yours)",
+        },
+        "console_callback_same_zone": {"zh-CN": "约定回访：{local}", "en": "Call back: {local}"},
+        "console_bad_locale": {
+            "zh-CN": "--locale 须是 {locales} 之一，不是“{value}”。",
+            "en": "--locale must be one of {locales}, not '{value}'.",
+        },
     }
 )
-
-OUTCOME_WORDS = {
-    "拒绝": Outcome.REFUSED,
-    "无法联系": Outcome.UNREACHABLE,
-    "非本人": Outcome.WRONG_PARTY,
-    "约回访": Outcome.CALLBACK,
-    "回电": Outcome.CALLBACK,
-}
 
 
 class ConsoleStopped(Exception):
     """Ctrl-C in the console: what is saved and how to resume has been said; the command exits with 130."""
 
 
+class UnknownLocale(ValueError):
+    """A ``--locale`` that is not shipped; ``text`` says so in both shipped languages."""
+
+    def __init__(self, value: str) -> None:
+        """Name the locale and list the shipped ones."""
+        self.text = " / ".join(
+            message("console_bad_locale", lang, value=value, locales=", ".join(LOCALES)) for lang in LOCALES
+        )
+        super().__init__(self.text)
+
+
+def known_locale(value: str) -> str:
+    """``value`` when it is a shipped locale, else :class:`UnknownLocale`."""
+    if value not in LOCALES:
+        raise UnknownLocale(value)
+    return value
+
+
 class ConsoleVisit:
     """Drives one visit from lines of text, printing what the officer should say."""
 
     def __init__(
-        self, desk: VisitDesk, *, code: str, locale: str, out: Console | None = None, dry_run: bool = False
+        self,
+        desk: VisitDesk,
+        *,
+        code: str,
+        locale: str,
+        out: Console | None = None,
+        dry_run: bool = False,
+        zone: str | None = None,
+        borrower_zone: str | None = None,
+        offers: Callable[[int, Actor], Awaitable[CancelOffer]] | None = None,
     ) -> None:
+        """Drive ``desk``'s visit to ``code``; times shown in ``zone`` (the officer's), call-backs in the borrower's."""
         self.desk = desk
         self.dry_run = dry_run
         self.code = code
@@ -89,6 +125,18 @@ class ConsoleVisit:
         self.kind: AnswerKind | None = None
         self.kept: KeptFile | None = None
         """The photo the next input gives, copied into the desk's file store."""
+        self.zone = zone or str(desk.now().tzinfo)  # the desk's deployment zone
+        self.borrower_zone = borrower_zone or self.zone
+        self.offers = offers or (lambda visit_id, actor: cancel_offer(desk, visit_id, actor))
+
+    def _at(self, moment: datetime | str | None = None) -> str:
+        """A time (now by default) in the officer's zone, the zone named."""
+        return shown(moment if moment is not None else self.desk.now(), self.zone)
+
+    def started(self, *, resumed: bool) -> None:
+        """Say when the visit starts (or, resumed, what time it is now), in the officer's zone."""
+        key = "console_resumed_at" if resumed else "console_started"
+        self.out.print(message(key, self.locale, at=self._at()), style="yellow" if resumed else "dim", markup=False)
 
     def show(self, turn: Turn) -> None:
         """Print a turn: notices, lines said, the question and its numbered choices."""
@@ -134,28 +182,37 @@ class ConsoleVisit:
                 await self.desk.remark(visit_id, text[5:].strip(), actor=actor)
                 self.out.print(message("console_noted", self.locale), style="green")
                 continue
-            event = self._event(text)
+            event = await self._event(text, visit_id, actor)
             if event is None:
                 continue
-            kept, self.kept = self.kept, None
-            if kept is None:  # a dry run's desk takes no attachment (it keeps no file)
-                reply = await self.desk.act(visit_id, event, actor=actor, said=text)
-            else:
-                reply = await self.desk.act(visit_id, event, actor=actor, said=text, attachment=kept)
+            kept, self.kept = self.kept, None  # a dry run keeps no file
+            reply = await self.desk.act(visit_id, event, actor=actor, said=text, attachment=kept)
             self.show(reply.turn)
-        outcome = reply.turn.state.outcome or ""
-        label = message(f"outcome_{outcome}", self.locale)
+        state = reply.turn.state
+        outcome = state.outcome or ""
         key = "console_dry_finished" if self.dry_run else "console_finished"
+        label = outcome_label(outcome, self.locale)
         self.out.print(message(key, self.locale, outcome=label, visit=visit_id), style="bold green", markup=False)
+        self.out.print(message("console_ended_at", self.locale, at=self._at()), style="dim", markup=False)
+        if state.callback_at:
+            self.out.print(self._callback(state.callback_at), style="bold", markup=False)
         return outcome
 
-    def _event(self, text: str) -> Event | None:
+    def _callback(self, at: str) -> str:
+        """The agreed call-back time: in the borrower's zone, and in the officer's when that differs."""
+        local = shown(at, self.borrower_zone)
+        if self.borrower_zone == self.zone:
+            return message("console_callback_same_zone", self.locale, local=local)
+        return message("console_callback_at", self.locale, local=local, yours=self._at(at))
+
+    async def _event(self, text: str, visit_id: int, actor: Actor) -> Event | None:
+        """The event a line asks for; None (after saying why) when it asks for nothing the visit can take."""
         if text == "/back":
             return Back()
         if text == "/skip":
             return Skip()
         if text.startswith("/cancel"):
-            return self._cancel(text[7:].strip())
+            return await self._cancel(text[7:].strip(), visit_id, actor)
         if self.kind is AnswerKind.PHOTO and (path := photo_path(text)) is not None:
             if self.dry_run:
                 return Submit(Reply(photo=path))
@@ -167,25 +224,15 @@ class ConsoleVisit:
             return Submit(Reply(photo=self.kept.key))
         return Submit(Reply(text=text))
 
-    def _cancel(self, rest: str) -> Event | None:
-        word, _, when = rest.partition(" ")
-        outcome = OUTCOME_WORDS.get(word)
-        if outcome is None:
-            try:
-                outcome = Outcome(word)
-            except ValueError:
-                self.out.print(message("unknown_outcome", self.locale, text=word), style="red", markup=False)
-                return None
-        if outcome is not Outcome.CALLBACK or not when.strip():
-            return Cancel(outcome)
+    async def _cancel(self, rest: str, visit_id: int, actor: Actor) -> Event | None:
+        """``/cancel 拒绝``, ``/cancel callback 明天下午3点``: the core reads the word and the time
+        (in the borrower's zone) and refuses, saying what may be chosen, an outcome not offered now."""
+        offer = await self.offers(visit_id, actor)
         try:
-            at = parse_answer(
-                Question(kind=AnswerKind.DATETIME), Reply(text=when), locale=self.locale, now=self.desk.now()
-            )
-        except InvalidAnswer as exc:
-            self.out.print(message(exc.key, self.locale, **exc.params), style="red", markup=False)
+            return read_cancel(rest, offer, now=self.desk.now(), locale=self.locale)
+        except NotOffered as exc:
+            self.out.print(exc.text, style="red", markup=False)
             return None
-        return Cancel(outcome, datetime.fromisoformat(str(at)))
 
 
 @contextmanager

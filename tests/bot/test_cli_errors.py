@@ -156,7 +156,7 @@ def test_scripts_check_on_a_gbk_file_names_it(runner: CliRunner, env: dict[str, 
     assert "Traceback" not in result.output
     problem = [line for line in result.output.splitlines() if str(script) in line]
     assert len(problem) == 1 and "不是 UTF-8" in problem[0] and "[encoding]" in problem[0]
-    assert "2 file(s) checked: 1 error(s)" in result.output  # the good file is still checked
+    assert "已检查 2 个文件：1 个错误" in result.output  # the good file is still checked
 
 
 def test_scripts_try_on_gbk_files(runner: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
