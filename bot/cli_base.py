@@ -196,6 +196,35 @@ def _localize_help_panels(locale: str) -> None:
         ("DEFAULT_STRING", "cli_panel_default"),
     ):
         setattr(panels, name, message(key, locale))
+    _localize_help_option(message("cli_help_help", locale))
+
+
+def _localize_help_option(text: str) -> None:
+    """``--help``'s own line (typer builds that option itself, in English) in the user's language.
+
+    Typer makes the option with ``typer._click.decorators.help_option`` when a help page is shown;
+    it is wrapped to relabel the option. Should typer move it, the English line simply stays.
+    """
+    try:
+        from typer._click import decorators
+    except ImportError:  # pragma: no cover - another typer layout
+        return
+    build = getattr(decorators, "help_option", None)
+    if build is None or getattr(build, "localized", False):
+        return
+
+    def help_option(param_decls: list[str]) -> Callable[[Any], Any]:
+        add = build(param_decls)
+
+        def relabel(command: Any) -> Any:
+            add(command)
+            command.params[-1].help = text
+            return command
+
+        return relabel
+
+    help_option.localized = True  # type: ignore[attr-defined]
+    decorators.help_option = help_option
 
 
 def _database(problem: DatabaseUnavailable, locale: str) -> str:

@@ -22,6 +22,7 @@ register(
         "cli_panel_commands": {"zh-CN": "命令", "en": "Commands"},
         "cli_panel_error": {"zh-CN": "错误", "en": "Error"},
         "cli_panel_required": {"zh-CN": "[必填]", "en": "[required]"},
+        "cli_help_help": {"zh-CN": "显示本帮助并退出。", "en": "Show this message and exit."},
         "cli_panel_default": {"zh-CN": "[默认：{{}}]", "en": "[default: {{}}]"},
         # -- the root and its groups
         "cli_help_app": {"zh-CN": "贷后回访助手", "en": "Loan Visit Assistant (贷后回访助手)"},

@@ -102,7 +102,8 @@ def _help(locale: str) -> str:
 def test_help_is_in_visitbot_locale() -> None:
     english, chinese = _help("en"), _help("zh-CN")
     assert "Recorded visits." in english and "List visits, newest first" in english and "Commands" in english
-    assert "已记录的回访" in chinese and "列出回访" in chinese and "命令" in chinese
+    assert "已记录的回访" in chinese and "列出回访" in chinese and "命令" in chinese and "显示本帮助并退出" in chinese
+    assert "Show this message and exit." in english and "Show this message and exit." not in chinese
     assert "已记录的回访" not in english and "Recorded visits." not in chinese
 
 
