@@ -8,18 +8,26 @@ import io
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from openpyxl import load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.desk.export import export_csv, export_xlsx, inert
-from storage.db import make_engine
+from bot.desk.access import cli_admin
+from bot.desk.export import VISIT_COLUMNS, export_csv, export_visits, export_xlsx, inert
+from dialogs.catalog import ScriptCatalog
+from storage.db import make_engine, make_sessionmaker
+from storage.models import Answer
+from storage.repositories import VisitFilter
 
 VISITBOT = [sys.executable, "-m", "bot"]
+ANY_TIME = {"VISITBOT_CONTACT_WINDOW_START": "00:00", "VISITBOT_CONTACT_WINDOW_END": "00:00"}
+"""The contact window switched off: these console visits run at whatever time the suite does."""
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> str:
@@ -31,7 +39,7 @@ def run(args: list[str], env: dict[str, str], stdin: str = "") -> str:
 
 
 def test_export_xlsx_and_csv(tmp_path: Path) -> None:
-    env = dict(os.environ, VISITBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    env = dict(os.environ, VISITBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", **ANY_TIME)
     run(["demo", "load"], env)
     run(["console", "-b", "B001"], env, "1\n1\n差\n1\n压力很大\n/quit\n")
     run(["console", "-b", "B002"], env, "2\n")
@@ -128,7 +136,7 @@ async def _plant(url: str) -> None:
 
 def test_export_of_a_visit_with_formula_like_answers_round_trips_as_text(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
-    env = {"VISITBOT_DATABASE_URL": url, "VISITBOT_LOCALE": "zh-CN"}
+    env = {"VISITBOT_DATABASE_URL": url, "VISITBOT_LOCALE": "zh-CN", **ANY_TIME}
     runner = CliRunner()
     assert runner.invoke(app, ["demo", "load"], env=env).exit_code == 0
     asyncio.run(_plant(url))
@@ -149,3 +157,76 @@ def test_export_of_a_visit_with_formula_like_answers_round_trips_as_text(tmp_pat
     rows = list(csv.DictReader(io.StringIO(table.read_text(encoding="utf-8-sig"), newline="")))
     assert rows[0]["borrower_name"] == "'" + FORMULAS[0]
     assert (rows[0]["needs"], rows[0]["remark"]) == ("'=1+2", "'@SUM(1)")
+
+
+async def _plant_typed(url: str) -> None:
+    """An overdue call with a promised date and amount, and a check-in with a call-back time (planted)."""
+    from tests.bot import planted
+
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        officer = await planted.user(session, "信贷员", "officer", "东")
+        borrower = await planted.borrower(session, "T1", officer)
+        finished = datetime(2026, 11, 20, 18, 48, tzinfo=UTC)  # 02:48 the next day in Beijing
+        visit = await planted.visit(session, borrower, officer, finished_at=finished)
+        visit.script_id = "overdue_reminder"
+        visit.script_version = ScriptCatalog().latest("overdue_reminder").script.version
+        later = await planted.visit(session, borrower, officer, finished_at=finished)
+        later.script_version = ScriptCatalog().latest("self_checkin").script.version
+        session.add_all(
+            [
+                Answer(visit_id=visit.id, step_id="promise_date", question="哪天能还？", raw="11月25日",
+                       value="2026-11-25", display="11月25日", answered_at=finished),
+                Answer(visit_id=visit.id, step_id="promise_amount", question="能还多少？", raw="一万五千零五毛",
+                       value="15000.5", display="15,000.5元", answered_at=finished),
+                Answer(visit_id=later.id, step_id="call_time", question="什么时候方便？", raw="明天下午3点",
+                       value="2026-11-21T15:00:00+08:00", display="11月21日 15:00", answered_at=finished),
+            ]
+        )  # fmt: skip
+    await engine.dispose()
+
+
+async def _export(url: str, kind: Literal["xlsx", "csv"], zone: str) -> bytes:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            file = await export_visits(
+                session, cli_admin(), VisitFilter(limit=100), kind=kind, now=datetime(2026, 11, 21, tzinfo=UTC),
+                zone=zone, catalog=ScriptCatalog(), actor="cli",
+            )  # fmt: skip
+        return file.data
+    finally:
+        await engine.dispose()
+
+
+def test_xlsx_dates_are_dates_in_the_viewers_zone_and_money_is_a_number(sqlite_url: str) -> None:
+    asyncio.run(_plant_typed(sqlite_url))
+    book = load_workbook(io.BytesIO(asyncio.run(_export(sqlite_url, "xlsx", "Asia/Shanghai"))))
+    sheet = book["visits"]
+    header = [c.value for c in sheet[1]]
+    assert "finished_at (Asia/Shanghai)" in header and "started_at (Asia/Shanghai)" in header
+    assert "callback_at (Asia/Shanghai)" in header and "call_time (Asia/Shanghai)" in header
+    first, second = ({h: c for h, c in zip(header, row, strict=True)} for row in sheet.iter_rows(min_row=2))
+    finished = first["finished_at (Asia/Shanghai)"]
+    assert finished.value == datetime(2026, 11, 21, 2, 48) and finished.is_date  # Beijing time, naive
+    assert finished.number_format == "yyyy-mm-dd hh:mm"
+    amount = first["promise_amount"]
+    assert (amount.data_type, float(amount.value), amount.number_format) == ("n", 15000.5, "#,##0.00")
+    promised = first["promise_date"]
+    assert promised.is_date and promised.value == datetime(2026, 11, 25) and promised.number_format == "yyyy-mm-dd"
+    assert second["call_time (Asia/Shanghai)"].value == datetime(2026, 11, 21, 15, 0)
+    raised = [c.value for c in book["risk_flags"][1]]
+    assert raised[-1] == "raised_at (Asia/Shanghai)"
+    assert book["risk_flags"]["H2"].value == datetime(2026, 11, 21, 2, 39)
+    urumqi = load_workbook(io.BytesIO(asyncio.run(_export(sqlite_url, "xlsx", "Asia/Urumqi"))))["visits"]
+    assert urumqi["K1"].value == "finished_at (Asia/Urumqi)" and urumqi["K2"].value == datetime(2026, 11, 21, 0, 48)
+
+
+def test_csv_keeps_its_shape_iso_times_and_the_text_people_read(sqlite_url: str) -> None:
+    asyncio.run(_plant_typed(sqlite_url))
+    text = asyncio.run(_export(sqlite_url, "csv", "Asia/Shanghai")).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert list(rows[0])[: len(VISIT_COLUMNS)] == list(VISIT_COLUMNS)
+    assert rows[0]["finished_at"] == "2026-11-20T18:48:00+00:00"
+    assert (rows[0]["promise_amount"], rows[0]["promise_date"]) == ("15,000.5元", "11月25日")
+    assert rows[1]["call_time"] == "11月21日 15:00"
