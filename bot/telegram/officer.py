@@ -19,11 +19,12 @@ from bot.desk.choices import (
     scripts_for,
     unknown_script_text,
 )
+from bot.desk.labels import outcome_label
 from bot.telegram.common import Sender, answer_query, send, services_of, t, try_edit_markup
 from bot.telegram.render import MAX_CALLBACK_BYTES
 from bot.telegram.visits import actor_of, run_event, show_reply
 from dialogs.engine import Back, Cancel, Skip
-from dialogs.i18n import message, register
+from dialogs.i18n import register
 from dialogs.schema import Outcome, Script
 from storage import repositories as repo
 from storage.chats import chat_session
@@ -258,7 +259,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
     if not args:  # the outcomes this step offers as buttons (a call-back needs a time, so it is typed)
         buttons = [o for o in offer.outcomes if o is not Outcome.CALLBACK]
         rows = [
-            [InlineKeyboardButton(message(f"outcome_{o.value}", sender.locale), callback_data=f"x:{chat.visit_id}:{o}")]
+            [InlineKeyboardButton(outcome_label(o.value, sender.locale), callback_data=f"x:{chat.visit_id}:{o}")]
             for o in buttons
         ]
         key = "tg_cancel_pick" if Outcome.CALLBACK in offer.outcomes else "tg_cancel_pick_plain"

@@ -23,6 +23,7 @@ from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
 from bot.desk.files import FileStoreError, KeptFile, keep
+from bot.desk.labels import outcome_label
 from bot.desk.timefmt import person_zone
 from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t, try_edit_markup
 from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text, withdrawn_text
@@ -134,7 +135,7 @@ async def show_reply(
     if not pointed:
         await point_chat(context, sender.chat_id, reply)
     if turn.finished:
-        outcome = message(f"outcome_{turn.state.outcome}", locale)
+        outcome = outcome_label(turn.state.outcome, locale)
         ended = f"<b>{html.escape(message('tg_finished', locale, outcome=outcome, visit=reply.visit_id))}</b>"
         if sender.role == "borrower":  # thanks and what happens next, not a record number
             from bot.telegram.borrower import closing_text  # borrower.py imports this module

@@ -205,9 +205,16 @@ def test_scripts_that_apply() -> None:
     assert set(overdue) == {"overdue_reminder", "officer_phone_visit", "onsite_visit", "visit_refusal"}
 
 
-async def test_the_pick_list_is_one_query_that_never_scans_every_visit(desk: VisitDesk) -> None:
+@pytest.fixture
+async def any_desk(database_url: str) -> AsyncIterator[VisitDesk]:
+    async with demo_desk(database_url, clock=FixedClock(MORNING)) as made:
+        yield made
+
+
+async def test_the_pick_list_is_one_query_that_never_scans_every_visit(any_desk: VisitDesk) -> None:
     """The officer's borrowers with their open visit and last visit: one statement (plus the loans'
     eager load), whatever the number of visits; other officers' visits do not mark anyone open."""
+    desk = any_desk
     own = await desk.begin("B001", actor=OFFICER, officer_id=1, script_id="onsite_visit")
     finished = await desk.begin("B003", actor=OFFICER, officer_id=1)
     await desk.act(finished.visit_id, Cancel(Outcome.REFUSED), actor=OFFICER, said="/cancel refused")
