@@ -15,7 +15,7 @@ from rich.text import Text
 from bot.app import Services
 from bot.cli_admin import viewer_for
 from bot.cli_base import cli_locale, emit_json, out, run
-from bot.desk import contact
+from bot.desk import contact_record as contact
 from bot.desk.timefmt import person_zone, shown
 from dialogs.i18n import message, register
 

@@ -7,7 +7,8 @@ import html
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.desk import NotFound, contact
+from bot.desk import NotFound
+from bot.desk import contact_record as contact
 from bot.desk.timefmt import person_zone
 from bot.telegram.common import Sender, send, services_of, t
 from dialogs.i18n import register

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.desk import Actor, FixedClock, NotFound, VisitDesk
 from bot.desk import contact as rules
+from bot.desk import contact_record as record
 from bot.desk.contact import ContactRefused, ContactWindow
 from bot.settings import Settings
 from dialogs.answers import Reply
@@ -284,12 +285,12 @@ async def test_a_dispute_holds_collection_until_a_supervisor_resolves_it(desk: V
         supervisor = await session.get(User, 3)
         assert officer is not None and supervisor is not None
         with pytest.raises(NotFound, match="主管"):
-            await rules.resolve_disputes(session, "B008", by=officer, note="ok", now=clock.now(), locale="zh-CN")
+            await record.resolve_disputes(session, "B008", by=officer, note="ok", now=clock.now(), locale="zh-CN")
         with pytest.raises(NotFound, match="核实结果"):
-            await rules.resolve_disputes(session, "B008", by=supervisor, note=" ", now=clock.now(), locale="zh-CN")
-        open_ones = await rules.list_disputes(session, supervisor, locale="zh-CN")
+            await record.resolve_disputes(session, "B008", by=supervisor, note=" ", now=clock.now(), locale="zh-CN")
+        open_ones = await record.list_disputes(session, supervisor, locale="zh-CN")
         assert [d.id for d in open_ones] == [dispute.id]
-        done = await rules.resolve_disputes(
+        done = await record.resolve_disputes(
             session, "B008", by=supervisor, note="已核实：2000元已入账，欠款调整", now=clock.now(), locale="zh-CN"
         )
     assert [d.id for d in done] == [dispute.id]
@@ -387,16 +388,16 @@ async def test_refusals_are_listed_for_supervisors_and_admins_not_officers(desk:
     async with desk.sessions() as session:
         officer, supervisor, admin, other = (await session.scalars(select(User).order_by(User.id))).all()[1:]
         with pytest.raises(NotFound, match="主管"):
-            await rules.list_refusals(session, officer, locale="zh-CN")
-        team = await rules.list_refusals(session, supervisor, locale="zh-CN")
+            await record.list_refusals(session, officer, locale="zh-CN")
+        team = await record.list_refusals(session, supervisor, locale="zh-CN")
         assert [row.borrower_code for row in team] == ["B002", "B001"]
-        assert [row.borrower_code for row in await rules.list_refusals(session, admin, code="B001", locale="en")] == [
+        assert [row.borrower_code for row in await record.list_refusals(session, admin, code="B001", locale="en")] == [
             "B001"
         ]
-        assert await rules.list_refusals(session, other, locale="zh-CN") == []
+        assert await record.list_refusals(session, other, locale="zh-CN") == []
         with pytest.raises(NotFound):
-            await rules.list_refusals(session, other, code="B001", locale="zh-CN")
-    line = rules.refusal_line(team[0], "zh-CN", "Asia/Shanghai")
+            await record.list_refusals(session, other, code="B001", locale="zh-CN")
+    line = record.refusal_line(team[0], "zh-CN", "Asia/Shanghai")
     assert "B002" in line and "陈静" in line and "可联系时段外" in line and "2026-12-02 08:00 Asia/Shanghai" in line
 
 
@@ -408,5 +409,5 @@ async def test_counting_runs_on_postgresql_too(postgres_url: str) -> None:
         with pytest.raises(ContactRefused):
             await desk.begin("B001", actor=CHEN, officer_id=2)
         async with desk.sessions() as session:
-            rows = await rules.list_refusals(session, User(name="x", role="admin"), locale="zh-CN")
+            rows = await record.list_refusals(session, User(name="x", role="admin"), locale="zh-CN")
     assert [(r.refusal.rule, r.refusal.at) for r in rows] == [("daily_cap", local(1, 10).astimezone(UTC))]
