@@ -411,3 +411,24 @@ async def test_counting_runs_on_postgresql_too(postgres_url: str) -> None:
         async with desk.sessions() as session:
             rows = await record.list_refusals(session, User(name="x", role="admin"), locale="zh-CN")
     assert [(r.refusal.rule, r.refusal.at) for r in rows] == [("daily_cap", local(1, 10).astimezone(UTC))]
+
+
+async def test_a_dispute_is_kept_and_resolved_on_postgresql(postgres_url: str) -> None:
+    clock = FixedClock(local(1, 10))
+    async with demo_desk(postgres_url, clock=clock, **WINDOW) as desk:
+        call = await desk.begin("B008", actor=CHEN, officer_id=2, script_id="overdue_reminder")
+        for text in ("1", "3", "金额不对"):
+            await desk.act(call.visit_id, Submit(Reply(text=text)), actor=CHEN, said=text)
+        with pytest.raises(ContactRefused):
+            await desk.begin("B008", actor=CHEN, officer_id=2, script_id="overdue_reminder")
+        async with desk.sessions() as session, session.begin():
+            supervisor = await session.get(User, 3)
+            assert supervisor is not None
+            assert [d.note for d in await record.list_disputes(session, supervisor, code="B008", locale="en")] == [
+                "金额不对"
+            ]
+            done = await record.resolve_disputes(
+                session, "B008", by=supervisor, note="checked", now=clock.now(), locale="en"
+            )
+        assert len(done) == 1
+        assert (await desk.begin("B008", actor=CHEN, officer_id=2, script_id="overdue_reminder")).turn.prompt
