@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import Services
-from bot.cli_base import CommandError, cli_locale, emit_json, out, run
+from bot.cli_base import CommandError, cli_locale, emit_json, h, out, run
 from bot.desk import audit as audit_log
 from bot.desk import retention
 from bot.desk.access import cli_admin
@@ -23,11 +23,6 @@ from storage import repositories as repo
 from storage.models import User
 
 __all__ = ["audit", "purge", "viewer_for"]
-
-def h(key: str) -> str:
-    """A help text in the user's language (typer reads ``help=`` when a command is declared)."""
-    return message(key, cli_locale())
-
 
 CLI = "cli"
 """The actor audit entries name for what was done at the command line (no stored user)."""

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from bot.app import Services
-from bot.cli_admin import h, viewer_for
-from bot.cli_base import CommandError, cli_locale, out, run, writable
+from bot.cli_admin import viewer_for
+from bot.cli_base import CommandError, cli_locale, h, out, run, writable
 from bot.desk.export import day_start, export_visits
 from bot.desk.timefmt import person_zone
 from bot.settings import Settings
@@ -40,6 +40,15 @@ register(
             "zh-CN": "请设置 VISITBOT_BOT_USERNAME 或 VISITBOT_TELEGRAM_TOKEN，才能生成邀请链接。",
             "en": "Set VISITBOT_BOT_USERNAME or VISITBOT_TELEGRAM_TOKEN to build invite links.",
         },
+        "share_help_script": {"zh-CN": "自助回访话术。", "en": "Self-service script."},
+        "share_help_days": {"zh-CN": "链接有效天数。", "en": "Days the link stays valid."},
+        "share_help_output": {"zh-CN": "写入的文件（.xlsx 或 .csv）。", "en": "File to write (.xlsx or .csv)."},
+        "share_help_officer": {"zh-CN": "客户经理的用户编号。", "en": "Officer's user id."},
+        "share_help_risk": {
+            "zh-CN": "high/medium/low（及更高），或风险标记代码。",
+            "en": "high/medium/low (or worse), or a flag code.",
+        },
+        "share_help_team": {"zh-CN": "只导出这个团队的回访。", "en": "Only this team's visits."},
         "invite_bot_nameless": {"zh-CN": "机器人没有用户名（getMe）。", "en": "The bot has no username (getMe)."},
     }
 )
@@ -67,9 +76,9 @@ def deep_link(username: str, token: str) -> str:
 
 
 def invite(
-    borrower: Annotated[str, typer.Argument(help="Borrower code.")],
-    script: Annotated[str, typer.Option(help="Self-service script.")] = "self_checkin",
-    days: Annotated[int, typer.Option(help="Days the link stays valid.")] = 7,
+    borrower: Annotated[str, typer.Argument(help=h("cli_help_borrower_code"))],
+    script: Annotated[str, typer.Option(help=h("share_help_script"))] = "self_checkin",
+    days: Annotated[int, typer.Option(help=h("share_help_days"))] = 7,
 ) -> None:
     """Print a one-time self-service link for a borrower (t.me deep link; the token is stored hashed)."""
 
@@ -89,13 +98,13 @@ def invite(
 
 
 def export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.xlsx or .csv).")],
-    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Up to and including this day.")] = None,
-    officer: Annotated[int | None, typer.Option(help="Officer's user id.")] = None,
-    outcome: Annotated[str | None, typer.Option()] = None,
-    risk: Annotated[str | None, typer.Option(help="high/medium/low (or worse), or a flag code.")] = None,
-    team: Annotated[str | None, typer.Option()] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help=h("share_help_output"))],
+    since: Annotated[str | None, typer.Option(help=h("cli_help_since"))] = None,
+    until: Annotated[str | None, typer.Option(help=h("cli_help_until"))] = None,
+    officer: Annotated[int | None, typer.Option(help=h("share_help_officer"))] = None,
+    outcome: Annotated[str | None, typer.Option(help=h("cli_help_outcome"))] = None,
+    risk: Annotated[str | None, typer.Option(help=h("share_help_risk"))] = None,
+    team: Annotated[str | None, typer.Option(help=h("share_help_team"))] = None,
     as_user: Annotated[int | None, typer.Option("--as", help=h("admin_help_as"))] = None,
 ) -> None:
     """Export visits: one row per visit, one column per question (+ a risk flag sheet in XLSX); audited."""
