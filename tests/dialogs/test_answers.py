@@ -718,17 +718,24 @@ def test_control_characters_are_dropped_from_typed_answers() -> None:
 
 def test_cancel_callback_with_an_unreadable_time_is_refused_on_the_console() -> None:
     """``/cancel callback 一亿四`` re-asks with a clear line instead of a KeyError traceback."""
+    import asyncio
     import io
     from types import SimpleNamespace
 
     from rich.console import Console
 
     from bot.console import ConsoleVisit
+    from bot.desk import Actor
+    from bot.desk.choices import STAFF_CANCEL_OUTCOMES, CancelOffer
+
+    async def offers(visit_id: int, actor: Actor) -> CancelOffer:
+        return CancelOffer(visit_id, STAFF_CANCEL_OUTCOMES, "Asia/Shanghai", "B001")
 
     out = io.StringIO()
     desk: Any = SimpleNamespace(now=lambda: NOW)
-    console = ConsoleVisit(desk, code="B001", locale="zh-CN", out=Console(file=out, width=200))
-    assert console._cancel("callback 一亿四") is None
+    console = ConsoleVisit(desk, code="B001", locale="zh-CN", out=Console(file=out, width=200), offers=offers)
+    officer = Actor("officer", 1)
+    assert asyncio.run(console._cancel("callback 一亿四", 1, officer)) is None
     assert "没看懂这个时间" in out.getvalue()
-    event = console._cancel("callback 明天下午三点")
+    event = asyncio.run(console._cancel("callback 明天下午三点", 1, officer))
     assert event is not None and getattr(event, "callback_at", None) == datetime(2026, 11, 24, 15, tzinfo=SHANGHAI)
