@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 
+from bot.desk import DeskReply
+from bot.telegram.borrower import closing_text
+from dialogs.engine import Turn, VisitState
 from tests.bot.telegram.harness import OFFICER_ID, TOKEN, BotProcess, bot_env, cli, prepare
 from tests.botapi import BotApiDouble, FakeUser
 
@@ -121,3 +124,20 @@ async def test_a_finished_check_in_ends_with_thanks_and_what_happens_next(stack:
     assert data["outcome"] == "completed"
     answers = data["answers"]
     assert isinstance(answers, list) and {a["answered_by"] for a in answers} == {"borrower"}
+
+
+def _ended(outcome: str, **state: object) -> DeskReply:
+    done = VisitState("self_checkin", 1, "zh-CN", "closing", outcome=outcome, **state)  # type: ignore[arg-type]
+    return DeskReply(1, Turn(state=done))
+
+
+async def test_the_closing_message_says_what_happens_next() -> None:
+    """Without a bot: each way a check-in ends gets its own next step, in the borrower's zone."""
+    assert "客户经理会在 2026-12-02 15:00 Asia/Urumqi 给您回电" in closing_text(
+        _ended("completed", callback_at="2026-12-02T09:00:00+00:00"), "Asia/Urumqi"
+    )
+    assert "尽快给您回电" in closing_text(_ended("completed", answers={"wants_call": True}), "Asia/Shanghai")
+    worrying = [{"flag": "repayment_pressure_high", "severity": "high", "step": "repayment_pressure"}]
+    assert "尽快给您回电" in closing_text(_ended("completed", flags=worrying), "Asia/Shanghai")
+    assert "认真查看" in closing_text(_ended("completed"), "Asia/Shanghai")
+    assert "按您的意愿" in closing_text(_ended("opted_out"), "Asia/Shanghai")
