@@ -31,7 +31,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_check_passes_on_the_shipped_scripts(runner: CliRunner, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["scripts", "check"], env=env)
     assert result.exit_code == 0, result.output
-    assert "5 file(s) checked: 0 error(s), 0 warning(s)" in result.output
+    assert "已检查 5 个文件：0 个错误，0 个警告" in result.output
 
 
 def test_check_fails_on_errors_and_names_file_and_line(runner: CliRunner, env: dict[str, str]) -> None:
@@ -42,7 +42,7 @@ def test_check_fails_on_errors_and_names_file_and_line(runner: CliRunner, env: d
 
 def test_check_passes_with_only_warnings(runner: CliRunner, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["scripts", "check", str(FIXTURES / "unknown_flag.yaml")], env=env)
-    assert result.exit_code == 0 and "1 warning(s)" in result.output
+    assert result.exit_code == 0 and "1 个警告" in result.output
 
 
 def test_draw_mermaid_to_stdout(runner: CliRunner, env: dict[str, str]) -> None:
