@@ -243,7 +243,7 @@ class TranscriptMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
-    direction: Mapped[str] = mapped_column(String(3))
+    direction: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(16), default="bot")
     at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)

@@ -27,7 +27,6 @@ from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Cancel
 from dialogs.schema import Outcome
-from storage import repositories as repo
 from storage.chats import set_chat
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
@@ -495,16 +494,8 @@ async def pg_world(postgres_url: str) -> AsyncIterator[World]:
         yield World(desk, ReviewDesk(desk.sessions, desk.settings, clock), clock, users)
 
 
-async def test_two_reviewers_at_once_change_a_visit_once(pg_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_two_reviewers_at_once_change_a_visit_once(pg_world: World) -> None:
     visit_id = await finished(pg_world)
-    # transcripts.direction is VARCHAR(3) and "note" is 4 letters: PostgreSQL refuses every note
-    # (see test_a_review_note_is_stored_on_postgresql); the locks are what this test is about
-    real = repo.add_transcript
-
-    async def short_note(session: Any, visit: int, direction: str, text: str, **kw: Any) -> None:
-        await real(session, visit, direction[:3], text, **kw)
-
-    monkeypatch.setattr(repo, "add_transcript", short_note)
     results = await asyncio.gather(
         pg_world.reviews.approve(visit_id, by(pg_world, "刘主管")),
         pg_world.reviews.send_back(visit_id, by(pg_world, "管理员"), "补充"),
@@ -520,7 +511,6 @@ async def test_two_reviewers_at_once_change_a_visit_once(pg_world: World, monkey
     assert [e.visit.id for e in queue] == ([visit_id] if accepted[0].state is ReviewState.ANSWERED else [])
 
 
-@pytest.mark.xfail(strict=True, reason="transcripts.direction is VARCHAR(3): 'note' needs a schema change")
 async def test_a_review_note_is_stored_on_postgresql(pg_world: World) -> None:
     visit_id = await finished(pg_world)
     await pg_world.reviews.approve(visit_id, by(pg_world, "刘主管"))

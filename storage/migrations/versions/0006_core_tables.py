@@ -148,11 +148,18 @@ def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("timezone", sa.String(length=40), nullable=True))
 
+    # "note" did not fit VARCHAR(3): PostgreSQL refused every transcript note (SQLite ignores lengths)
+    with op.batch_alter_table("transcript_messages", schema=None) as batch_op:
+        batch_op.alter_column("direction", type_=sa.String(length=8), existing_type=sa.String(length=3))
+
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.create_index("ix_visits_borrower_started", ["borrower_id", "started_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("transcript_messages", schema=None) as batch_op:
+        batch_op.alter_column("direction", type_=sa.String(length=3), existing_type=sa.String(length=8))
+
 
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.drop_index("ix_visits_borrower_started")
