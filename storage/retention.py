@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Answer, Attachment, RiskFlag, TranscriptMessage, Visit
+from storage.models import Answer, Attachment, AuditEntry, RiskFlag, TranscriptMessage, Visit
 
 __all__ = ["VisitData", "count_visit_data", "delete_visit_data"]
 
@@ -69,7 +69,8 @@ async def delete_visit_data(session: AsyncSession, before: datetime) -> VisitDat
     """Remove the answers, transcript, risk flags and attachment rows of visits finished before ``before``.
 
     The visit rows stay (outcome, dates, review status: what reports count), their dialog state
-    emptied of answers and flags, their remark and review comment cleared. In the caller's
+    emptied of answers and flags, their remark and review comment cleared; their audit entries
+    stay without the review comments they quoted. In the caller's
     transaction; returns what was removed.
     """
     data = await count_visit_data(session, before)
@@ -81,6 +82,9 @@ async def delete_visit_data(session: AsyncSession, before: datetime) -> VisitDat
         visit.state = state
         visit.remark = None
         visit.review_comment = None
+    for entry in (await session.scalars(select(AuditEntry).where(AuditEntry.visit_id.in_(ids)))).all():
+        if "text" in (entry.detail or {}):  # a review comment: what was said goes, who did what stays
+            entry.detail = {k: v for k, v in entry.detail.items() if k != "text"}
     await session.flush()
     for table in _TABLES.values():
         await session.execute(delete(table).where(table.visit_id.in_(ids)))

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.logs import mask
 from storage.audit import AuditFilter, list_audit
 from storage.models import AuditEntry, User
 
@@ -73,7 +74,8 @@ async def record(
 async def entries(session: AsyncSession, viewer: User, flt: AuditFilter | None = None) -> list[AuditLine]:
     """The audit entries ``viewer`` may read, newest first: all for an admin, their team's for a supervisor.
 
-    Officers are refused (:class:`AuditRefused`): the log says who looked at whose data.
+    Officers are refused (:class:`AuditRefused`): the log says who looked at whose data. Phone and
+    ID numbers in the details (a quoted review comment) are masked: the log is not where they are read.
     """
     flt = flt or AuditFilter()
     if viewer.role == "supervisor":
@@ -81,9 +83,14 @@ async def entries(session: AsyncSession, viewer: User, flt: AuditFilter | None =
     elif viewer.role != "admin":
         raise AuditRefused(viewer.role)
     return [
-        AuditLine(e.at, e.user_id, u.name if u else None, e.actor, e.action, e.visit_id, dict(e.detail or {}))
+        AuditLine(e.at, e.user_id, u.name if u else None, e.actor, e.action, e.visit_id, _masked(e.detail or {}))
         for e, u in await list_audit(session, flt)
     ]
+
+
+def _masked(detail: dict[str, Any]) -> dict[str, Any]:
+    """Details with phone and ID numbers masked in their texts (a review comment may quote one)."""
+    return {k: mask(v) if isinstance(v, str) else _masked(v) if isinstance(v, dict) else v for k, v in detail.items()}
 
 
 def describe(detail: dict[str, Any]) -> str:

@@ -87,6 +87,17 @@ async def test_a_view_and_an_export_are_in_the_log_and_only_staff_above_officers
         await engine.dispose()
 
 
+async def test_numbers_quoted_in_the_log_are_masked(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await audit.record(session, "review_returned", now=NOW, actor="supervisor", text=f"打 {planted.PHONE} 核实")
+            [line] = await audit.entries(session, cli_admin())
+        assert line.detail == {"text": "打 +86138****5678 核实"}
+    finally:
+        await engine.dispose()
+
+
 def test_describe_flattens_filters() -> None:
     detail = {"format": "csv", "filters": {"risk": "high", "since": "2026-11-01"}, "rows": 3}
     assert audit.describe(detail) == "format=csv, filters.risk=high, filters.since=2026-11-01, rows=3"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.desk import retention
+from bot.desk import audit, retention
 from bot.desk.files import LocalFileStore
 from bot.desk.retention import Age, BadAge, cutoff, parse_age, purge
 from storage.db import make_engine, make_sessionmaker
@@ -73,6 +73,10 @@ async def test_purge_removes_exactly_what_is_past_retention(database_url: str) -
     sessions = make_sessionmaker(engine)
     try:
         ids = await _plant(sessions, NOW)
+        async with sessions() as session, session.begin():  # review comments in the log, old and recent
+            for name in ("past", "inside"):
+                await audit.record(session, "review_returned", now=NOW, actor="supervisor", visit_id=ids[name],
+                                   text=f"请核实 {planted.PHONE}", to="returned")  # fmt: skip
         async with sessions() as session, session.begin():
             dry = await purge(session, Age(years=5), now=NOW, dry_run=True)
             await session.rollback()
@@ -81,7 +85,7 @@ async def test_purge_removes_exactly_what_is_past_retention(database_url: str) -
         assert dry.removed.files == ["ab/" + "2" * 64 + ".jpg"]  # the shared photo is still used
         async with sessions() as session:
             assert await _rows(session, ids["past"]) == FULL  # a dry run changes nothing
-            assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+            assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 2
 
         async with sessions() as session, session.begin():
             done = await purge(session, Age(years=5), now=NOW, actor="cli")
@@ -96,7 +100,11 @@ async def test_purge_removes_exactly_what_is_past_retention(database_url: str) -
                 assert await _rows(session, ids[name]) == FULL, name
                 kept = await session.get(Visit, ids[name])
                 assert kept is not None and kept.remark and kept.state["answers"]
-            entry = (await session.scalars(select(AuditEntry))).one()
+            reviews = {e.visit_id: e.detail for e in await session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "review_returned"))}  # fmt: skip
+            assert reviews == {ids["past"]: {"to": "returned"},
+                               ids["inside"]: {"to": "returned", "text": f"请核实 {planted.PHONE}"}}  # fmt: skip
+            entry = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))).one()
             assert (entry.action, entry.actor, entry.visit_id) == ("purge", "cli", None)
             assert entry.detail == {**expected, "cutoff": FIVE_YEARS_AGO.isoformat(), "older_than": "5y"}
 
