@@ -12,6 +12,7 @@ import asyncio
 import errno
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -197,6 +198,52 @@ def _localize_help_panels(locale: str) -> None:
     ):
         setattr(panels, name, message(key, locale))
     _localize_help_option(message("cli_help_help", locale))
+    panels.RICH_HELP = message("cli_try_help", locale)
+    _localize_usage_errors()
+
+
+USAGE_ERRORS = (
+    (re.compile(r"Missing option (?P<name>.+?)\.(?P<rest>.*)", re.S), "cli_usage_missing_option"),
+    (re.compile(r"Missing argument (?P<name>.+?)\.(?P<rest>.*)", re.S), "cli_usage_missing_argument"),
+    (re.compile(r"No such option: (?P<name>\S+)(?P<rest>.*)", re.S), "cli_usage_no_option"),
+    (re.compile(r"No such command (?P<name>.+?)\.(?P<rest>.*)", re.S), "cli_usage_no_command"),
+    (re.compile(r"Invalid value for (?P<name>.+?): (?P<rest>.*)", re.S), "cli_usage_invalid_value"),
+    (re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((?P<name>.*)\)(?P<rest>.*)", re.S), "cli_usage_extra"),
+)
+"""Typer's own wrong-usage messages (English only) and the message each becomes in another locale."""
+DID_YOU_MEAN = re.compile(r"Did you mean (?P<name>.+?)\?")
+
+
+def usage_text(text: str, locale: str) -> str:
+    """A typer usage error in ``locale``; an unknown one stays as typer wrote it."""
+    for pattern, key in USAGE_ERRORS:
+        found = pattern.fullmatch(text)
+        if found:
+            rest = DID_YOU_MEAN.sub(lambda m: message("cli_usage_did_you_mean", locale, name=m["name"]), found["rest"])
+            try:
+                return message(key, locale, name=found["name"], rest=rest.strip()).strip()
+            except (KeyError, IndexError, ValueError):  # a name with braces: say it as typer did
+                return text
+    return text
+
+
+def _localize_usage_errors() -> None:
+    """Typer prints a wrong usage (a missing option …) with ``rich_utils.rich_format_error``: translate first."""
+    import typer.rich_utils as panels
+
+    show = panels.rich_format_error
+    if getattr(show, "localized", False):
+        return
+
+    def rich_format_error(error: Any) -> None:
+        locale = cli_locale()
+        if locale != "en":
+            english = error.format_message
+            error.format_message = lambda: usage_text(english(), locale)
+        show(error)
+
+    rich_format_error.localized = True  # type: ignore[attr-defined]
+    panels.rich_format_error = rich_format_error  # type: ignore[assignment]
 
 
 def _localize_help_option(text: str) -> None:

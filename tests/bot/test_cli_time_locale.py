@@ -119,6 +119,15 @@ def test_an_unknown_locale_is_refused_with_the_shipped_ones(
     assert "zh-CN" in said and "en" in said
 
 
+def test_typers_own_usage_errors_follow_the_locale(runner: CliRunner, env: dict[str, str]) -> None:
+    chinese = runner.invoke(app, ["users", "add", "--role", "officer"], env=env)
+    assert chinese.exit_code == 2 and "缺少选项 '--telegram-id'" in chinese.output and "Missing" not in chinese.output
+    typo = runner.invoke(app, ["visits", "lst"], env=env)
+    assert typo.exit_code == 2 and "没有这个命令：'lst'。您是想输入 'list' 吗？" in typo.output
+    english = runner.invoke(app, ["users", "add", "--role", "officer"], env={**env, "VISITBOT_LOCALE": "en"})
+    assert english.exit_code == 2 and "Missing option '--telegram-id'" in english.output
+
+
 def test_console_locale_option_is_checked(runner: CliRunner, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["console", "-b", "B001", "--locale", "fr"], env=env)
     assert result.exit_code == 2 and "--locale 须是 zh-CN, en 之一" in result.stderr
