@@ -96,8 +96,6 @@ def test_disputes_are_listed_and_resolved_by_a_supervisor_not_an_officer(
     assert [(d["borrower"], d["note"]) for d in json.loads(listed.stdout)] == [("B008", "金额不对，已还2000元")]
     refused = runner.invoke(app, ["disputes", "resolve", "B008", "--note", "查过了", "--as", str(OFFICER_TG)], env=env)
     assert refused.exit_code == 1 and "只有主管和管理员" in refused.output
-    no_note = runner.invoke(app, ["disputes", "resolve", "B008", "--note", " "], env=env)
-    assert no_note.exit_code == 1 and "核实结果" in no_note.output
     done = runner.invoke(
         app, ["disputes", "resolve", "B008", "--note", "已核实：2000元已入账", "--as", str(SUPERVISOR_TG)], env=env
     )
@@ -108,8 +106,6 @@ def test_disputes_are_listed_and_resolved_by_a_supervisor_not_an_officer(
     assert everything[0]["resolution"] == "已核实：2000元已入账" and everything[0]["resolved_by"] == 3
     again = runner.invoke(app, ["disputes", "resolve", "B008", "--note", "x"], env=env)
     assert again.exit_code == 1 and "没有未解决的异议" in again.output
-    audit = runner.invoke(app, ["audit", "--action", "dispute_resolved", "--json"], env=env)
-    assert audit.exit_code == 0 and "B008" in audit.stdout
 
 
 def test_refusals_are_for_supervisors_and_admins(runner: CliRunner, env: dict[str, str]) -> None:
