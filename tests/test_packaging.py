@@ -114,7 +114,7 @@ def test_scripts_check_from_the_wheel_finds_the_shipped_scripts(installed: tuple
     venv, work = installed
     result = run(venv / "bin" / "visitbot", "scripts", "check", cwd=work, env=clean_env(work))
     shipped = len(list((ROOT / "scripts").glob("*.yaml")))
-    assert f"{shipped} file(s) checked: 0 error(s)" in result.stdout
+    assert f"已检查 {shipped} 个文件：0 个错误" in result.stdout  # VISITBOT_LOCALE is zh-CN by default
     code = "from dialogs.catalog import default_scripts_dir as d; print(*sorted(p.name for p in d().rglob('*.*')))"
     shipped_files = run(venv / "bin" / "python", "-c", code, cwd=work, env=clean_env(work)).stdout.split()
     sources = sorted(p.name for p in (ROOT / "scripts").rglob("*.*") if p.suffix in (".yaml", ".j2"))
