@@ -104,7 +104,9 @@ async def test_an_alert_outlives_a_bot_killed_while_sending_it_and_arrives_once(
         await supervisor.wait_for_message("回访 #1 ", timeout=30)  # the restarted bot delivers it
         pressed = await up_to_the_high_flag(officer, "B003", 2)  # and a new alert goes out at once
         alert = await supervisor.wait_for_message("回访 #2 ", timeout=5)
-        assert time.monotonic() - pressed < 5
+        latency = time.monotonic() - pressed
+        print(f"alert latency: {latency:.2f}s (press to the supervisor's chat)")
+        assert latency < 5
         assert "还款压力大" in (alert.text or "") and [t for row in alert.buttons for t, _ in row] == ["查看记录"]
         await asyncio.sleep(1.5)  # several more polls: nothing is sent twice
     assert len(alerts_about(supervisor, 1)) == 1 and len(alerts_about(supervisor, 2)) == 1
