@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from bot.desk.outbox import enqueue, payload
+from bot.desk.outbox import MAX_ATTEMPTS, enqueue, payload
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Borrower, OutboxMessage, User
 from tests.bot.telegram.harness import (
@@ -32,6 +32,7 @@ RISKY = ["是本人", "记得", "差", "销量下滑", "压力很大"]
 """The phone visit up to the answer that raises a high flag (repayment_pressure_high)."""
 FAST = {"VISITBOT_TELEGRAM_TIMEOUT": "1.5", "VISITBOT_REMINDER_INTERVAL": "0.3"}
 """Short Bot API timeouts (so a claim's lease is 3 s) and polls every 0.3 s."""
+LAST_CHANCE_ID = 7005
 ZONES = ("Asia/Shanghai", "Europe/London", "America/New_York", "America/Los_Angeles", "Pacific/Auckland")
 
 
@@ -133,7 +134,9 @@ async def test_two_bot_processes_deliver_every_message_once_and_give_up_what_can
     supervisor = double.user(SUPERVISOR_ID, "刘主管")
     officer = double.user(OFFICER_ID, "王磊")
     double.user(OTHER_SUPERVISOR_ID, "赵主管").blocked = True
+    double.user(LAST_CHANCE_ID, "孙主管")
     double.fail_next("sendMessage", status=502, times=4, chat_id=OFFICER_ID)  # one whole attempt fails on the way
+    double.fail_next("sendMessage", status=502, times=4, chat_id=LAST_CHANCE_ID)  # its last attempt fails too
     async with (
         running(both, tmp_path / "a.log", *webhook(free_port())),
         running(both, tmp_path / "b.log", *webhook(free_port())),
@@ -142,11 +145,17 @@ async def test_two_bot_processes_deliver_every_message_once_and_give_up_what_can
         engine = make_engine(url)
         try:
             async with make_sessionmaker(engine)() as session, session.begin():
+                session.add(User(telegram_id=LAST_CHANCE_ID, name="孙主管", role="supervisor", team="城西支行"))
+                await session.flush()
                 users = {u.name: u for u in (await session.scalars(select(User))).all()}
                 now = datetime.now(UTC)
                 for n in range(30):
                     body = payload("alert_due", {"at": f"#{n}#"})
                     await enqueue(session, "notice", body, now=now, user_id=users["刘主管"].id)
+                worn = await enqueue(
+                    session, "notice", payload("alert_due", {"at": "孙主管"}), now=now, user_id=users["孙主管"].id
+                )
+                worn.attempts = MAX_ATTEMPTS - 1  # tried often before: this attempt is its last
                 for name in ("王磊", "陈静", "赵主管"):  # flaky; no Telegram id; blocked the bot
                     await enqueue(
                         session, "notice", payload("alert_due", {"at": name}), now=now, user_id=users[name].id
@@ -163,3 +172,6 @@ async def test_two_bot_processes_deliver_every_message_once_and_give_up_what_can
     assert rows["王磊"].sent_at is not None and rows["王磊"].attempts >= 2
     assert rows["陈静"].failed_at is not None and "no Telegram id" in (rows["陈静"].error or "")
     assert rows["赵主管"].failed_at is not None and "blocked" in (rows["赵主管"].error or "")
+    assert rows["孙主管"].failed_at is not None and f"given up after {MAX_ATTEMPTS} attempts" in (
+        rows["孙主管"].error or ""
+    )
