@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.desk.contact import without_marker
 from dialogs.answers import Reply, parse_answer
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Cancel, VisitState
@@ -311,6 +312,7 @@ def callback_time(text: str, zone: str, now: datetime, locale: str) -> datetime:
 
     Raises :class:`~dialogs.errors.InvalidAnswer` for a text that names no future moment."""
     local = now.astimezone(ZoneInfo(zone))
+    text = without_marker(text)  # "明天凌晨3点 客户要求": the time, without the borrower-asked words
     value = parse_answer(Question(kind=AnswerKind.DATETIME), Reply(text=text), locale=locale, now=local)
     return datetime.fromisoformat(str(value))
 

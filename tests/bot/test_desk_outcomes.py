@@ -150,6 +150,18 @@ async def test_a_call_back_time_is_read_in_the_borrowers_zone(desk: VisitDesk) -
     )
 
 
+async def test_a_typed_call_back_may_say_the_borrower_asked_for_the_time(desk: VisitDesk) -> None:
+    """``/cancel 再约 明天凌晨3点 客户要求``: the borrower-asked words are not part of the time (the
+    core reads them from what was said and keeps the time even outside the contact window)."""
+    started = await desk.begin("B001", actor=OFFICER, officer_id=1)
+    offer = await cancel_offer(desk, started.visit_id, OFFICER)
+    plain = read_cancel("再约 明天凌晨3点", offer, now=desk.clock.now(), locale="zh-CN")
+    asked = read_cancel("再约 明天凌晨3点 客户要求", offer, now=desk.clock.now(), locale="zh-CN")
+    english = read_cancel("callback tomorrow 3am borrower asked", offer, now=desk.clock.now(), locale="en")
+    assert asked.callback_at is not None and asked.callback_at == plain.callback_at
+    assert english.callback_at is not None
+
+
 async def test_a_call_back_needs_a_readable_future_time(desk: VisitDesk) -> None:
     started = await desk.begin("B001", actor=OFFICER, officer_id=1)
     offer = await cancel_offer(desk, started.visit_id, OFFICER)
