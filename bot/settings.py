@@ -56,7 +56,11 @@ class Settings(BaseSettings):
     # -- the file store (photos given as answers); a local folder by default
     files_dir: str = Field(default="./visitbot-files", description="Folder where photos and files are kept.")
     # -- data care
-    retention_days: int = Field(default=5 * 365, ge=1, description="Days transcripts and answers are kept.")
+    retention_days: int = Field(
+        default=1827,
+        ge=1,
+        description="Days transcripts and answers are kept (five calendar years, leap days included).",
+    )
 
     @field_validator("database_url")
     @classmethod

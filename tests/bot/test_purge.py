@@ -152,15 +152,15 @@ def test_cli_purge_reports_counts_and_deletes_unused_files(tmp_path: Path) -> No
             officer = await planted.user(session, "信贷员", "officer", "东")
             borrower = await planted.borrower(session, "P1", officer)
             now = datetime.now(UTC)
-            await planted.visit(session, borrower, officer, finished_at=now - timedelta(days=1826), key=old_key)
-            await planted.visit(session, borrower, officer, finished_at=now - timedelta(days=1824), key=new_key)
+            await planted.visit(session, borrower, officer, finished_at=now - timedelta(days=1828), key=old_key)
+            await planted.visit(session, borrower, officer, finished_at=now - timedelta(days=1825), key=new_key)
         await engine.dispose()
 
     asyncio.run(plant())
     dry = runner.invoke(app, ["purge", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert "Dry run" in dry.stdout and "1 visit(s)" in dry.stdout and store.exists(old_key)
-    done = runner.invoke(app, ["purge"], env=env)  # default: VISITBOT_RETENTION_DAYS (1825)
+    done = runner.invoke(app, ["purge"], env=env)  # default: VISITBOT_RETENTION_DAYS (1827, five calendar years)
     assert done.exit_code == 0, done.output
     assert "Purged 1 visit(s)" in done.stdout and "2 answer(s), 3 transcript message(s)" in done.stdout
     assert "1 attachment(s) (1 file(s))" in done.stdout
