@@ -155,14 +155,16 @@ async def _queue_task(
     """A relief request to the supervisors; a call-back notice to the officer, and its reminder when due."""
     if task.kind == "relief":
         team = visit.officer.team if visit.officer else None
-        body = payload("alert_task_relief", {**facts, "note": task.note}, transcript_button(visit.id))
+        note = {"label": "task_note:relief", "code": task.note}
+        body = payload("alert_task_relief", {**facts, "note": note}, transcript_button(visit.id))
         return [
             await _put(session, "task", body, u.id, visit, now, task=task) for u in await staff_to_alert(session, team)
         ]
     if task.officer_id is None:
         return []
     due = msg("alert_due", at=when(task.due_at)) if task.due_at else ""
-    body = payload("alert_task_callback", {**facts, "due": due, "note": task.note})
+    note = {"label": f"task_note:{task.kind}", "code": task.note}
+    body = payload("alert_task_callback", {**facts, "due": due, "note": note})
     rows = [await _put(session, "task", body, task.officer_id, visit, now, task=task)]
     if task.due_at is not None:
         at = task.due_at if task.borrower_asked else window_opens(task.due_at, visit.borrower.timezone, window)

@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.desk.labels import channel_label, label, reason_label
+from bot.desk.labels import channel_label, label, reason_label, task_note_label
 from bot.desk.timefmt import shown
 from dialogs.i18n import has_message, message
 from storage.models import OutboxMessage
@@ -159,6 +159,8 @@ def _value(value: Any, locale: str, zone: str) -> Any:
                 return reason_label(code, locale)
             if kind == "channel":
                 return channel_label(code, locale)
+            if kind.startswith("task_note:"):  # a task's note: its flags or the borrower's wish, in words
+                return task_note_label(kind.partition(":")[2], code, locale)
             return label(kind, code, locale)
     return value
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.desk.labels import answered_by_label, channel_label, flag_label
 from bot.desk.timefmt import shown
 from dialogs.catalog import default_scripts_dir
 from dialogs.i18n import message, register
@@ -83,7 +84,12 @@ def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, A
     """What a report template sees (documented in ``reports/default.md.j2``)."""
     answers = {a["step"]: a for a in record.get("answers", [])}
     flags = [
-        {**f, "severity_label": message(f"report_severity_{f['severity']}", locale)} for f in record.get("flags", [])
+        {
+            **f,
+            "severity_label": message(f"report_severity_{f['severity']}", locale),
+            "label": flag_label(f["code"], locale),
+        }
+        for f in record.get("flags", [])
     ]
     order = {"high": 0, "medium": 1, "low": 2}
     flags.sort(key=lambda f: order.get(f["severity"], 3))
@@ -100,6 +106,8 @@ def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, A
         "finished": _local(record.get("finished_at"), zone),
         "callback": _local(record.get("callback_at"), zone),
         "remark": record.get("remark") or "",
+        "channel_label": channel_label(record.get("channel"), locale),
+        "answered_by": {a["step"]: answered_by_label(a.get("answered_by"), locale) for a in record.get("answers", [])},
         **_alerts(record, zone),
     }
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from script_walks import LOCALES, WALKS, Walk, record_for, walk
 
+from bot.desk.labels import flag_label
 from bot.desk.report import render_report, report_template
 from dialogs.catalog import ScriptCatalog, default_scripts_dir
 
@@ -45,8 +46,8 @@ def test_report_renders(catalog: ScriptCatalog, script_id: str, spec: Walk, loca
     assert report.startswith("# ") and "#42" in report
     assert "B0000 张三" in report and "李经理" in report and f"{script_id} v{engine.script.version}" in report
     assert f"**{OUTCOME_WORDS[locale][spec.outcome]}**" in report
-    for flag in spec.flags:
-        assert flag in report
+    for flag in spec.flags:  # each flag by its name in words, never its code
+        assert flag_label(flag, locale) in report and f"】{flag}" not in report
     assert "客户态度积极" in report
     high = "【高】" if locale == "zh-CN" else "【high】"
     assert (high in report) == any(f["severity"] == "high" for f in record["flags"])

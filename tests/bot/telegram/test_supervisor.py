@@ -73,7 +73,8 @@ async def test_alert_review_and_export(double: BotApiDouble, env: dict[str, str]
             "↩ 退回",
         ]
         report = await supervisor.wait_for_message(lambda m: m.kind == "document")
-        assert report.file is not None and "repayment_pressure_high" in report.file.data.decode()
+        assert report.file is not None and "还款压力大" in report.file.data.decode()
+        assert "repayment_pressure_high" not in report.file.data.decode()
         await supervisor.press("✅ 通过", shown)
         await supervisor.wait_for_message("已审核通过")
 
