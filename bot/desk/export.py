@@ -28,9 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.desk import audit
 from bot.desk.access import filter_detail, sees_numbers, visible_filter
+from bot.desk.labels import answered_by_label, flag_label
 from bot.desk.records import masked_record, visit_record
 from dialogs.catalog import ScriptCatalog
 from dialogs.errors import DialogError
+from dialogs.i18n import DEFAULT_LOCALE
 from dialogs.schema import AnswerKind
 from storage import repositories as repo
 from storage.models import User, Visit
@@ -49,9 +51,13 @@ __all__ = [
 VISIT_COLUMNS = (
     "visit_id", "borrower_code", "borrower_name", "officer", "script", "script_version", "channel",
     "status", "outcome", "started_at", "finished_at", "callback_at", "review_status", "risk_flags",
-    "max_severity", "remark",
+    "max_severity", "remark", "risk_flag_labels", "answered_by",
 )  # fmt: skip
-FLAG_COLUMNS = ("visit_id", "borrower_code", "borrower_name", "flag", "severity", "step", "note", "raised_at")
+"""``risk_flags`` keeps the codes (for filters and formulas); ``risk_flag_labels`` names them in words;
+``answered_by`` says who gave the answers (the borrower themself, or staff for the borrower on a call)."""
+FLAG_COLUMNS = (
+    "visit_id", "borrower_code", "borrower_name", "flag", "severity", "step", "note", "raised_at", "flag_label",
+)  # fmt: skip
 TIME_COLUMNS = frozenset({"started_at", "finished_at", "callback_at", "raised_at"})
 SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -166,6 +172,7 @@ async def export_rows(
     *,
     viewer: User | None = None,
     catalog: ScriptCatalog | None = None,
+    locale: str | None = None,
 ) -> tuple[list[str], list[list[Any]], list[list[Any]]]:
     """Header and rows for visits (one column per question step, in first-seen order) and flags.
 
@@ -173,6 +180,8 @@ async def export_rows(
     With ``viewer``, phone and ID numbers are masked in the rows of borrowers whose numbers the
     viewer may not see (:func:`bot.desk.access.sees_numbers`).
     """
+    lang = locale or (viewer.locale if viewer is not None and viewer.locale else DEFAULT_LOCALE)
+    sep = "、" if lang.startswith("zh") else ", "
     cache: dict[tuple[str, int], dict[str, Any]] = {}
     records: list[tuple[dict[str, Any], dict[str, AnswerKind]]] = []
     for visit in reversed(await repo.list_visits(session, flt)):
@@ -199,12 +208,14 @@ async def export_rows(
                 _time(r["started_at"]), _time(r["finished_at"]), _time(r["callback_at"]),
                 r.get("review_status") or "",
                 ", ".join(f["code"] for f in r["flags"]), worst, r["remark"] or "",
+                sep.join(flag_label(f["code"], lang) for f in r["flags"]),
+                sep.join(dict.fromkeys(answered_by_label(a.get("answered_by"), lang) for a in r["answers"])),
                 *(by_step.get(step, "") for step in steps),
             ]
         )  # fmt: skip
         flags.extend(
             [r["id"], r["borrower"]["code"], r["borrower"]["name"], f["code"], f["severity"], f["step"] or "",
-             f["note"], _time(f["raised_at"])]
+             f["note"], _time(f["raised_at"]), flag_label(f["code"], lang)]
             for f in r["flags"]
         )  # fmt: skip
     return header, visits, flags

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.desk.access import cli_admin
 from bot.desk.export import VISIT_COLUMNS, export_csv, export_visits, export_xlsx, inert
+from bot.desk.labels import answered_by_label, flag_label
 from dialogs.catalog import ScriptCatalog
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Answer
@@ -216,7 +217,7 @@ def test_xlsx_dates_are_dates_in_the_viewers_zone_and_money_is_a_number(sqlite_u
     assert promised.is_date and promised.value == datetime(2026, 11, 25) and promised.number_format == "yyyy-mm-dd"
     assert second["call_time (Asia/Shanghai)"].value == datetime(2026, 11, 21, 15, 0)
     raised = [c.value for c in book["risk_flags"][1]]
-    assert raised[-1] == "raised_at (Asia/Shanghai)"
+    assert raised[-2:] == ["raised_at (Asia/Shanghai)", "flag_label"]
     assert book["risk_flags"]["H2"].value == datetime(2026, 11, 21, 2, 39)
     urumqi = load_workbook(io.BytesIO(asyncio.run(_export(sqlite_url, "xlsx", "Asia/Urumqi"))))["visits"]
     assert urumqi["K1"].value == "finished_at (Asia/Urumqi)" and urumqi["K2"].value == datetime(2026, 11, 21, 0, 48)
@@ -228,5 +229,9 @@ def test_csv_keeps_its_shape_iso_times_and_the_text_people_read(sqlite_url: str)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert list(rows[0])[: len(VISIT_COLUMNS)] == list(VISIT_COLUMNS)
     assert rows[0]["finished_at"] == "2026-11-20T18:48:00+00:00"
+    # who gave the answers, and the flags by name, next to their codes
+    assert answered_by_label("officer", "zh-CN") in rows[0]["answered_by"] and "officer" not in rows[0]["answered_by"]
+    codes = [c for c in rows[0]["risk_flags"].split(", ") if c]
+    assert codes and rows[0]["risk_flag_labels"] == "、".join(flag_label(c, "zh-CN") for c in codes)
     assert (rows[0]["promise_amount"], rows[0]["promise_date"]) == ("15,000.5元", "11月25日")
     assert rows[1]["call_time"] == "11月21日 15:00"
