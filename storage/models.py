@@ -234,6 +234,8 @@ class Answer(Base):
     answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     answered_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(Stamp)
+    shown_in: Mapped[str | None] = mapped_column(String(64))
+    """Where the question was on screen when answered (a Telegram message id): ``/back`` edits that one."""
 
 
 class TranscriptMessage(Base):

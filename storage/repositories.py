@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -230,8 +230,9 @@ async def add_answer(
     answered_by: str,
     answered_by_user_id: int | None,
     at: datetime,
+    shown_in: str | None = None,
 ) -> Answer:
-    """Keep one answer as the engine recorded it, with who gave it."""
+    """Keep one answer as the engine recorded it, with who gave it and where its question was shown."""
     answer = Answer(
         visit_id=visit_id,
         step_id=record.step,
@@ -243,6 +244,7 @@ async def add_answer(
         answered_by=answered_by,
         answered_by_user_id=answered_by_user_id,
         answered_at=at,
+        shown_in=shown_in,
     )
     session.add(answer)
     return answer
@@ -270,17 +272,21 @@ async def add_transcript(
     session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=clean, actor=actor, at=at or utcnow()))
 
 
-async def undo_answer(session: AsyncSession, visit_id: int, step_id: str, flags: Sequence[str] | None = None) -> None:
+async def undo_answer(
+    session: AsyncSession, visit_id: int, step_id: str, flags: Sequence[str] | None = None
+) -> Answer | None:
     """Mark the newest live answer to a step, and the flags it raised, as taken back; nothing is deleted.
+
+    Returns the answer taken back (None when the step had no live answer).
 
     A loop may have asked the step before: that earlier answer and its flags stay live. ``flags``
     names the codes the undone answer raised (None clears every live flag of the step).
     """
     now = utcnow()
     live = (Answer.visit_id == visit_id, Answer.step_id == step_id, Answer.undone_at.is_(None))
-    newest = await session.scalar(select(func.max(Answer.id)).where(*live))
+    newest = await session.scalar(select(Answer).where(*live).order_by(Answer.id.desc()).limit(1))
     if newest is not None:
-        await session.execute(update(Answer).where(Answer.id == newest).values(undone_at=now))
+        newest.undone_at = now
     raised = select(RiskFlag).where(
         RiskFlag.visit_id == visit_id, RiskFlag.step_id == step_id, RiskFlag.cleared_at.is_(None)
     )
@@ -290,6 +296,7 @@ async def undo_answer(session: AsyncSession, visit_id: int, step_id: str, flags:
         if found is not None:
             found.cleared_at = now
             remaining.remove(found)
+    return newest
 
 
 async def claim_update(session: AsyncSession, key: str) -> bool:

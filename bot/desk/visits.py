@@ -45,7 +45,7 @@ from storage.attachments import add_attachment, drop_step_attachments
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
 
-__all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "cancel_outcomes", "turn_lines"]
+__all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "Withdrawn", "cancel_outcomes", "turn_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,17 @@ class Actor:
     user_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Withdrawn:
+    """An answer taken back: its question, the answer as it was shown, and where (``shown_in``)."""
+
+    step: str
+    question: str
+    shown: str
+    shown_in: str | None
+    skipped: bool = False
+
+
 @dataclass
 class DeskReply:
     """What the front-end shows after an input."""
@@ -84,6 +95,8 @@ class DeskReply:
     """Ids of officer tasks this input created (call-backs)."""
     opted_out: bool = False
     borrower_asked: bool = False
+    withdrawn: list[Withdrawn] = field(default_factory=list)
+    """Answers this input took back (``/back``), with where their question was shown."""
     """The borrower asked for the call-back time this input booked (bot.desk.contact)."""
 
 
@@ -211,8 +224,12 @@ class VisitDesk:
         update_key: str | None = None,
         expect_step: str | None = None,
         attachment: KeptFile | None = None,
+        shown_in: str | None = None,
     ) -> DeskReply:
         """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
+
+        ``shown_in`` says where the question answered is on screen (a Telegram message id): it is kept
+        with the answer, so ``/back`` can edit that message from any process, after any restart.
 
         An update seen before (same ``update_key``) is not applied again. Input comes from people
         (a button's data can be forged): ending a visit by hand takes only an outcome this actor is
@@ -246,7 +263,7 @@ class VisitDesk:
             await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
             reply = DeskReply(visit.id, turn, borrower_asked=asked)
-            await self._store(session, engine, visit, reply, actor, attachment)
+            await self._store(session, engine, visit, reply, actor, attachment, shown_in)
             return reply
 
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
@@ -303,6 +320,7 @@ class VisitDesk:
         reply: DeskReply,
         actor: Actor,
         attachment: KeptFile | None = None,
+        shown_in: str | None = None,
     ) -> None:
         turn = reply.turn
         state = turn.state
@@ -315,6 +333,7 @@ class VisitDesk:
                     answered_by=actor.kind,
                     answered_by_user_id=actor.user_id,
                     at=self.clock.now(),
+                    shown_in=shown_in,
                 )
                 if attachment is not None and record.value == {"file": attachment.key}:  # the photo, kept
                     await self._attach(session, visit, record, attachment, state.locale)
@@ -327,7 +346,12 @@ class VisitDesk:
                         visit_id=visit.id,
                     )
             elif isinstance(record, AnswerUndone):
-                await repo.undo_answer(session, visit.id, record.step, record.flags)
+                taken = await repo.undo_answer(session, visit.id, record.step, record.flags)
+                if taken is not None:
+                    shown = taken.display or taken.raw
+                    reply.withdrawn.append(
+                        Withdrawn(record.step, taken.question, shown, taken.shown_in, skipped=taken.skipped)
+                    )
                 await drop_step_attachments(session, visit.id, record.step)
             elif isinstance(record, FlagRaised):
                 await repo.add_flag(session, visit.id, record, at=self.clock.now())

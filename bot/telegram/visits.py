@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections import OrderedDict
 from datetime import timedelta
 
 from telegram import CallbackQuery, Update
@@ -176,20 +175,6 @@ def _press_text(sender: Sender, reply: DeskReply) -> tuple[str | None, bool]:
     return None, False
 
 
-_ANSWERED: OrderedDict[tuple[int, int, str], tuple[int, str, str]] = OrderedDict()
-"""(chat, visit, step) → (message id, question, answer shown) of the answers this process marked, so
-``/back`` edits the withdrawn answer's own message. Answers marked by another bot process (or before a
-restart) are not known here: then only the buttons of the question left open go."""
-_REMEMBER_ANSWERED = 5_000
-
-
-def _remember(chat_id: int, visit_id: int, step: str, shown: tuple[int, str, str]) -> None:
-    _ANSWERED[(chat_id, visit_id, step)] = shown
-    _ANSWERED.move_to_end((chat_id, visit_id, step))
-    while len(_ANSWERED) > _REMEMBER_ANSWERED:
-        _ANSWERED.popitem(last=False)
-
-
 async def remove_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int) -> None:
     """Take the buttons off a message (a question no longer open); a failure only leaves them showing."""
     try:
@@ -222,13 +207,14 @@ async def _mark_answered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply
         except TelegramError as exc:
             log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
             return
-        _remember(chat_id, reply.visit_id, first.step, (message_id, first.question, shown))
     elif undone:
         await remove_buttons(context, chat_id, message_id)
-        known = _ANSWERED.pop((chat_id, reply.visit_id, undone[0].step), None)
-        if known is not None and known[0] != message_id:
-            answered, question, shown = known
-            await _edit_text(context, chat_id, answered, withdrawn_text(question, shown, locale))
+        # where the withdrawn answer's question was shown is kept with the answer (any process knows it)
+        for taken in reply.withdrawn[:1]:
+            answered = int(taken.shown_in) if taken.shown_in and taken.shown_in.isdigit() else None
+            if answered is not None and answered != message_id:
+                shown = message("tg_skip", locale) if taken.skipped else taken.shown
+                await _edit_text(context, chat_id, answered, withdrawn_text(taken.question, shown, locale))
     elif any(isinstance(r, VisitEnded) for r in turn.records):
         await remove_buttons(context, chat_id, message_id)
 
@@ -253,9 +239,11 @@ async def run_event(
     if chat is None or chat.visit_id is None:
         return None
     step = expect_step or chat.step
+    question_message = message_id or chat.message_id
     reply = await services_of(context).desk.act(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step, attachment=attachment,
+        shown_in=str(question_message) if question_message is not None else None,
     )  # fmt: skip
     alerted = False
     if query is not None:
@@ -265,7 +253,6 @@ async def run_event(
         return reply
     # The input is committed. From here on, whatever fails, the chat re-derives from the visit.
     await point_chat(context, sender.chat_id, reply)
-    question_message = message_id or chat.message_id
     if question_message is not None:
         await _mark_answered(context, sender.chat_id, reply, question_message)
     # alerts and tasks were queued with the input (bot.desk.alerts); the commit woke the outbox worker

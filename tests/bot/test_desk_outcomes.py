@@ -259,3 +259,16 @@ async def test_the_pick_list_is_one_query_that_never_scans_every_visit(any_desk:
     assert all(isinstance(loan, Loan) for loan in loans["B001"])
     async with desk.sessions() as session:
         assert await session.scalar(select(Visit.channel).where(Visit.id == own.visit_id)) == "onsite"
+
+
+async def test_back_says_where_the_withdrawn_answers_question_was_shown(desk: VisitDesk) -> None:
+    """The message that showed a question is kept with its answer, so ``/back`` can edit that message
+    from any bot process, after any restart (not from one process's memory)."""
+    started = await desk.begin("B001", actor=OFFICER, officer_id=1)
+    await desk.act(started.visit_id, Submit(Reply(option="self")), actor=OFFICER, said="是本人", shown_in="41")
+    back = await desk.act(started.visit_id, Back(), actor=OFFICER, said="/back", shown_in="42")
+    assert [(w.step, w.shown_in) for w in back.withdrawn] == [("identity", "41")]
+    assert back.withdrawn[0].question and back.withdrawn[0].shown
+    async with desk.sessions() as session:
+        answers = await repo.visit_answers(session, started.visit_id, include_undone=True)
+    assert [(a.shown_in, a.undone_at is not None) for a in answers] == [("41", True)]

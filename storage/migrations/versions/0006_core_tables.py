@@ -148,6 +148,9 @@ def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("timezone", sa.String(length=40), nullable=True))
 
+    with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("shown_in", sa.String(length=64), nullable=True))
+
     # "note" did not fit VARCHAR(3): PostgreSQL refused every transcript note (SQLite ignores lengths)
     with op.batch_alter_table("transcript_messages", schema=None) as batch_op:
         batch_op.alter_column("direction", type_=sa.String(length=8), existing_type=sa.String(length=3))
@@ -157,6 +160,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("answers", schema=None) as batch_op:
+        batch_op.drop_column("shown_in")
     with op.batch_alter_table("transcript_messages", schema=None) as batch_op:
         batch_op.alter_column("direction", type_=sa.String(length=3), existing_type=sa.String(length=8))
 
