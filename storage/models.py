@@ -38,6 +38,7 @@ __all__ = [
     "Invite",
     "Loan",
     "OutboxMessage",
+    "PlanEntry",
     "ProcessedUpdate",
     "Repayment",
     "RiskFlag",
@@ -46,6 +47,7 @@ __all__ = [
     "TranscriptMessage",
     "User",
     "Visit",
+    "WatchFlag",
     "utcnow",
 ]
 
@@ -377,6 +379,8 @@ class OutboxMessage(Base):
     failed_at: Mapped[datetime | None] = mapped_column(Stamp)
     """Given up (no Telegram id, blocked bot, too many attempts); ``error`` says why."""
     error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    """Set for a message that must exist once however many processes queue it (``digest:<user>:<day>``)."""
 
 
 class AuditEntry(Base):
@@ -461,3 +465,54 @@ class Repayment(Base):
     amount_due: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     amount_paid: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
     paid_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PlanEntry(Base):
+    """One borrower in an officer's monthly visit plan (月度回访计划), with every reason they are in it.
+
+    ``reasons`` lists reason codes (``new_loan``, ``policy``, ``flagged``, ``sample``, ``overdue``);
+    ``action`` is ``call`` (a visit by the officer) or ``invite`` (a self-service check-in instead,
+    e.g. a low-risk borrower who opted out of calls); ``note`` says why the rules of contact changed
+    or kept it. ``planned_on`` is the day it is scheduled, ``due_on`` the last day it may be done
+    (an overdue loan: within 7 days of going overdue). A visit that fulfils it sets ``visit_id`` and
+    ``done_at``; re-planning the month keeps those and adds what is new.
+    """
+
+    __tablename__ = "plan_entries"
+    __table_args__ = (
+        Index("uq_plan_entries_month_borrower", "month", "borrower_id", unique=True),
+        Index("ix_plan_entries_officer_month", "officer_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    """``YYYY-MM``."""
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id", ondelete="CASCADE"))
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    script_id: Mapped[str] = mapped_column(String(40))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Per reason, what made it apply (the flag's text, the overdue start, the tier's interval)."""
+    action: Mapped[str] = mapped_column(String(16), default="call")
+    note: Mapped[str] = mapped_column(Text, default="")
+    planned_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+    done_at: Mapped[datetime | None] = mapped_column(Stamp)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+
+
+class WatchFlag(Base):
+    """An officer's own reason to visit a borrower next month (``/flag B003 生意变差``), until visited."""
+
+    __tablename__ = "watch_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    flagged_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """Set when a visit fulfilled the plan entry the flag put the borrower in."""
