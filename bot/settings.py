@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         default="low,medium", description="Risk tiers (comma-separated) whose opt-out (不想回访) stops phone visits."
     )
     contact_dispute_flag: str = Field(default="dispute", description="The risk flag that records a dispute.")
+    # -- the monthly plan (bot/desk/planning.py; seeds 001, 004)
+    plan_every_high: int = Field(default=1, ge=1, description="Months between required visits of a high-risk borrower.")
+    plan_every_medium: int = Field(default=3, ge=1, description="Months between required visits, medium risk.")
+    plan_every_low: int = Field(default=6, ge=1, description="Months between required visits, low risk.")
+    plan_sample_size: int = Field(default=5, ge=0, description="Borrowers drawn at random per officer each month.")
+    plan_overdue_within: int = Field(default=7, ge=1, description="Days after going overdue to make the reminder call.")
+    # -- the morning digest (bot/desk/digest.py): each officer's day, at this time in their own zone
+    digest_time: time = Field(default=time(8, 30), description="When the daily digest goes out, officer's zone.")
+    digest_overdue_after: int = Field(
+        default=5, ge=0, description="The digest lists overdue loans past this many days without a call."
+    )
     # -- the file store (photos given as answers); a local folder by default
     files_dir: str = Field(default="./visitbot-files", description="Folder where photos and files are kept.")
     # -- data care
