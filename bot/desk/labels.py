@@ -80,7 +80,19 @@ ANSWERED_BY: dict[str, dict[str, str]] = {
 }
 """Who gave an answer: the borrower on screen, or staff recording what the borrower said on a call."""
 
-register(FLAGS | REASONS | CHANNELS | TASKS | ANSWERED_BY)
+PLAN: dict[str, dict[str, str]] = {
+    "plan_reason_new_loan": {"zh-CN": "上月新放款", "en": "Disbursed last month"},
+    "plan_reason_policy": {"zh-CN": "按风险等级定期回访", "en": "Required by policy (tier)"},
+    "plan_reason_flagged": {"zh-CN": "客户经理标记", "en": "Flagged by the officer"},
+    "plan_reason_sample": {"zh-CN": "随机抽查", "en": "Random sample"},
+    "plan_reason_overdue": {"zh-CN": "逾期提醒", "en": "Overdue reminder"},
+    "plan_action_call": {"zh-CN": "电话回访", "en": "Call"},
+    "plan_action_invite": {"zh-CN": "客户自助回访", "en": "Self-service invite"},
+    "plan_action_hold": {"zh-CN": "暂缓（争议未解决）", "en": "On hold (open dispute)"},
+}
+"""Why a borrower is in the month's plan (``plan_reason``) and what the officer does (``plan_action``)."""
+
+register(FLAGS | REASONS | CHANNELS | TASKS | ANSWERED_BY | PLAN)
 
 
 def _separator(locale: str) -> str:
