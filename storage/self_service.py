@@ -18,10 +18,12 @@ __all__ = [
     "add_task",
     "create_invite",
     "hash_token",
+    "invite_of_token",
     "invite_reopens",
     "open_tasks",
     "record_consent",
     "redeem_invite",
+    "redeem_invite_id",
 ]
 
 
@@ -37,6 +39,7 @@ async def create_invite(
     script_id: str,
     created_by: int | None,
     valid_for: timedelta = timedelta(days=7),
+    now: datetime | None = None,
 ) -> str:
     """Make a one-time token for a borrower's self-service check-in; only its hash is kept."""
     token = secrets.token_urlsafe(18)
@@ -46,7 +49,7 @@ async def create_invite(
             borrower_id=borrower.id,
             script_id=script_id,
             created_by=created_by,
-            expires_at=utcnow() + valid_for,
+            expires_at=(now or utcnow()) + valid_for,
         )
     )
     await session.flush()
@@ -65,10 +68,27 @@ async def redeem_invite(
     session: AsyncSession, token: str, *, telegram_id: int, now: datetime | None = None
 ) -> InviteCheck:
     """Use an invite once: links the borrower to this Telegram user. Refuses unknown, used, expired."""
-    now = now or utcnow()
     invite = await session.scalar(
         select(Invite).where(Invite.token_hash == hash_token(token)).with_for_update(of=Invite)
     )
+    return await _use(session, invite, telegram_id=telegram_id, now=now or utcnow())
+
+
+async def redeem_invite_id(
+    session: AsyncSession, invite_id: int, *, telegram_id: int, now: datetime | None = None
+) -> InviteCheck:
+    """Use an invite named by its id (a button the bot sent the borrower) once, as :func:`redeem_invite`."""
+    invite = await session.scalar(select(Invite).where(Invite.id == invite_id).with_for_update(of=Invite))
+    return await _use(session, invite, telegram_id=telegram_id, now=now or utcnow())
+
+
+async def invite_of_token(session: AsyncSession, token: str) -> Invite | None:
+    """The invite a token opens (read only)."""
+    return await session.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
+
+
+async def _use(session: AsyncSession, invite: Invite | None, *, telegram_id: int, now: datetime) -> InviteCheck:
+    """The checks and the linking of both ways to redeem: unknown, used, expired, else used now."""
     if invite is None:
         return InviteCheck(None, "unknown")
     if invite.used_at is not None:
