@@ -6,11 +6,9 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from bot.app import Services
-from bot.cli_base import CommandError, cli_locale, emit_json, h, out, run
+from bot.cli_base import CommandError, cli_locale, emit_json, h, out, print_table, run
 from bot.desk import audit as audit_log
 from bot.desk import retention
 from bot.desk.access import cli_admin
@@ -183,24 +181,16 @@ def audit(
     if as_json:
         emit_json([{**line.__dict__, "at": line.at.isoformat()} for line in lines])
         return
-    if not lines:
-        out.print(message("admin_audit_empty", locale), markup=False)
-        return
-    table = Table(
-        message("admin_col_at", locale, zone=zone),
-        message("admin_col_who", locale),
-        message("admin_col_action", locale),
-        message("admin_col_visit", locale),
-        message("admin_col_detail", locale),
-    )
-    for line in lines:
-        who = f"{line.user_name} ({line.actor})" if line.user_name else line.actor
-        cells = (
+    columns = ("who", "action", "visit", "detail")
+    headers = [message("admin_col_at", locale, zone=zone), *(message(f"admin_col_{c}", locale) for c in columns)]
+    rows = [
+        (
             shown(line.at, zone, named=False),
-            who,
+            f"{line.user_name} ({line.actor})" if line.user_name else line.actor,
             line.action,
             line.visit_id or "",
             audit_log.describe(line.detail),
         )
-        table.add_row(*(Text(str(c)) for c in cells))
-    out.print(table)
+        for line in lines
+    ]
+    print_table(headers, rows, empty=message("admin_audit_empty", locale))

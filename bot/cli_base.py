@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,8 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
@@ -46,6 +48,7 @@ __all__ = [
     "err",
     "h",
     "out",
+    "print_table",
     "read_utf8",
     "report_error",
     "run",
@@ -419,6 +422,17 @@ def run(job: Callable[[Services], Awaitable[T]], *, migrate: bool = True) -> T:
         if problem is None:
             raise
         raise problem from exc
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str) -> None:
+    """Rows as a table on stdout, every cell plain text (never rich markup); ``empty`` alone when there are none."""
+    if not rows:
+        out.print(empty, markup=False)
+        return
+    table = Table(*headers)
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in row))
+    out.print(table)
 
 
 def emit_json(data: Any) -> None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from bot.app import Services
 from bot.cli_admin import viewer_for
-from bot.cli_base import cli_locale, emit_json, out, run
+from bot.cli_base import cli_locale, emit_json, out, print_table, run
 from bot.desk import contact_record as contact
 from bot.desk.timefmt import person_zone, shown
 from dialogs.i18n import message, register
@@ -113,21 +111,23 @@ def disputes_list(
     if as_json:
         emit_json(rows)
         return
-    if not rows:
-        out.print(message("contact_no_disputes", locale), markup=False)
-        return
-    table = Table(
+    columns = ("borrower", "note", "resolved")
+    headers = [
         "id",
         message("contact_col_at", locale, zone=zone),
-        message("contact_col_borrower", locale),
-        message("contact_col_note", locale),
-        message("contact_col_resolved", locale),
-    )
-    for r in rows:
-        resolved = f"{shown(r['resolved_at'], zone, named=False)} {r['resolution']}" if r["resolved_at"] else "-"
-        cells = (r["id"], shown(r["raised_at"], zone, named=False), f"{r['borrower']} {r['name']}", r["note"], resolved)
-        table.add_row(*(Text(str(c)) for c in cells))
-    out.print(table)
+        *(message(f"contact_col_{c}", locale) for c in columns),
+    ]
+    cells = [
+        (
+            r["id"],
+            shown(r["raised_at"], zone, named=False),
+            f"{r['borrower']} {r['name']}",
+            r["note"],
+            f"{shown(r['resolved_at'], zone, named=False)} {r['resolution']}" if r["resolved_at"] else "-",
+        )
+        for r in rows
+    ]
+    print_table(headers, cells, empty=message("contact_no_disputes", locale))
 
 
 @disputes_app.command("resolve", help=h("contact_help_resolve"))
@@ -172,18 +172,16 @@ def refusals(
     if as_json:
         emit_json([view.as_json() for view in views])
         return
-    if not views:
-        out.print(message("contact_no_refusals", locale), markup=False)
-        return
-    table = Table(
-        message("contact_col_at", locale, zone=zone),
-        message("contact_col_borrower", locale),
-        message("contact_col_who", locale),
-        message("contact_col_rule", locale),
-        message("contact_col_next", locale),
-    )
-    for v in views:
-        nxt = shown(v.next_allowed, v.borrower_zone) if v.next_allowed else "-"
-        cells = (shown(v.at, zone, named=False), f"{v.borrower} {v.name}", v.who or "-", v.rule_label, nxt)
-        table.add_row(*(Text(c) for c in cells))
-    out.print(table)
+    columns = ("borrower", "who", "rule", "next")
+    headers = [message("contact_col_at", locale, zone=zone), *(message(f"contact_col_{c}", locale) for c in columns)]
+    cells = [
+        (
+            shown(v.at, zone, named=False),
+            f"{v.borrower} {v.name}",
+            v.who or "-",
+            v.rule_label,
+            shown(v.next_allowed, v.borrower_zone) if v.next_allowed else "-",
+        )
+        for v in views
+    ]
+    print_table(headers, cells, empty=message("contact_no_refusals", locale))
