@@ -1,0 +1,173 @@
+"""Queries of the morning digest and of ``visitbot tasks``: who gets one, and what their day holds.
+
+:func:`enqueue_once` writes an outbox row that must exist once however many processes queue it: an
+``INSERT … ON CONFLICT (dedupe_key) DO NOTHING`` (SQLite and PostgreSQL). Two processes inserting the
+same key at once: the second waits for the first to commit, then inserts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Borrower, Loan, OutboxMessage, PlanEntry, Task, User, Visit
+
+__all__ = [
+    "callbacks_due",
+    "digest_recipients",
+    "enqueue_once",
+    "is_queued",
+    "last_calls",
+    "open_plan_entries",
+    "overdue_loans",
+    "returned_reviews",
+    "staff_by_name",
+    "tasks_of",
+]
+
+OPEN_LOAN = ("active", "overdue")
+
+
+def _zone_of(default_zone: str) -> Any:
+    return func.coalesce(User.timezone, default_zone)
+
+
+async def digest_recipients(
+    session: AsyncSession, *, default_zone: str, zone: str | None = None
+) -> list[tuple[User, str]]:
+    """Who gets a digest, with their zone: active officers with a Telegram id, and active admins with
+    a Telegram id who look after borrowers themselves; only those of ``zone`` when given."""
+    has_borrowers = exists().where(Borrower.officer_id == User.id)
+    query = select(User, _zone_of(default_zone)).where(
+        User.active.is_(True),
+        User.telegram_id.is_not(None),
+        or_(User.role == "officer", (User.role == "admin") & has_borrowers),
+    )
+    if zone is not None:
+        query = query.where(_zone_of(default_zone) == zone)
+    rows = await session.execute(query.order_by(User.id))
+    return [(user, str(where)) for user, where in rows.all()]
+
+
+async def is_queued(session: AsyncSession, dedupe_key: str) -> bool:
+    """Whether a message with this key exists already (sent or not)."""
+    found = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+    return found is not None
+
+
+async def enqueue_once(
+    session: AsyncSession,
+    dedupe_key: str,
+    kind: str,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+    user_id: int | None = None,
+    chat_id: int | None = None,
+) -> int | None:
+    """Queue a message unless one with ``dedupe_key`` exists; returns the new row's id, None if it existed."""
+    if user_id is None and chat_id is None:
+        raise ValueError("an outbox message needs a recipient (user_id or chat_id)")
+    values = {
+        "kind": kind,
+        "user_id": user_id,
+        "chat_id": chat_id,
+        "payload": body,
+        "created_at": now,
+        "not_before": now,
+        "attempts": 0,
+        "dedupe_key": dedupe_key,
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboxMessage)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+        .returning(OutboxMessage.id)
+    )
+    found = await session.scalar(statement)
+    return int(found) if found is not None else None
+
+
+async def open_plan_entries(session: AsyncSession, officer_id: int, *, today: date) -> list[tuple[PlanEntry, Borrower]]:
+    """An officer's open plan visits (action ``call``) planned for ``today`` or earlier: this month's,
+    and earlier months' still due this month; the longest waiting first."""
+    month = f"{today:%Y-%m}"
+    query = (
+        select(PlanEntry, Borrower)
+        .join(Borrower, Borrower.id == PlanEntry.borrower_id)
+        .where(
+            PlanEntry.officer_id == officer_id,
+            PlanEntry.done_at.is_(None),
+            PlanEntry.action == "call",
+            PlanEntry.planned_on <= today,
+            or_(PlanEntry.month == month, PlanEntry.due_on >= today.replace(day=1)),
+        )
+        .order_by(PlanEntry.planned_on, PlanEntry.due_on, Borrower.code)
+    )
+    return [(entry, borrower) for entry, borrower in (await session.execute(query)).all()]
+
+
+async def callbacks_due(session: AsyncSession, officer_id: int, *, before: datetime) -> Sequence[Task]:
+    """An officer's call-backs not done whose time is before ``before`` (the end of their day), soonest first."""
+    query = select(Task).where(
+        Task.officer_id == officer_id,
+        Task.kind == "callback",
+        Task.done_at.is_(None),
+        Task.due_at.is_not(None),
+        Task.due_at < before,
+    )
+    return (await session.scalars(query.order_by(Task.due_at, Task.id))).unique().all()
+
+
+async def overdue_loans(session: AsyncSession, officer_id: int, *, past_days: int) -> list[tuple[Loan, Borrower]]:
+    """Open loans of the officer's borrowers overdue more than ``past_days`` days, longest overdue first."""
+    query = (
+        select(Loan, Borrower)
+        .join(Borrower, Borrower.id == Loan.borrower_id)
+        .where(Borrower.officer_id == officer_id, Loan.overdue_days > past_days, Loan.status.in_(OPEN_LOAN))
+        .order_by(Loan.overdue_days.desc(), Borrower.code, Loan.id)
+    )
+    return [(loan, borrower) for loan, borrower in (await session.execute(query)).all()]
+
+
+async def last_calls(
+    session: AsyncSession, borrower_ids: Sequence[int], channels: Sequence[str]
+) -> dict[int, datetime]:
+    """When each borrower's latest call (a visit by one of ``channels``) started."""
+    if not borrower_ids:
+        return {}
+    query = (
+        select(Visit.borrower_id, func.max(Visit.started_at))
+        .where(Visit.borrower_id.in_(list(borrower_ids)), Visit.channel.in_(list(channels)))
+        .group_by(Visit.borrower_id)
+    )
+    return {borrower_id: at for borrower_id, at in (await session.execute(query)).all() if at is not None}
+
+
+async def returned_reviews(session: AsyncSession, officer_id: int) -> Sequence[Visit]:
+    """The officer's visits a reviewer sent back, waiting for their answer (oldest first)."""
+    query = select(Visit).where(Visit.officer_id == officer_id, Visit.review_status == "returned")
+    return (await session.scalars(query.order_by(Visit.reviewed_at, Visit.id))).unique().all()
+
+
+async def tasks_of(session: AsyncSession, *, officer_id: int | None, include_done: bool) -> Sequence[Task]:
+    """Tasks (of one officer, or everyone's), open ones first and soonest first; done ones only when asked."""
+    query = select(Task)
+    if officer_id is not None:
+        query = query.where(Task.officer_id == officer_id)
+    if not include_done:
+        query = query.where(Task.done_at.is_(None))
+    order = (Task.done_at.is_not(None), Task.due_at.is_(None), Task.due_at, Task.id)
+    return (await session.scalars(query.order_by(*order))).unique().all()
+
+
+async def staff_by_name(session: AsyncSession, name: str) -> Sequence[User]:
+    """Staff whose name is ``name`` (ignoring case and surrounding blanks)."""
+    query = select(User).where(func.lower(User.name) == name.strip().lower())
+    return (await session.scalars(query.order_by(User.id))).all()
