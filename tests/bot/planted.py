@@ -27,6 +27,22 @@ async def user(session: AsyncSession, name: str, role: str, team: str | None, te
     return person
 
 
+STAFF = {
+    "admin": ("管理员", "admin", "东"),
+    "supervisor": ("主管", "supervisor", "东"),
+    "officer": ("信贷员甲", "officer", "东"),
+    "colleague": ("信贷员乙", "officer", "东"),
+    "stranger": ("信贷员丙", "officer", "西"),
+    "west_supervisor": ("西主管", "supervisor", "西"),
+}
+"""Who stands to whom: team 东's admin, supervisor and two officers; team 西's officer and supervisor."""
+
+
+async def staff(session: AsyncSession) -> dict[str, User]:
+    """Every member of :data:`STAFF`, flushed, by key."""
+    return {key: await user(session, name, role, team) for key, (name, role, team) in STAFF.items()}
+
+
 async def borrower(session: AsyncSession, code: str, officer: User | None, phone: str = "+8613900001111") -> Borrower:
     """A borrower of ``officer``, flushed."""
     found = Borrower(code=code, name=f"借款人{code}", phone=phone, officer_id=officer.id if officer else None)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -27,64 +28,58 @@ NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 FINISHED = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-async def test_a_view_and_an_export_are_in_the_log_and_only_staff_above_officers_read_it(database_url: str) -> None:
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    try:
-        async with sessions() as session, session.begin():
-            east = await planted.user(session, "东主管", "supervisor", "东")
-            west = await planted.user(session, "西主管", "supervisor", "西")
-            officer = await planted.user(session, "东信贷员", "officer", "东")
-            west_officer = await planted.user(session, "西信贷员", "officer", "西")
-            mine = await planted.visit(session, await planted.borrower(session, "E1", officer), officer,
-                                       finished_at=FINISHED)  # fmt: skip
-            theirs = await planted.visit(session, await planted.borrower(session, "W1", west_officer), west_officer,
-                                         finished_at=FINISHED)  # fmt: skip
-            ids = {"east": east.id, "west": west.id, "officer": officer.id, "mine": mine.id, "theirs": theirs.id}
+async def test_a_view_and_an_export_are_in_the_log_and_only_staff_above_officers_read_it(
+    sessions: async_sessionmaker[AsyncSession], staff: dict[str, User]
+) -> None:
+    east, west, officer, west_officer = (staff[k] for k in ("supervisor", "west_supervisor", "officer", "stranger"))
+    async with sessions() as session, session.begin():
+        mine = await planted.visit(session, await planted.borrower(session, "E1", officer), officer,
+                                   finished_at=FINISHED)  # fmt: skip
+        theirs = await planted.visit(session, await planted.borrower(session, "W1", west_officer), west_officer,
+                                     finished_at=FINISHED)  # fmt: skip
+        ids = {"east": east.id, "west": west.id, "officer": officer.id, "mine": mine.id, "theirs": theirs.id}
 
-        async with sessions() as session:
-            viewer = await session.get(User, ids["east"])
-            assert viewer is not None
-            assert await view_record(session, viewer, ids["mine"], now=NOW) is not None
-            assert await view_record(session, viewer, ids["theirs"], now=NOW) is None  # not theirs: not logged
-        async with sessions() as session:
-            assert await view_record(session, cli_admin(), ids["theirs"], now=NOW, actor="cli") is not None
-        async with sessions() as session, session.begin():
-            viewer = await session.get(User, ids["east"])
-            assert viewer is not None
-            file = await export_visits(
-                session, viewer, repo.VisitFilter(risk="low", limit=100_000), kind="xlsx", now=NOW,
-                zone="Asia/Shanghai",
-            )  # fmt: skip
-        assert (file.rows, file.flags) == (1, 1)  # only the team's visit, whatever the filter asked
-        rows = list(load_workbook(io.BytesIO(file.data))["visits"].iter_rows(values_only=True))
-        assert [r[1] for r in rows[1:]] == ["E1"]
+    async with sessions() as session:
+        viewer = await session.get(User, ids["east"])
+        assert viewer is not None
+        assert await view_record(session, viewer, ids["mine"], now=NOW) is not None
+        assert await view_record(session, viewer, ids["theirs"], now=NOW) is None  # not theirs: not logged
+    async with sessions() as session:
+        assert await view_record(session, cli_admin(), ids["theirs"], now=NOW, actor="cli") is not None
+    async with sessions() as session, session.begin():
+        viewer = await session.get(User, ids["east"])
+        assert viewer is not None
+        file = await export_visits(
+            session, viewer, repo.VisitFilter(risk="low", limit=100_000), kind="xlsx", now=NOW,
+            zone="Asia/Shanghai",
+        )  # fmt: skip
+    assert (file.rows, file.flags) == (1, 1)  # only the team's visit, whatever the filter asked
+    rows = list(load_workbook(io.BytesIO(file.data))["visits"].iter_rows(values_only=True))
+    assert [r[1] for r in rows[1:]] == ["E1"]
 
-        async with sessions() as session:
-            entries = list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
-        assert [(e.action, e.user_id, e.actor, e.visit_id) for e in entries] == [
-            ("transcript_viewed", ids["east"], "supervisor", ids["mine"]),
-            ("transcript_viewed", None, "cli", ids["theirs"]),
-            ("export", ids["east"], "supervisor", None),
-        ]
-        assert entries[0].detail == {"masked": False} and entries[0].at == NOW
-        assert entries[2].detail == {"format": "xlsx", "filters": {"team": "东", "risk": "low"}, "rows": 1, "flags": 1}
+    async with sessions() as session:
+        entries = list((await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all())
+    assert [(e.action, e.user_id, e.actor, e.visit_id) for e in entries] == [
+        ("transcript_viewed", ids["east"], "supervisor", ids["mine"]),
+        ("transcript_viewed", None, "cli", ids["theirs"]),
+        ("export", ids["east"], "supervisor", None),
+    ]
+    assert entries[0].detail == {"masked": False} and entries[0].at == NOW
+    assert entries[2].detail == {"format": "xlsx", "filters": {"team": "东", "risk": "low"}, "rows": 1, "flags": 1}
 
-        async with sessions() as session:
-            admin_sees = await audit.entries(session, cli_admin())
-            east_user, west_user, officer_user = [await session.get(User, ids[k]) for k in ("east", "west", "officer")]
-            assert east_user is not None and west_user is not None and officer_user is not None
-            east_sees = await audit.entries(session, east_user)
-            west_sees = await audit.entries(session, west_user)
-            by_visit = await audit.entries(session, cli_admin(), audit.AuditFilter(visit_id=ids["theirs"]))
-            with pytest.raises(audit.AuditRefused):
-                await audit.entries(session, officer_user)
-        assert [e.action for e in admin_sees] == ["export", "transcript_viewed", "transcript_viewed"]  # newest first
-        assert {(e.action, e.visit_id) for e in east_sees} == {("export", None), ("transcript_viewed", ids["mine"])}
-        assert [(e.action, e.visit_id, e.user_name) for e in west_sees] == [("transcript_viewed", ids["theirs"], None)]
-        assert [e.actor for e in by_visit] == ["cli"]
-    finally:
-        await engine.dispose()
+    async with sessions() as session:
+        admin_sees = await audit.entries(session, cli_admin())
+        east_user, west_user, officer_user = [await session.get(User, ids[k]) for k in ("east", "west", "officer")]
+        assert east_user is not None and west_user is not None and officer_user is not None
+        east_sees = await audit.entries(session, east_user)
+        west_sees = await audit.entries(session, west_user)
+        by_visit = await audit.entries(session, cli_admin(), audit.AuditFilter(visit_id=ids["theirs"]))
+        with pytest.raises(audit.AuditRefused):
+            await audit.entries(session, officer_user)
+    assert [e.action for e in admin_sees] == ["export", "transcript_viewed", "transcript_viewed"]  # newest first
+    assert {(e.action, e.visit_id) for e in east_sees} == {("export", None), ("transcript_viewed", ids["mine"])}
+    assert [(e.action, e.visit_id, e.user_name) for e in west_sees] == [("transcript_viewed", ids["theirs"], None)]
+    assert [e.actor for e in by_visit] == ["cli"]
 
 
 async def test_numbers_quoted_in_the_log_are_masked(sqlite_url: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -78,35 +79,28 @@ def _shows_numbers(record: dict[str, object]) -> bool:
     return False
 
 
-async def test_view_record_masks_every_cell_of_the_matrix(database_url: str) -> None:
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    try:
-        async with sessions() as session, session.begin():
-            admin = await planted.user(session, "管理员", "admin", "东")
-            supervisor = await planted.user(session, "主管", "supervisor", "东")
-            officer = await planted.user(session, "信贷员甲", "officer", "东")
-            colleague = await planted.user(session, "信贷员乙", "officer", "东")
-            stranger = await planted.user(session, "信贷员丙", "officer", "西")
-            owners = {"admin": admin, "supervisor": supervisor, "officer": officer}
-            visits = {}  # every visit recorded by the officer, so every viewer may see it
-            for name, owner in [*owners.items(), ("team", colleague), ("other", stranger)]:
-                borrower = await planted.borrower(session, f"M-{name}", owner)
-                visits[name] = (await planted.visit(session, borrower, officer, finished_at=FINISHED)).id
-        for (role, rel), full in sorted(EXPECTED.items()):
-            async with sessions() as session:
-                viewer = await session.get(User, owners[role].id)
-                assert viewer is not None
-                record = await view_record(session, viewer, visits[role if rel == "own" else rel], now=NOW)
-            assert record is not None, (role, rel)
-            assert _shows_numbers(record) is full, (role, rel)
-            assert record["masked"] is not full
-        async with sessions() as session:  # a visit the viewer may not see: nothing, and nothing audited
-            other_officer = await session.get(User, stranger.id)
-            assert other_officer is not None
-            assert await view_record(session, other_officer, visits["other"], now=NOW) is None
-    finally:
-        await engine.dispose()
+async def test_view_record_masks_every_cell_of_the_matrix(
+    sessions: async_sessionmaker[AsyncSession], staff: dict[str, User]
+) -> None:
+    officer, colleague, stranger = staff["officer"], staff["colleague"], staff["stranger"]
+    owners = {role: staff[role] for role in ("admin", "supervisor", "officer")}
+    async with sessions() as session, session.begin():
+        visits = {}  # every visit recorded by the officer, so every viewer may see it
+        for name, owner in [*owners.items(), ("team", colleague), ("other", stranger)]:
+            borrower = await planted.borrower(session, f"M-{name}", owner)
+            visits[name] = (await planted.visit(session, borrower, officer, finished_at=FINISHED)).id
+    for (role, rel), full in sorted(EXPECTED.items()):
+        async with sessions() as session:
+            viewer = await session.get(User, owners[role].id)
+            assert viewer is not None
+            record = await view_record(session, viewer, visits[role if rel == "own" else rel], now=NOW)
+        assert record is not None, (role, rel)
+        assert _shows_numbers(record) is full, (role, rel)
+        assert record["masked"] is not full
+    async with sessions() as session:  # a visit the viewer may not see: nothing, and nothing audited
+        other_officer = await session.get(User, stranger.id)
+        assert other_officer is not None
+        assert await view_record(session, other_officer, visits["other"], now=NOW) is None
 
 
 def test_cli_show_and_export_mask_for_an_officer_given_with_as(tmp_path: Path) -> None:
