@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.desk.labels import answered_by_label, channel_label, flag_label
+from bot.desk.labels import answered_by_label, channel_label, flag_label, outcome_label, severity_label
 from bot.desk.timefmt import shown
 from dialogs.catalog import default_scripts_dir
 from dialogs.i18n import message, register
@@ -28,20 +28,8 @@ __all__ = ["REPORTS_DIR", "render_report", "report_template"]
 REPORTS_DIR = "reports"
 DEFAULT_TEMPLATE = "default.md.j2"
 
-register(
-    {
-        "report_outcome_completed": {"zh-CN": "已完成", "en": "completed"},
-        "report_outcome_wrong_party": {"zh-CN": "非本人", "en": "wrong party"},
-        "report_outcome_callback": {"zh-CN": "约定再回访", "en": "call back later"},
-        "report_outcome_refused": {"zh-CN": "拒绝", "en": "refused"},
-        "report_outcome_unreachable": {"zh-CN": "无法联系", "en": "unreachable"},
-        "report_outcome_opted_out": {"zh-CN": "不想回访", "en": "opted out"},
-        "report_outcome_none": {"zh-CN": "未结束", "en": "not finished"},
-        "report_severity_high": {"zh-CN": "高", "en": "high"},
-        "report_severity_medium": {"zh-CN": "中", "en": "medium"},
-        "report_severity_low": {"zh-CN": "低", "en": "low"},
-    }
-)
+register({"report_outcome_none": {"zh-CN": "未结束", "en": "not finished"}})
+"""A report's outcome while the visit goes on (an ended one's is its outcome label, as everywhere)."""
 
 
 def _search_path(folder: Path | None) -> list[Path]:
@@ -83,10 +71,11 @@ def _local(value: str | None, zone: ZoneInfo) -> datetime | None:
 def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, Any]:
     """What a report template sees (documented in ``reports/default.md.j2``)."""
     answers = {a["step"]: a for a in record.get("answers", [])}
+    outcome = record.get("outcome")
     flags = [
         {
             **f,
-            "severity_label": message(f"report_severity_{f['severity']}", locale),
+            "severity_label": severity_label(f["severity"], locale),
             "label": flag_label(f["code"], locale),
         }
         for f in record.get("flags", [])
@@ -101,7 +90,7 @@ def _context(record: dict[str, Any], locale: str, zone: ZoneInfo) -> dict[str, A
         "answer_list": list(record.get("answers", [])),
         "flags": flags,
         "high_flags": [f for f in flags if f["severity"] == "high"],
-        "outcome_label": message(f"report_outcome_{record.get('outcome') or 'none'}", locale),
+        "outcome_label": outcome_label(outcome, locale) if outcome else message("report_outcome_none", locale),
         "started": _local(record.get("started_at"), zone),
         "finished": _local(record.get("finished_at"), zone),
         "callback": _local(record.get("callback_at"), zone),
