@@ -18,6 +18,7 @@ from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, h, out, run, settings_or_exit
 from bot.cli_import import import_command
 from bot.cli_scripts import scripts_app
+from bot.cli_tasks import tasks as tasks_command
 from bot.console import ConsoleVisit, known_locale, stdin_reader
 from bot.desk import Actor, NotFound
 from bot.desk.labels import channel_label, flag_label, label, outcome_label, reason_label, severity_label
@@ -448,3 +449,4 @@ app.command("export", help=h("cli_help_export"))(cli_share.export)
 app.command("purge", help=h("admin_help_purge"))(cli_admin.purge)
 app.command("audit", help=h("admin_help_audit"))(cli_admin.audit)
 app.command("import")(import_command)
+app.command("tasks", help=h("tasks_help"))(tasks_command)  # an officer's call-backs (bot/cli_tasks.py)

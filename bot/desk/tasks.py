@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -100,8 +100,15 @@ async def officer_tasks(
     officer_id: int | None = None,
     include_done: bool = False,
 ) -> list[TaskView]:
-    """Open tasks (of one officer, or everyone's), soonest first, with the rules of contact applied."""
+    """Open tasks (of one officer, or everyone's) with the rules of contact applied, in the order they may
+    be done (the allowed time, soonest first; timeless ones, then done ones, last)."""
     window = window_of(settings)
     async with sessions() as session:
         tasks: Sequence[Task] = await store.tasks_of(session, officer_id=officer_id, include_done=include_done)
-    return [contact_view(task, window) for task in tasks]
+    views = [contact_view(task, window) for task in tasks]
+    return sorted(views, key=_order)
+
+
+def _order(view: TaskView) -> tuple[bool, bool, datetime, int]:
+    allowed = view.allowed_at or datetime.max.replace(tzinfo=UTC)
+    return view.task.done_at is not None, view.allowed_at is None, allowed, view.task.id
