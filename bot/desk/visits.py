@@ -23,6 +23,7 @@ from bot.desk.contact import ContactWindow
 from bot.desk.errors import NotFound
 from bot.desk.facts import VisitFacts
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
+from bot.desk.planning import fulfil_plan
 from bot.desk.review import INITIAL_REVIEW
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
@@ -418,6 +419,7 @@ class VisitDesk:
             reply.tasks.append(task.id)
             await contact.mark_asked(session, task, visit, asked=reply.borrower_asked, locale=visit.locale)
         await contact.keep_disputes(session, self.settings, visit, reply.turn.state, self.clock.now())
+        await fulfil_plan(session, visit, self.clock.now(), timezone=self.settings.timezone)  # the month's plan
         relief = ended.fields.get("relief_request")
         if relief in ("extension", "instalments"):
             terms = ended.fields.get("relief_terms")
