@@ -23,6 +23,7 @@ from bot.app import Services
 from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram import contact as contact_commands
+from bot.telegram import plan as plan_commands
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.outbox import install as deliver_outbox
@@ -43,8 +44,8 @@ STAFF = ("officer", "supervisor", "admin")
 OFFICERS = ("officer", "admin")
 REVIEWERS = ("supervisor", "admin")
 
-OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply")
-SUPERVISOR_COMMANDS = ("review", "transcript", "export", "resolve", "refusals")
+OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply", "plan", "flag")
+SUPERVISOR_COMMANDS = ("review", "transcript", "export", "resolve", "refusals", "progress")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
     "borrower": borrower.BORROWER_COMMANDS,
@@ -367,6 +368,9 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("export", guarded(supervisor.export, REVIEWERS)))
     application.add_handler(CommandHandler("resolve", guarded(contact_commands.resolve, REVIEWERS)))
     application.add_handler(CommandHandler("refusals", guarded(contact_commands.refusals, REVIEWERS)))
+    application.add_handler(CommandHandler("plan", guarded(plan_commands.plan, officers)))
+    application.add_handler(CommandHandler("flag", guarded(plan_commands.flag, officers)))
+    application.add_handler(CommandHandler("progress", guarded(plan_commands.progress, REVIEWERS)))
     application.add_handler(CallbackQueryHandler(guarded(buttons, (*STAFF, "borrower"))))
     answers = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
     application.add_handler(MessageHandler(answers, guarded(typed, (*STAFF, "borrower"))))
