@@ -1,4 +1,4 @@
-"""A visit desk over a database with the demo data, as the storage and desk tests use it."""
+"""A visit desk over a database with the demo data, as the storage and desk tests use it; a visit's stored row."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
+from storage.models import Visit
 
 
 @asynccontextmanager
@@ -24,3 +25,11 @@ async def demo_desk(database_url: str, *, clock: Clock | None = None, **settings
         yield VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url, **settings), clock)
     finally:
         await engine.dispose()
+
+
+async def visit_row(desk: VisitDesk, visit_id: int) -> Visit:
+    """The visit as stored now (its columns; read in a session of its own)."""
+    async with desk.sessions() as session:
+        visit = await session.get(Visit, visit_id)
+        assert visit is not None
+        return visit

@@ -11,8 +11,8 @@ from bot.desk import Actor, VisitDesk, cancel_outcomes
 from dialogs.answers import Reply
 from dialogs.engine import Cancel, Submit
 from dialogs.schema import Outcome
-from storage.models import Borrower, Consent, Visit
-from tests.desks import demo_desk
+from storage.models import Borrower, Consent
+from tests.desks import demo_desk, visit_row
 
 OFFICER = Actor("officer", 1)
 BORROWER = Actor("borrower")
@@ -22,13 +22,6 @@ BORROWER = Actor("borrower")
 async def desk(sqlite_url: str) -> AsyncIterator[VisitDesk]:
     async with demo_desk(sqlite_url) as made:
         yield made
-
-
-async def visit_row(desk: VisitDesk, visit_id: int) -> Visit:
-    async with desk.sessions() as session:
-        visit = await session.get(Visit, visit_id)
-        assert visit is not None
-        return visit
 
 
 async def test_an_officer_cannot_opt_a_borrower_out_by_hand(desk: VisitDesk) -> None:

@@ -26,7 +26,7 @@ from dialogs.engine import Back, Cancel, Submit
 from dialogs.schema import Outcome
 from storage import repositories as repo
 from storage.models import Borrower, Loan, Visit
-from tests.desks import demo_desk
+from tests.desks import demo_desk, visit_row
 
 OFFICER = Actor("officer", 1)
 MORNING = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -37,13 +37,6 @@ MORNING = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 async def desk(sqlite_url: str) -> AsyncIterator[VisitDesk]:
     async with demo_desk(sqlite_url, clock=FixedClock(MORNING)) as made:
         yield made
-
-
-async def visit_row(desk: VisitDesk, visit_id: int) -> Visit:
-    async with desk.sessions() as session:
-        visit = await session.get(Visit, visit_id)
-        assert visit is not None
-        return visit
 
 
 async def test_wrong_party_and_unreachable_only_before_identity_is_answered(desk: VisitDesk) -> None:

@@ -31,7 +31,7 @@ from storage.chats import set_chat
 from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from storage.models import AuditEntry, ChatSession, OutboxMessage, RiskFlag, TranscriptMessage, User, Visit
-from tests.desks import demo_desk
+from tests.desks import demo_desk, visit_row
 
 CLOCK_AT = "2026-12-01T10:30:00+08:00"  # inside the contact window
 OFFICER, OTHER_OFFICER, SUPERVISOR = 1, 2, 3  # the demo's 王磊, 陈静 (both 城东支行) and 刘主管
@@ -102,13 +102,6 @@ async def finished(world: World, code: str = "B001") -> int:
     return started.visit_id
 
 
-async def visit_row(world: World, visit_id: int) -> Visit:
-    async with world.desk.sessions() as session:
-        visit = await session.get(Visit, visit_id)
-        assert visit is not None
-        return visit
-
-
 async def rows(world: World, model: Any, visit_id: int) -> list[Any]:
     async with world.desk.sessions() as session:
         return list((await session.scalars(select(model).where(model.visit_id == visit_id).order_by(model.id))).all())
@@ -151,7 +144,7 @@ def test_the_machine_allows_exactly_the_workflow(state: ReviewState, action: Rev
 
 
 async def test_a_finished_visit_waits_for_review(world: World) -> None:
-    visit = await visit_row(world, await finished(world))
+    visit = await visit_row(world.desk, await finished(world))
     assert visit.status == "finished" and visit.review_status == INITIAL_REVIEW == "pending"
 
 
@@ -188,7 +181,7 @@ async def test_every_transition_writes_fields_note_audit_and_notice(
     done = await change()
     expected = TRANSITIONS[(start, action)]
     assert (done.before, done.state) == (start, expected)
-    visit = await visit_row(world, visit_id)
+    visit = await visit_row(world.desk, visit_id)
     assert visit.review_status == expected.value
     if action is not ReviewAction.REPLY:
         assert visit.reviewed_by == user.id and visit.reviewed_at == world.clock.now()
@@ -251,7 +244,7 @@ async def test_every_refusal_changes_nothing(
     else:
         visit_id = await finished(world)
         await drive(world, visit_id, ReviewState(state))
-    before = await visit_row(world, visit_id)
+    before = await visit_row(world.desk, visit_id)
     audits, outbox, said = (
         await audit_actions(world, visit_id),
         await rows(world, OutboxMessage, visit_id),
@@ -268,7 +261,7 @@ async def test_every_refusal_changes_nothing(
         await change()
     assert refused.value.reason == reason
     assert words in refused.value.text and f"#{visit_id}" in refused.value.text
-    after = await visit_row(world, visit_id)
+    after = await visit_row(world.desk, visit_id)
     assert (after.review_status, after.review_comment, after.reviewed_by, after.reviewed_at, after.revision) == (
         before.review_status, before.review_comment, before.reviewed_by, before.reviewed_at, before.revision,
     )  # fmt: skip
@@ -283,7 +276,7 @@ async def test_approving_twice_writes_one_audit_row(world: World) -> None:
     with pytest.raises(ReviewRefused):
         await world.reviews.approve(visit_id, by(world, "管理员"))
     assert await audit_actions(world, visit_id) == ["review_approved"]
-    assert (await visit_row(world, visit_id)).reviewed_by == by(world, "刘主管").id
+    assert (await visit_row(world.desk, visit_id)).reviewed_by == by(world, "刘主管").id
 
 
 async def test_reply_on_an_approved_visit_does_not_reopen_it(world: World) -> None:
@@ -292,7 +285,7 @@ async def test_reply_on_an_approved_visit_does_not_reopen_it(world: World) -> No
     await world.reviews.approve(visit_id, by(world, "刘主管"))
     with pytest.raises(ReviewRefused):
         await world.reviews.reply(visit_id, by(world, "王磊"), "补充一句")
-    assert (await visit_row(world, visit_id)).review_status == "approved"
+    assert (await visit_row(world.desk, visit_id)).review_status == "approved"
 
 
 async def test_a_refusal_speaks_the_persons_language(world: World) -> None:
@@ -318,7 +311,6 @@ async def test_check_refuses_without_writing(world: World) -> None:
 async def test_buttons_follow_the_state(world: World) -> None:
     visit_id = await finished(world)
     supervisor, officer = by(world, "刘主管"), by(world, "王磊")
-    visit = await visit_row(world, visit_id)
     async with world.desk.sessions() as session:
         visit = await session.get(Visit, visit_id)
         assert visit is not None
@@ -434,13 +426,13 @@ async def test_asking_for_a_comment_keeps_the_chats_visit(world: World) -> None:
         assert (row.mode, row.mode_visit_id, row.mode_message_id) == ("commenting", returned, 41)
     # the borrower's answer typed into the visit is no comment
     assert await world.reviews.take_comment(CHAT, admin, "是本人", replying_to=None, explicit=False) is None
-    assert (await visit_row(world, returned)).review_status == "pending"
+    assert (await visit_row(world.desk, returned)).review_status == "pending"
     done = await world.reviews.take_comment(CHAT, admin, "补充流水", replying_to=41, explicit=False)
     assert done is not None and done.state is ReviewState.RETURNED
     async with world.desk.sessions() as session:
         row = await session.get(ChatSession, CHAT)
         assert row is not None and row.mode is None and row.mode_visit_id is None and row.visit_id == open_visit
-    assert (await visit_row(world, returned)).review_comment == "补充流水"
+    assert (await visit_row(world.desk, returned)).review_comment == "补充流水"
 
 
 async def test_a_comment_for_a_visit_approved_meanwhile_is_refused_and_ends_the_mode(world: World) -> None:
@@ -467,7 +459,7 @@ async def test_cancel_leaves_the_mode(world: World) -> None:
     assert await world.reviews.leave_comment(CHAT) == visit_id
     assert await world.reviews.leave_comment(CHAT) is None
     assert await world.reviews.take_comment(CHAT, supervisor, "补充", replying_to=None, explicit=False) is None
-    assert (await visit_row(world, visit_id)).review_status == "pending"
+    assert (await visit_row(world.desk, visit_id)).review_status == "pending"
 
 
 async def test_pressing_send_back_on_another_visit_moves_the_mode(world: World) -> None:
@@ -477,7 +469,7 @@ async def test_pressing_send_back_on_another_visit_moves_the_mode(world: World) 
     await world.reviews.ask_comment(CHAT, second, supervisor, prompt_message_id=61)
     done = await world.reviews.take_comment(CHAT, supervisor, "补充", replying_to=None, explicit=False)
     assert done is not None and done.visit_id == second
-    assert (await visit_row(world, first)).review_status == "pending"
+    assert (await visit_row(world.desk, first)).review_status == "pending"
 
 
 # -- on PostgreSQL: row locks keep two reviewers from both changing one visit -------------------
