@@ -369,14 +369,20 @@ async def progress(
 
 # -- flags and visits ------------------------------------------------------------------------------
 async def flag_borrower(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, user: User | None, code: str, reason: str
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    user: User | None,
+    code: str,
+    reason: str,
+    locale: str | None = None,
 ) -> WatchFlag:
     """Flag a borrower for the next plan with the officer's reason (``user`` None: the CLI, any borrower).
 
     Raises :class:`PlanInputError` without a reason, :class:`NotFound` (in the user's language) when
     the code is unknown or the borrower is not the user's to flag (an officer's own; a supervisor's team).
     """
-    locale = (user.locale if user is not None else None) or DEFAULT_LOCALE
+    locale = locale or (user.locale if user is not None else None) or DEFAULT_LOCALE
     reason = " ".join(reason.split())
     if not reason:
         raise PlanInputError("plan_flag_no_reason")
