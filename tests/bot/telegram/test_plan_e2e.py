@@ -9,6 +9,7 @@ before the bot starts. One bot process serves the module.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,8 @@ from sqlalchemy import update
 from bot.app import services
 from bot.desk import planning
 from bot.settings import Settings
+from bot.telegram.plan import plan_text
+from bot.telegram.render import split_text, visible_length
 from storage.models import Borrower, User
 from tests.bot.telegram.harness import (
     OFFICER_ID,
@@ -38,6 +41,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHEN_ID = 7004
 """陈静, the demo's second officer, given a Telegram id here; she reads English."""
+ADMIN_ID = 7005
 CALM = ["是本人", "记得", "好", "否", "否", "按约定用途使用", "/skip", "/skip", "否", "否", "否"]
 """A phone visit without risk, answer by answer (a button's label, else typed)."""
 
@@ -72,6 +76,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         settings = Settings(database_url=env["VISITBOT_DATABASE_URL"])
         async with services(settings) as svc, svc.sessions() as session, session.begin():
             await session.execute(update(User).where(User.name == "陈静").values(telegram_id=CHEN_ID, locale="en"))
+            session.add(User(name="管理员", role="admin", telegram_id=ADMIN_ID))
             opted = update(Borrower).where(Borrower.code.in_(("B003", "B005")))  # high risk and low risk
             await session.execute(opted.values(opted_out_at=svc.clock.now(), opt_out_reason="busy"))
             month = svc.clock.now().astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m")
@@ -134,6 +139,27 @@ async def test_an_officer_sees_their_month_due_first_with_reasons_in_words(stack
     assert cells(first)[0] == "B008" and "Overdue reminder" in first, "the overdue call is due first"
     assert {cells(row)[0] for row in rows_of(english)} == {"B002", "B004", "B006", "B008"}
 
+    admin = stack.double.user(ADMIN_ID, "管理员")
+    everyone = (await plan_of(admin)).text or ""
+    assert "共 8 条" in everyone and "— 王磊 —" in everyone and "— 陈静 —" in everyone, everyone
+    heads = [line for line in everyone.splitlines() if line.startswith("— ")]
+    assert sorted(heads) == ["— 王磊 —", "— 陈静 —"], "each officer's entries together, under their name"
+
+
+async def test_a_long_plan_is_split_over_messages_each_piece_monospace() -> None:
+    day, due = date(2026, 12, 2), date(2026, 12, 9)
+    reasons, note = ("overdue", "policy", "sample"), "客户已表示不想回访；高风险：保留回访"
+    lines = [
+        planning.PlanLine(
+            n, "2026-12", n, f"B{n:04d}", "欧阳志明", 1, "王磊", reasons, "call", note, "", day, due, False, None
+        )
+        for n in range(1, 181)
+    ]
+    pieces = split_text(plan_text(lines, "2026-12", "zh-CN"))
+    assert len(pieces) > 1 and all(visible_length(piece) <= 4096 for piece in pieces)
+    assert all(piece.count("<pre>") == 1 and piece.endswith("</pre>") for piece in pieces), pieces[1][:200]
+    assert sum(len(re.findall(r"(?m)^(?:<pre>)?B0", piece)) for piece in pieces) == 180, "no row lost or cut"
+
 
 async def test_bad_month_stranger_and_supervisor_are_told(stack: Stack) -> None:
     officer = stack.double.user(OFFICER_ID, "王磊")
@@ -165,12 +191,18 @@ async def test_a_flag_puts_the_borrower_in_the_next_plan(stack: Stack) -> None:
     await officer.send("/flag B003 生意变差")
     done = await officer.wait_for_message("已标记", timeout=30)
     assert done.text == "已标记 B003：生意变差，下月计划会包含该客户"
+    chen = stack.double.user(CHEN_ID, "Chen", language_code="en")
+    await chen.send("/flag b006 lost her main customer")
+    said = await chen.wait_for_message("Flagged", timeout=30)
+    assert said.text == "Flagged B006: lost her main customer. Next month's plan will include them."
 
     later = next_month(stack.month)
     await make_plan(stack.settings, later)
     rows = rows_of(await plan_of(officer, f"/plan {later}"))
     flagged = [row for row in rows if "客户经理标记" in row]
     assert [cells(row)[0] for row in flagged] == ["B003"], rows
+    english = rows_of(await plan_of(chen, f"/plan {later}"))
+    assert [cells(row)[0] for row in english if "Flagged by the officer" in row] == ["B006"], english
 
 
 async def test_progress_counts_a_visit_done_against_its_entry(stack: Stack) -> None:
