@@ -3,9 +3,12 @@
 - :class:`ChatOrderedProcessor` runs the updates of different chats concurrently and those of one
   chat one at a time, in the order they came, each within a time limit. A chat sending hundreds of
   messages queues behind itself only.
-- :class:`ChatPacedLimiter` retries a Bot API call that failed on the way (5xx, a timeout, a lost
-  connection) with backoff, and honours a 429's ``retry_after`` for the chat it was about only:
-  other chats' calls go on at once (PTB's ``AIORateLimiter`` halts every call of the bot instead).
+- :class:`ChatPacedLimiter` keeps the bot within Telegram's limits and rides out what still goes wrong:
+  every call about a chat passes one overall :class:`aiolimiter.AsyncLimiter` (about 30 messages/s per
+  bot, as PTB's ``AIORateLimiter``); a bot-initiated send (the outbox's, ``rate_limit_args=OUTBOUND``)
+  also keeps 1 s between calls to its chat, while a reply to a user goes at once. A call that failed
+  on the way (5xx, a timeout, a lost connection) is retried with backoff, and a 429's ``retry_after``
+  pauses the chat it was about only: other chats' calls go on (``AIORateLimiter`` halts them all).
 """
 
 from __future__ import annotations
@@ -13,16 +16,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-__all__ = ["ChatOrderedProcessor", "ChatPacedLimiter", "retry_seconds"]
+__all__ = [
+    "OUTBOUND",
+    "PER_BOT",
+    "PER_CHAT",
+    "ChatOrderedProcessor",
+    "ChatPace",
+    "ChatPacedLimiter",
+    "retry_seconds",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +46,26 @@ PRESS_DEADLINE = 3.0
 """Seconds a button press may wait for its real answer before it is answered 'working on it'."""
 UNWIND_WAIT = 5.0
 """Seconds a chat waits for an abandoned update to roll back before its next update runs."""
+PER_BOT = 30.0
+"""Messages per second Telegram lets a bot send in all (FloodLimit.MESSAGES_PER_SECOND)."""
+PER_CHAT = 1.0
+"""Seconds between two bot-initiated messages to one chat (FloodLimit.MESSAGES_PER_SECOND_PER_CHAT)."""
+MARGIN = 0.04
+"""How far under Telegram's limits the bot stays, so a request's few milliseconds of jitter on the way
+never put a 31st call into Telegram's second (or two calls into a chat's)."""
+REMEMBERED_CHATS = 10_000
+"""Chats whose last call is remembered before those quiet for a minute are forgotten."""
+
+
+@dataclass(frozen=True)
+class ChatPace:
+    """The ``rate_limit_args`` of a bot-initiated send: at least ``every`` seconds since the chat's last call."""
+
+    every: float = PER_CHAT
+
+
+OUTBOUND = ChatPace()
+"""What the outbox passes: Telegram's 1 message/s per chat."""
 
 
 def chat_of(update: object) -> int | None:
@@ -147,23 +181,45 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class ChatPacedLimiter(BaseRateLimiter[None]):
-    """Retries transient Bot API failures with backoff; a flood wait pauses only its own chat."""
+class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the application's bot stays ExtBot[None]
+    """Telegram's limits kept (``per_bot`` calls/s overall, a paced send's chat ``every`` seconds apart);
+    transient failures retried with backoff; a flood wait pauses only its own chat.
 
-    def __init__(self, *, attempts: int = 4, max_wait: float = 60.0, backoff: float = 0.3) -> None:
+    The overall limiter is a bucket of one, so calls are spaced evenly and no second ever holds more
+    than ``per_bot``; ``per_bot=0`` switches it off. Paced sends take their turn at it one at a time,
+    so a reply to a user waits behind at most one outbox message, never behind a backlog."""
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 4,
+        max_wait: float = 60.0,
+        backoff: float = 0.3,
+        per_bot: float = PER_BOT,
+        margin: float = MARGIN,
+    ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if per_bot < 0 or not 0 <= margin < 1:
+            raise ValueError("per_bot must be 0 (no limit) or more, margin within 0..1")
         self.attempts = attempts
         self.max_wait = max_wait
         self.backoff = backoff
+        self.margin = margin
+        self._overall = AsyncLimiter(1, 1 / (per_bot * (1 - margin))) if per_bot else None
+        self._bulk = asyncio.Lock()
         self._paused_until: dict[object, float] = {}
+        self._last_call: dict[object, float] = {}
+        self._pacing: dict[object, tuple[asyncio.Lock, int]] = {}  # a chat's paced sends: in turn, how many
+        self._forget_at = REMEMBERED_CHATS
 
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Forget the chats' pauses."""
+        """Forget the chats' pauses and last calls."""
         self._paused_until.clear()
+        self._last_call.clear()
 
     def _retryable(self, exc: BaseException) -> bool:
         """A flood wait we are willing to sit out, or a failure on the way (never a refusal)."""
@@ -189,6 +245,47 @@ class ChatPacedLimiter(BaseRateLimiter[None]):
             return
         await asyncio.sleep(until - loop.time())
 
+    @asynccontextmanager
+    async def _turn(self, chat: object, pace: ChatPace | None) -> AsyncIterator[None]:
+        """Wait until this call may go: the chat's pause, its pace (paced sends), the bot's overall rate."""
+        if pace is None:
+            await self._chat_turn(chat)
+            await self._overall_turn()
+            self._called(chat)
+            yield
+            return
+        lock, waiting = self._pacing.get(chat) or (asyncio.Lock(), 0)
+        self._pacing[chat] = (lock, waiting + 1)
+        try:
+            async with lock:  # two paced sends to one chat keep their order and their distance
+                await self._chat_turn(chat)
+                loop = asyncio.get_running_loop()
+                last = self._last_call.get(chat)
+                if last is not None and (gap := last + pace.every * (1 + self.margin) - loop.time()) > 0:
+                    await asyncio.sleep(gap)
+                async with self._bulk:
+                    await self._overall_turn()
+                self._called(chat)
+        finally:
+            lock, waiting = self._pacing[chat]
+            if waiting > 1:
+                self._pacing[chat] = (lock, waiting - 1)
+            else:
+                del self._pacing[chat]
+        yield
+
+    async def _overall_turn(self) -> None:
+        if self._overall is not None:
+            await self._overall.acquire()
+
+    def _called(self, chat: object) -> None:
+        """Remember when a call to ``chat`` went (forgetting chats quiet for a minute, now and then)."""
+        now = asyncio.get_running_loop().time()
+        self._last_call[chat] = now
+        if len(self._last_call) > self._forget_at:
+            self._last_call = {c: at for c, at in self._last_call.items() if at > now - 60}
+            self._forget_at = max(REMEMBERED_CHATS, 2 * len(self._last_call))
+
     async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
@@ -196,9 +293,9 @@ class ChatPacedLimiter(BaseRateLimiter[None]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: None,
+        rate_limit_args: ChatPace | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        """Call the Bot API; retry what may succeed next time, pausing only the chat a 429 names."""
+        """Call the Bot API within the limits; retry what may succeed next time, pausing only the chat a 429 names."""
         chat = data.get("chat_id")
         retrying = AsyncRetrying(
             retry=retry_if_exception(self._retryable),
@@ -208,10 +305,11 @@ class ChatPacedLimiter(BaseRateLimiter[None]):
         )
         async for attempt in retrying:
             with attempt:
-                if chat is not None:
-                    await self._chat_turn(chat)
                 try:
-                    return await callback(*args, **kwargs)
+                    if chat is None:
+                        return await callback(*args, **kwargs)
+                    async with self._turn(chat, rate_limit_args):
+                        return await callback(*args, **kwargs)
                 except RetryAfter as exc:
                     if chat is not None:
                         pause = asyncio.get_running_loop().time() + retry_seconds(exc)

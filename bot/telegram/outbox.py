@@ -1,13 +1,17 @@
-"""Delivering the outbox on Telegram: alerts, notices and reminders that any process wrote.
+"""Delivering the outbox on Telegram: alerts, notices, reminders and invites that any process wrote.
 
 A repeating job polls for due messages every few seconds, and a commit that queued one in this
 process wakes it at once (:func:`bot.desk.outbox.on_queued`), so a risk alert reaches a supervisor
-within a second or two. Each pass claims its rows (:func:`storage.outbox.claim_due`: one process per
-row, a lease so a killed process's claims come back), renders each payload in the recipient's
-language and zone, sends it through :func:`bot.telegram.common.send` (which retries flaky calls and
-flood waits) and marks it sent. A failure on the way is tried again later with backoff; a refusal
-(blocked bot, unknown chat), a recipient without Telegram or too many attempts gives the row up with
-the reason in ``error``. Messages to one recipient go out in order; recipients are served at once.
+within a second or two. A wake-up starts this process's :class:`Drain` (unless it is draining
+already): it claims due rows (:func:`storage.outbox.claim_due`: one process per row, a lease so a
+killed process's claims come back) and, whenever a claim came back full, claims the next batch as
+soon as there is room — a backlog drains at Telegram's limits, not one batch per poll. Each
+recipient's rows are sent in order by one task, at most :data:`MAX_IN_FLIGHT` recipients at once;
+every claim held is renewed by one heartbeat. A row is rendered in the recipient's language and
+zone, sent through the rate limiter as a bot-initiated message (:data:`bot.telegram.delivery.OUTBOUND`:
+1 s apart per chat, ~30/s in all; flood waits and flaky calls ridden out there) and marked sent. A
+failure on the way is tried again later with backoff; a refusal (blocked bot, unknown chat), a
+recipient without Telegram or too many attempts gives the row up with the reason in ``error``.
 """
 
 from __future__ import annotations
@@ -15,29 +19,40 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Sequence
+from collections import deque
 from datetime import datetime, timedelta
+from typing import cast
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, ContextTypes, ExtBot
 
 from bot.app import Services
 from bot.desk.alerts import contact_hold
 from bot.desk.contact import ContactWindow
 from bot.desk.outbox import MAX_ATTEMPTS, UnknownMessage, on_queued, render, retry_delay
-from bot.telegram.common import send, services_of
+from bot.telegram.delivery import OUTBOUND, ChatPace
+from bot.telegram.render import split_text
 from storage import outbox as store
 from storage.models import Borrower, OutboxMessage, Task, User
 
-__all__ = ["deliver_due", "install", "kick", "lease_of", "poll_interval"]
+__all__ = ["MAX_IN_FLIGHT", "Drain", "deliver_due", "install", "kick", "lease_of", "poll_interval"]
 
 log = logging.getLogger(__name__)
 
 POLL_AT_MOST = 5.0
 """Seconds between polls at most (messages other processes queued: the console, a second bot)."""
 BATCH = 50
-KICK_PENDING = "outbox_kick_pending"
+"""Rows one claim takes at most."""
+HELD_AT_MOST = 2 * BATCH
+"""Rows this process holds claimed at once: the next batch is claimed when one batch's room is free."""
+MAX_IN_FLIGHT = 64
+"""Recipients this process sends to at once (each one's rows in order, one at a time)."""
+DRAIN = "outbox_drain"
+
+Recipient = tuple[int | None, int | None]
+"""A row's (user_id, chat_id): its rows go out in order."""
 
 
 def poll_interval(svc: Services) -> float:
@@ -56,6 +71,7 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
     svc: Services = application.bot_data["services"]
     if application.job_queue is None:
         raise ValueError("the outbox needs PTB's job queue (python-telegram-bot[job-queue])")
+    application.bot_data[DRAIN] = Drain(application)
     application.job_queue.run_repeating(deliver_job, interval=poll_interval(svc), first=0.2, name="outbox")
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # no two lines per poll
     loop = asyncio.get_running_loop()
@@ -67,73 +83,169 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
 
 
 def kick(application: Application) -> None:  # type: ignore[type-arg]
-    """Deliver now (after an update queued something); kicks before the pass starts make one pass."""
-    if application.job_queue is None or application.bot_data.get(KICK_PENDING):
-        return
-    application.bot_data[KICK_PENDING] = True
-    application.job_queue.run_once(deliver_job, 0, name="outbox-kick")
+    """Deliver now (after an update queued something); a kick while draining makes the drain look once more."""
+    drain = application.bot_data.get(DRAIN)
+    if isinstance(drain, Drain):
+        drain.start()
 
 
 async def deliver_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """One pass (a job): claim what is due and deliver it in the background, so no hung send holds the poll."""
-    context.application.bot_data[KICK_PENDING] = False
-    groups = await _claim(context)
-    for group in groups:
-        context.application.create_task(_deliver_group(context, group), name="outbox-delivery")
+    """The poll (a job): start draining in the background, so no hung send holds the job queue."""
+    kick(context.application)
 
 
 async def deliver_due(context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Claim and deliver what is due, waiting for the sends; returns how many rows were claimed."""
-    groups = await _claim(context)
-    await asyncio.gather(*(_deliver_group(context, group) for group in groups))
-    return sum(len(group) for group in groups)
+    """Claim and deliver what is due (of a running application), waiting for the sends; returns how many
+    rows were claimed."""
+    drain = context.application.bot_data[DRAIN]
+    assert isinstance(drain, Drain)
+    before = drain.claimed
+    drain.start()
+    await drain.settled()
+    return drain.claimed - before
 
 
-async def _claim(context: ContextTypes.DEFAULT_TYPE) -> list[list[OutboxMessage]]:
-    """This process's claim on due rows, grouped by recipient (in order within each)."""
-    svc = services_of(context)
-    try:
-        async with svc.sessions() as session, session.begin():
-            rows = await store.claim_due(session, now=svc.clock.now(), lease=lease_of(svc), limit=BATCH)
-    except Exception:  # the database is away: the next pass tries again
-        log.warning("could not claim outbox messages", exc_info=True)
-        return []
-    groups: dict[tuple[int | None, int | None], list[OutboxMessage]] = {}
-    for row in rows:
-        groups.setdefault((row.user_id, row.chat_id), []).append(row)
-    return list(groups.values())
+class Drain:
+    """This process's delivery: claims while a backlog lasts, each recipient's rows in order by one task."""
 
+    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.application = application
+        self.svc: Services = application.bot_data["services"]
+        self.claimed = 0
+        self._queues: dict[Recipient, deque[OutboxMessage]] = {}
+        self._held: set[int] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._room = asyncio.Event()
+        self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._again = False
+        self._task: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
-async def _deliver_group(context: ContextTypes.DEFAULT_TYPE, rows: Sequence[OutboxMessage]) -> None:
-    """One recipient's rows in order, the claims on those not done yet renewed meanwhile."""
-    left = {row.id for row in rows}
-    heartbeat = asyncio.ensure_future(_keep_claims(services_of(context), left))
-    try:
-        for row in rows:
-            try:
-                await _deliver(context, row)
-            except Exception:  # one row's trouble never stops the others; its lease brings it back
-                log.exception("outbox message %s could not be handled", row.id)
-            left.discard(row.id)
-    finally:
-        heartbeat.cancel()
+    @property
+    def running(self) -> bool:
+        """False once the application stops: no more claims, rows not started are handed back."""
+        return bool(self.application.running)
 
+    def start(self) -> None:
+        """Drain now, unless draining already (then the drain claims once more before it rests)."""
+        if not self.running:
+            return
+        self._again = True
+        if self._task is None or self._task.done():
+            self._idle.clear()
+            self._task = self.application.create_task(self._drain(), name="outbox-drain")
 
-async def _keep_claims(svc: Services, left: set[int]) -> None:
-    """Renew the claims on ``left`` every third of the lease until cancelled."""
-    every = lease_of(svc).total_seconds() / 3
-    while True:
-        await asyncio.sleep(every)
+    async def settled(self) -> None:
+        """Wait until nothing claimed is left and no drain is running."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
+        await self._idle.wait()
+
+    async def _drain(self) -> None:
+        """Claim batch after batch while they come back full (room permitting), then rest."""
+        try:
+            while self._again and self.running:
+                self._again = False
+                while self.running:
+                    await self._room.wait()
+                    rows = await self._claim(BATCH)
+                    self._hand_out(rows)
+                    if len(rows) < BATCH:
+                        break
+        finally:
+            if not self._held:
+                self._idle.set()
+
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
+        """This process's claim on up to ``limit`` due rows (none when the database is away)."""
+        svc = self.svc
         try:
             async with svc.sessions() as session, session.begin():
-                await store.renew(session, sorted(left), at=svc.clock.now())
-        except Exception:  # the database is busy or away: the claim may lapse, the row is sent at least once
-            log.warning("could not renew outbox claims", exc_info=True)
+                rows = await store.claim_due(session, now=svc.clock.now(), lease=lease_of(svc), limit=limit)
+        except Exception:  # the database is away: the next poll tries again
+            log.warning("could not claim outbox messages", exc_info=True)
+            return []
+        self.claimed += len(rows)
+        return list(rows)
+
+    def _hand_out(self, rows: list[OutboxMessage]) -> None:
+        """Queue each row behind its recipient's earlier ones; a recipient not being served gets a task."""
+        for row in rows:
+            self._held.add(row.id)
+            key = (row.user_id, row.chat_id)
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.append(row)
+                continue
+            self._queues[key] = deque([row])
+            self.application.create_task(self._serve(key), name="outbox-delivery")
+        if self._held:
+            self._idle.clear()
+            if self._heartbeat is None or self._heartbeat.done():
+                self._heartbeat = asyncio.ensure_future(self._keep_claims())
+        if len(self._held) > HELD_AT_MOST - BATCH:
+            self._room.clear()
+
+    async def _serve(self, key: Recipient) -> None:
+        """One recipient's rows in order, one at a time (rows claimed meanwhile join the queue)."""
+        queue = self._queues[key]
+        try:
+            async with self._slots:
+                while queue:
+                    row = queue[0]
+                    try:
+                        if self.running:
+                            await _deliver(self.svc, self.application.bot, row)
+                        else:  # stopping: another process (or the next start) sends it at once
+                            await _finish(self.svc, row, retry_at=self.svc.clock.now(), uncount=True)
+                    except Exception:  # one row's trouble never stops the others; its lease brings it back
+                        log.exception("outbox message %s could not be handled", row.id)
+                    queue.popleft()
+                    self._done(row.id)
+        finally:
+            for row in queue:  # cancelled: the leases bring them back
+                self._done(row.id)
+            del self._queues[key]
+
+    def _done(self, row_id: int) -> None:
+        self._held.discard(row_id)
+        if len(self._held) <= HELD_AT_MOST - BATCH:
+            self._room.set()
+        if self._held:
+            return
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        if self._task is None or self._task.done():
+            self._idle.set()
+
+    async def _keep_claims(self) -> None:
+        """Renew every claim this process holds, every third of the lease, while it holds any."""
+        svc = self.svc
+        every = lease_of(svc).total_seconds() / 3
+        while self._held:
+            await asyncio.sleep(every)
+            try:
+                async with svc.sessions() as session, session.begin():
+                    await store.renew(session, sorted(self._held), at=svc.clock.now())
+            except Exception:  # the database is busy or away: a claim may lapse, the row is sent at least once
+                log.warning("could not renew outbox claims", exc_info=True)
 
 
-async def _deliver(context: ContextTypes.DEFAULT_TYPE, row: OutboxMessage) -> None:
+async def _send(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Send HTML text as a bot-initiated message (paced per chat), split to Telegram's length limit."""
+    paced = cast("ExtBot[ChatPace]", bot)
+    pieces = split_text(text)
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        await paced.send_message(
+            chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup if last else None, rate_limit_args=OUTBOUND
+        )
+
+
+async def _deliver(svc: Services, bot: Bot, row: OutboxMessage) -> None:
     """Send one claimed row, then mark it sent, held, retried later or given up."""
-    svc = services_of(context)
     settings = svc.settings
     async with svc.sessions() as session:
         user = await session.get(User, row.user_id) if row.user_id is not None else None
@@ -165,7 +277,7 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, row: OutboxMessage) -> No
             [[InlineKeyboardButton(label, callback_data=data) for label, data in line] for line in rendered.buttons]
         )
     try:
-        await send(context, chat_id, html.escape(rendered.text), markup)
+        await _send(bot, chat_id, html.escape(rendered.text), markup)
     except (Forbidden, BadRequest, InvalidToken) as exc:  # Telegram refuses: trying again changes nothing
         log.warning("outbox message %s refused by Telegram: %s", row.id, exc)
         await _finish(svc, row, failed=f"refused by Telegram: {exc}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .faults import FaultPlan, Fired, Match, api_error, for_chat
+from .faults import FaultPlan, Fired, FloodLimits, Match, api_error, for_chat
 from .feed import UpdateFeed
 from .markup import coerce_params
 from .records import JSON, ApiError, ApiRequest, DoubleError, Signal, Upload, WaitTimeout
@@ -219,6 +219,13 @@ class BotApiDouble:
         """Telegram's flood control for one chat: for `seconds`, every call for it answers 429 with
         retry_after = the seconds left."""
         self.faults.flood_wait(chat_id, seconds)
+
+    def flood_limits(self, per_bot: int = 30, per_chat: int = 1, window: float = 1.0) -> FloodLimits:
+        """Telegram's flood control from now on: a call about a chat beyond ``per_bot`` calls in any
+        ``window`` seconds, or beyond ``per_chat`` for its chat, answers 429 (retry_after in whole seconds)
+        and has no effect. The returned tally counts the 429s (``refused``) and keeps the calls let through."""
+        self.faults.limits = FloodLimits(per_bot, per_chat, window)
+        return self.faults.limits
 
     def clear_failures(self) -> None:
         """Forget every armed fault that has not fired yet (and release hung calls)."""

@@ -1,5 +1,6 @@
 """Faults the double can inject into Bot API calls: errors once or at a seeded rate, per-chat flood
-limits (429 with retry_after), and hung calls that answer only after the bot has given up."""
+waits (429 with retry_after), Telegram's flood control (too many calls per bot or per chat in a sliding
+window: 429), and hung calls that answer only after the bot has given up."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -71,6 +73,67 @@ class _Hang:
     match: Match
 
 
+@dataclass
+class FloodLimits:
+    """Telegram's flood control, emulated: within any ``window`` seconds, at most ``per_bot`` calls about a
+    chat (any method with a ``chat_id``) and ``per_chat`` calls about one chat; a call over either limit is
+    answered 429 with the whole seconds until it would have fitted, and is counted in ``refused``."""
+
+    per_bot: int
+    per_chat: int
+    window: float
+    refused: int = 0
+    passed: list[tuple[float, int]] = field(default_factory=list)
+    """(monotonic time, chat) of every call let through, in order."""
+    _bot: deque[float] = field(default_factory=deque)
+    _chats: dict[int, deque[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.per_bot < 1 or self.per_chat < 1 or self.window <= 0:
+            raise ValueError("flood limits need per_bot >= 1, per_chat >= 1 and a positive window")
+
+    def check(self, chat_id: object) -> ApiError | None:
+        """Let this call through (and count it), or the 429 Telegram would answer."""
+        if not isinstance(chat_id, int):
+            return None
+        now = time.monotonic()
+        since = now - self.window
+        chat = self._chats.setdefault(chat_id, deque())
+        for calls in (self._bot, chat):
+            while calls and calls[0] <= since:
+                calls.popleft()
+        bounds = ((self._bot, self.per_bot), (chat, self.per_chat))
+        full = [calls[-limit] for calls, limit in bounds if len(calls) >= limit]  # leaves the window: room
+        if full:
+            self.refused += 1
+            fits_at = max(full) + self.window
+            return api_error(429, retry_after=max(1, math.ceil(fits_at - now)))
+        self._bot.append(now)
+        chat.append(now)
+        self.passed.append((now, chat_id))
+        return None
+
+    def busiest_window(self) -> int:
+        """The most calls let through in any ``window`` seconds."""
+        times = [at for at, _ in self.passed]
+        most, first = 0, 0
+        for last, at in enumerate(times):
+            while times[first] <= at - self.window:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    def closest_in_a_chat(self) -> float | None:
+        """The shortest time between two calls let through to one chat (None: no chat had two)."""
+        last: dict[int, float] = {}
+        closest: float | None = None
+        for at, chat in self.passed:
+            if chat in last and (closest is None or at - last[chat] < closest):
+                closest = at - last[chat]
+            last[chat] = at
+        return closest
+
+
 @dataclass(frozen=True)
 class Fired:
     """One fault that fired: the method, what it did ("502", "429", "hang") and the call's chat."""
@@ -91,6 +154,7 @@ class FaultPlan:
     _rates: dict[str, list[_Rate]] = field(default_factory=dict)
     _hangs: dict[str, list[_Hang]] = field(default_factory=dict)
     _floods: dict[int, float] = field(default_factory=dict)  # chat id -> monotonic end of its flood wait
+    limits: FloodLimits | None = None
     _open_hangs: set[asyncio.Event] = field(default_factory=set)
 
     def fail_next(self, method: str, error: ApiError, times: int, match: Match) -> None:
@@ -120,6 +184,7 @@ class FaultPlan:
         self._rates.clear()
         self._hangs.clear()
         self._floods.clear()
+        self.limits = None
         for event in self._open_hangs:
             event.set()
 
@@ -128,6 +193,8 @@ class FaultPlan:
         name = method.lower()
         chat_id = params.get("chat_id")
         error = self._flood_error(chat_id) or self._take_next(name, params) or self._take_rate(name, params)
+        if error is None and self.limits is not None:
+            error = self.limits.check(chat_id)
         if error is not None:
             self.fired.append(Fired(method, str(error.status), chat_id, time.monotonic()))
             raise error
