@@ -64,8 +64,6 @@ log = logging.getLogger(__name__)
 KIND = "digest"
 LIST_CAP = 10
 """Lines shown per list; the rest are counted ("…and 3 more")."""
-EARLY = timedelta(minutes=1)
-"""A digest job may fire this much before its time (clock skew between the scheduler and the clock)."""
 
 register(
     {
@@ -108,11 +106,6 @@ register(
             "en": "• Visit #{visit} {code} {name}: {comment}",
         },
         "digest_no_comment": {"zh-CN": "（无意见）", "en": "(no comment)"},
-        "digest_reason_overdue": {"zh-CN": "逾期提醒", "en": "overdue reminder"},
-        "digest_reason_new_loan": {"zh-CN": "上月新放款", "en": "new loan last month"},
-        "digest_reason_policy": {"zh-CN": "按制度定期回访", "en": "required by policy"},
-        "digest_reason_flagged": {"zh-CN": "信贷员标记关注", "en": "flagged by the officer"},
-        "digest_reason_sample": {"zh-CN": "随机抽查", "en": "random sample"},
     }
 )
 
@@ -193,7 +186,7 @@ def digest_day(now: datetime, zone: str, at: time) -> date | None:
     """The local day in ``zone`` whose digest is due at ``now`` (its time ``at`` has come), else None."""
     local = now.astimezone(ZoneInfo(zone))
     fires = datetime.combine(local.date(), at.replace(tzinfo=None), tzinfo=ZoneInfo(zone))
-    return local.date() if local >= fires - EARLY else None
+    return local.date() if local >= fires else None
 
 
 async def build_digest(session: AsyncSession, user: User, zone: str, day: date, settings: Settings) -> Digest:
@@ -248,7 +241,7 @@ def _section(heading: dict[str, Any], lines: Sequence[dict[str, Any]]) -> dict[s
 
 
 def _planned_line(visit: PlannedVisit) -> dict[str, Any]:
-    reasons = _chain("digest_words", [label_of("digest_reason", r) for r in visit.reasons] or ["-"])
+    reasons = _chain("digest_words", [label_of("plan_reason", r) for r in visit.reasons] or ["-"])
     if visit.late:
         return msg(
             "digest_planned_late_line",

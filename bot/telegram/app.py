@@ -26,6 +26,7 @@ from bot.telegram import contact as contact_commands
 from bot.telegram import plan as plan_commands
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
+from bot.telegram.digest import install as schedule_digests
 from bot.telegram.outbox import install as deliver_outbox
 from bot.telegram.reminders import expire_old_updates, forget_old_updates
 from bot.telegram.render import record_id
@@ -250,6 +251,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     )
     if application.job_queue is not None:
         deliver_outbox(application)  # alerts, notices, reminders: polled, and at once after a commit
+        schedule_digests(application)  # the morning digest, one daily job per officers' zone
         application.job_queue.run_repeating(expire_old_updates, interval=3600, first=3600)
     await forget_old_updates(svc)
     async with svc.sessions() as session:

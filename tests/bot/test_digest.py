@@ -153,7 +153,7 @@ async def test_each_officer_gets_their_day_at_0830_in_their_own_zone_once(desk: 
         "",
         "今日计划回访 2 户：",
         "• A02 借款人A02：逾期提醒（原定 2026-11-28，最晚 2026-12-05）",
-        "• A01 借款人A01：上月新放款、按制度定期回访",
+        "• A01 借款人A01：上月新放款、按风险等级定期回访",
         "",
         "待回电 3 个：",
         "• 2026-12-02 10:00 Asia/Shanghai A01 借款人A01：约定的回电",
@@ -170,8 +170,8 @@ async def test_each_officer_gets_their_day_at_0830_in_their_own_zone_once(desk: 
     en = render(first.payload, "en", LONDON).text  # the same row read in English, in another zone
     assert en.splitlines()[0] == "Your day (2026-12-02)"
     assert "Planned visits today: 2" in en
-    assert "• A02 借款人A02: overdue reminder (planned for 2026-11-28, due by 2026-12-05)" in en
-    assert "• A01 借款人A01: new loan last month, required by policy" in en
+    assert "• A02 借款人A02: Overdue reminder (planned for 2026-11-28, due by 2026-12-05)" in en
+    assert "• A01 借款人A01: Disbursed last month, Required by policy (tier)" in en
     assert (
         "• 2026-12-02 14:30 Europe/London A02 借款人A02: call-back booked (outside the borrower's contact hours; "
         "earliest 2026-12-03 00:00 Europe/London)" in en
@@ -189,12 +189,12 @@ async def test_each_officer_gets_their_day_at_0830_in_their_own_zone_once(desk: 
         "Your day (2026-12-02)",
         "",
         "Planned visits today: 1",
-        "• B01 借款人B01: flagged by the officer",
+        "• B01 借款人B01: Flagged by the officer",
         "",
         "Visits sent back, waiting for your answer: 1",
         f"• Visit #{desk.users['visit_b']} B01 借款人B01: (no comment)",
     ])  # fmt: skip
-    assert "• B01 借款人B01：信贷员标记关注" in render(second.payload, "zh-CN", LONDON).text
+    assert "• B01 借款人B01：客户经理标记" in render(second.payload, "zh-CN", LONDON).text
     assert set(await digest_zones(desk.sessions, desk.settings)) == {SHANGHAI, LONDON}
 
 

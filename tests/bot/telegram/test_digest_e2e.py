@@ -1,0 +1,115 @@
+"""The morning digest end to end: two ``visitbot bot`` processes on one PostgreSQL database, the digest
+time a few seconds ahead in the officer's zone; the officer's chat receives exactly one digest."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from storage.db import make_engine, make_sessionmaker
+from storage.demo import link_demo_user, load_demo
+from storage.models import Borrower, Loan, OutboxMessage, Task
+from tests.bot.telegram.harness import OFFICER_ID, bot_env, running, until
+from tests.botapi import BotApiDouble
+
+ZONES = ("Asia/Shanghai", "Europe/London", "America/New_York", "Pacific/Auckland")
+AHEAD = timedelta(seconds=20)
+"""The digest time is set this far ahead: both processes are up and armed by then (each takes ~5 s to
+start on a busy 2-core machine); if they are not, the catch-up at start sends it, still once."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def webhook(port: int) -> tuple[str, ...]:
+    return ("--webhook", "--listen", "127.0.0.1", "--port", str(port), "--path", "telegram")
+
+
+def zone_far_from_midnight() -> str:
+    """A zone where the digest time (a few seconds from now) falls on today, not tomorrow."""
+    now = datetime.now(UTC)
+    return next(zone for zone in ZONES if 1 <= now.astimezone(ZoneInfo(zone)).hour < 23)
+
+
+@pytest.fixture
+def pg_env(postgres_url: str, double: BotApiDouble) -> dict[str, str]:
+    """A fresh, migrated PostgreSQL database (dropped after the test), for the bot processes."""
+    return bot_env(postgres_url, double.base_url, VISITBOT_WEBHOOK_SECRET="digest-test-secret")
+
+
+async def give_the_officer_a_day(url: str, zone: str) -> None:
+    """The demo data (in-process: quicker than the CLI); 王磊 (Telegram, in ``zone``) has a call-back
+    due within the hour and a loan of B003 overdue 9 days without a call."""
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await load_demo(session)
+            officer = await link_demo_user(session, OFFICER_ID, "officer")
+            officer.timezone = zone
+            b001 = await session.scalar(select(Borrower).where(Borrower.code == "B001"))
+            b003 = await session.scalar(select(Borrower).where(Borrower.code == "B003"))
+            assert b001 is not None and b003 is not None
+            due = datetime.now(UTC) + timedelta(minutes=30)
+            session.add(Task(kind="callback", officer_id=officer.id, borrower_id=b001.id, due_at=due, note="callback"))
+            await session.execute(
+                update(Loan).where(Loan.borrower_id == b003.id).values(overdue_days=9, overdue_amount=4500)
+            )
+    finally:
+        await engine.dispose()
+
+
+async def digest_rows(url: str) -> list[OutboxMessage]:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            query = select(OutboxMessage).where(OutboxMessage.kind == "digest")
+            return list((await session.scalars(query)).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_two_bot_processes_send_the_officer_one_digest_at_its_time(
+    double: BotApiDouble, pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    url = pg_env["VISITBOT_DATABASE_URL"]
+    zone = zone_far_from_midnight()
+    await give_the_officer_a_day(url, zone)
+    officer = double.user(OFFICER_ID, "王磊")
+    fires = (datetime.now(ZoneInfo(zone)) + AHEAD).replace(microsecond=0)
+    both = {**pg_env, "VISITBOT_DIGEST_TIME": f"{fires:%H:%M:%S}", "VISITBOT_REMINDER_INTERVAL": "0.5"}
+    async with (
+        running(both, tmp_path / "a.log", *webhook(free_port())) as first,
+        running(both, tmp_path / "b.log", *webhook(free_port())) as second,
+    ):
+        await until(lambda: len(double.calls("setWebhook")) >= 2, 30)
+        assert [m for m in officer.messages if "每日工作清单" in (m.text or "")] == []  # not before its time
+        digest = await officer.wait_for_message("每日工作清单", timeout=AHEAD.total_seconds() + 15)
+        arrived = datetime.now(ZoneInfo(zone))
+        await asyncio.sleep(2.0)  # both processes fired and polled again: nothing more arrives
+        logs = first.output() + second.output()
+    text = digest.text or ""
+    assert arrived >= fires, f"sent at {arrived:%H:%M:%S}, due at {fires:%H:%M:%S}"
+    assert "待回电 1 个" in text and "B001" in text and "约定的回电" in text
+    assert "逾期超过 5 天仍未联系 1 笔" in text and "逾期 9 天，逾期金额 4,500.00 元" in text and "B003" in text
+    assert len([m for m in officer.messages if "每日工作清单" in (m.text or "")]) == 1
+    (row,) = await digest_rows(url)
+    assert row.sent_at is not None and row.dedupe_key == f"digest:{row.user_id}:{arrived.date().isoformat()}"
+    assert logs.count(f"digest armed for {zone}") == 2  # each process armed the zone
+    path = "the daily job" if digest_fired_by_the_job(logs, fires) else "the catch-up at start"
+    print(f"digest sent by {path}, {(arrived - fires).total_seconds():.2f} s after its time")
+
+
+def digest_fired_by_the_job(logs: str, fires: datetime) -> bool:
+    """Whether both processes armed the zone before the digest time (so the job, not the catch-up, sent it)."""
+    armed = [line[:23] for line in logs.splitlines() if "digest armed for" in line]
+    stamps = [datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f").astimezone() for at in armed]
+    return all(stamp < fires for stamp in stamps)
