@@ -126,14 +126,15 @@ async def flag(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sende
     code, reason = args[0].upper(), " ".join(args[1:]).strip()
     svc = services_of(context)
     try:
-        await planning.flag_borrower(svc.sessions, svc.clock, user=sender.user, code=code, reason=reason)
+        flagged = await planning.flag_borrower(svc.sessions, svc.clock, user=sender.user, code=code, reason=reason)
     except NotFound as exc:
         await send(context, sender.chat_id, html.escape(exc.text))
         return
     except PlanInputError as exc:
         await send(context, sender.chat_id, html.escape(exc.text(sender.locale)))
         return
-    await send(context, sender.chat_id, html.escape(t("plan_tg_flagged", sender, code=code, reason=reason)))
+    text = t("plan_tg_flagged", sender, code=code, reason=flagged.reason)  # as kept: spaces folded, cut at 500
+    await send(context, sender.chat_id, html.escape(text))
 
 
 def plan_text(lines: Sequence[PlanLine], month: str, locale: str) -> str:
