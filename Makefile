@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.import_loans
+	$(BIN)/python -m bench.plan
 
 clean:
 	rm -rf $(VENV) visitbot.db visitbot.db-*

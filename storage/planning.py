@@ -7,14 +7,13 @@ borrower: a plan of 100,000 loans reads each table once and writes its entries i
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Base, Borrower, Dispute, Loan, PlanEntry, User, Visit, WatchFlag
+from storage.models import Base, Borrower, Dispute, Loan, PlanEntry, Repayment, User, Visit, WatchFlag
 
 __all__ = [
     "OPEN_LOAN",
@@ -27,6 +26,7 @@ __all__ = [
     "finished_visits",
     "insert_entries",
     "last_completed",
+    "loans_to_refresh",
     "month_entries",
     "new_loans",
     "open_entry",
@@ -47,8 +47,7 @@ ENTRY_COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class PlanBorrower:
+class PlanBorrower(NamedTuple):
     """What the plan needs to know of a borrower."""
 
     id: int
@@ -76,6 +75,24 @@ async def plan_borrowers(session: AsyncSession, officer_ids: Collection[int] | N
         query = query.where(Borrower.officer_id.in_(list(officer_ids)))
     rows = (await session.execute(query)).all()
     return {r[0]: PlanBorrower(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6])) for r in rows}
+
+
+async def loans_to_refresh(session: AsyncSession, today: date) -> list[int]:
+    """Loans whose overdue days may be out of date on ``today``: an instalment past due and not fully paid,
+    or overdue now (to be set back when paid). Loans without repayments keep what they have."""
+    query = (
+        select(Repayment.loan_id)
+        .join(Loan, Loan.id == Repayment.loan_id)
+        .where(
+            or_(
+                and_(Repayment.due_on < today, Repayment.amount_paid < Repayment.amount_due),
+                Loan.overdue_days > 0,
+                Loan.overdue_amount > 0,
+            )
+        )
+        .distinct()
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def new_loans(session: AsyncSession, first: date, last: date) -> list[tuple[int, int, date]]:

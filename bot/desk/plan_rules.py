@@ -76,6 +76,8 @@ def working_days(start: date, end: date) -> list[date]:
 
 def note_text(notes: Sequence[tuple[str, dict[str, Any]]] | Sequence[Sequence[Any]], locale: str) -> str:
     """An entry's notes in ``locale``, joined."""
+    if not notes:
+        return ""
     return "; ".join(message(str(key), locale, **dict(params)) for key, params in notes)
 
 
@@ -91,11 +93,9 @@ class Entry:
     """The row as read (to write back only what changed)."""
 
 
-def every(borrower: store.PlanBorrower, settings: Settings) -> int:
-    """Months between the required visits of the borrower's tier."""
-    return {"high": settings.plan_every_high, "medium": settings.plan_every_medium}.get(
-        borrower.risk_tier, settings.plan_every_low
-    )
+def every(settings: Settings) -> dict[str, int]:
+    """Months between the required visits, by risk tier (a tier not known: as low)."""
+    return {"high": settings.plan_every_high, "medium": settings.plan_every_medium, "low": settings.plan_every_low}
 
 
 def contact_action(

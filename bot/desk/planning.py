@@ -41,7 +41,6 @@ the plan was made count the same way. A fulfilled entry clears the watch flags t
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,11 +177,11 @@ async def make_plan(
     seed = int(month.replace("-", "")) if seed is None else seed
     scope = None if officer_ids is None else set(officer_ids)
     async with sessions() as session, session.begin():
-        await loan_book.refresh_overdue(session, today)
+        await loan_book.refresh_overdue(session, today, await store.loans_to_refresh(session, today))
         borrowers = await store.plan_borrowers(session, scope)
         found, loans = await _found(session, borrowers, settings, first, now)
         stored = await store.month_entries(session, month)
-        entries = {b: rules.Entry(row, False, stored=copy.deepcopy(row)) for b, row in stored.items() if b in borrowers}
+        entries = {b: rules.Entry(row, False, stored=dict(row)) for b, row in stored.items() if b in borrowers}
         for borrower_id, reasons in found.items():
             if borrower_id not in entries:
                 entries[borrower_id] = rules.Entry({"borrower_id": borrower_id, "reasons": [], "detail": {}}, True)
@@ -232,12 +231,13 @@ async def _found(
     for loan_id, borrower_id, disbursed in await store.new_loans(session, rules.shift(first, -1), first - timedelta(1)):
         add(borrower_id, "new_loan", {"loan_id": loan_id, "disbursed_on": disbursed.isoformat()}, loan_id)
     visited = await store.last_completed(session, rules.instant(first, zone))
+    intervals = rules.every(settings)
+    since = {tier: rules.instant(rules.shift(first, 1 - months), zone) for tier, months in intervals.items()}
     for borrower in borrowers.values():
-        every = rules.every(borrower, settings)
+        every = intervals.get(borrower.risk_tier, settings.plan_every_low)
         last_visit = visited.get(borrower.id)
-        if borrower.open_loan and (
-            last_visit is None or last_visit < rules.instant(rules.shift(first, 1 - every), zone)
-        ):
+        window = since.get(borrower.risk_tier, since["low"])
+        if borrower.open_loan and (last_visit is None or last_visit < window):
             shown = last_visit.astimezone(zone).date().isoformat() if last_visit else None
             add(borrower.id, "policy", {"tier": borrower.risk_tier, "every": every, "last_visit": shown})
     for borrower_id, flags in (await store.open_flags(session, now)).items():
