@@ -232,11 +232,11 @@ async def _found(
         add(borrower_id, "new_loan", {"loan_id": loan_id, "disbursed_on": disbursed.isoformat()}, loan_id)
     visited = await store.last_completed(session, rules.instant(first, zone))
     intervals = rules.every(settings)
-    since = {tier: rules.instant(rules.shift(first, 1 - months), zone) for tier, months in intervals.items()}
+    windows = {tier: rules.instant(rules.shift(first, 1 - months), zone) for tier, months in intervals.items()}
     for borrower in borrowers.values():
         every = intervals.get(borrower.risk_tier, settings.plan_every_low)
         last_visit = visited.get(borrower.id)
-        window = since.get(borrower.risk_tier, since["low"])
+        window = windows.get(borrower.risk_tier, windows["low"])
         if borrower.open_loan and (last_visit is None or last_visit < window):
             shown = last_visit.astimezone(zone).date().isoformat() if last_visit else None
             add(borrower.id, "policy", {"tier": borrower.risk_tier, "every": every, "last_visit": shown})
