@@ -7,6 +7,7 @@ import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import select, update
 
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import link_demo_user, load_demo
-from storage.models import Borrower, Loan, OutboxMessage, Task
+from storage.models import Borrower, Loan, OutboxMessage, Task, User
 from tests.bot.telegram.harness import OFFICER_ID, bot_env, running, until
 from tests.botapi import BotApiDouble
 
@@ -113,3 +114,61 @@ def digest_fired_by_the_job(logs: str, fires: datetime) -> bool:
     armed = [line[:23] for line in logs.splitlines() if "digest armed for" in line]
     stamps = [datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f").astimezone() for at in armed]
     return all(stamp < fires for stamp in stamps)
+
+
+async def test_arming_again_adds_no_second_job_a_new_zone_gets_one_and_a_past_time_is_caught_up(
+    sqlite_url: str,
+) -> None:
+    """In process (no Bot API): the hourly re-arm keeps one job per zone and arms a new zone; arming
+    at 09:00 in Shanghai queues the Shanghai officer's digest of that day at once, London's not (01:00
+    there); New York, armed later, is caught up for its own day (still 1 December there)."""
+    from types import SimpleNamespace
+
+    from telegram.ext import ApplicationBuilder
+
+    from bot.app import services
+    from bot.desk.clock import FixedClock
+    from bot.settings import Settings
+    from bot.telegram.digest import arm_job
+    from tests.bot.telegram.harness import TOKEN
+
+    clock = FixedClock(datetime(2026, 12, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    async with services(Settings(database_url=sqlite_url, telegram_token=TOKEN), clock) as svc:
+
+        async def officer(name: str, telegram_id: int, zone: str) -> None:
+            async with svc.sessions() as session, session.begin():
+                person = User(name=name, role="officer", telegram_id=telegram_id, timezone=zone)
+                session.add(person)
+                await session.flush()
+                borrower = Borrower(code=f"Z{telegram_id}", name="借款人", officer_id=person.id, timezone=zone)
+                session.add(borrower)
+                await session.flush()
+                due = clock.now() + timedelta(hours=1)
+                session.add(Task(kind="callback", officer_id=person.id, borrower_id=borrower.id, due_at=due))
+
+        await officer("上海信贷员", 9101, "Asia/Shanghai")
+        await officer("伦敦信贷员", 9102, "Europe/London")
+        application = ApplicationBuilder().token(TOKEN).build()
+        application.bot_data["services"] = svc
+        context: Any = SimpleNamespace(application=application)
+        job_queue = application.job_queue
+        assert job_queue is not None
+
+        def armed() -> list[str]:
+            return sorted(str(job.name) for job in job_queue.jobs() if str(job.name).startswith("digest:"))
+
+        await arm_job(context)
+        await arm_job(context)  # the hourly re-arm: nothing doubles
+        assert armed() == ["digest:Asia/Shanghai", "digest:Europe/London"]
+        (london,) = job_queue.get_jobs_by_name("digest:Europe/London")
+        trigger = london.job.trigger  # at 08:30 in London, every day
+        assert str(trigger.timezone) == "Europe/London" and "hour='8', minute='30', second='0'" in str(trigger)
+        rows = await digest_rows(sqlite_url)
+        assert [row.dedupe_key for row in rows] == [f"digest:{rows[0].user_id}:2026-12-02"]  # Shanghai's, caught up
+        await officer("纽约信贷员", 9103, "America/New_York")
+        await arm_job(context)
+        assert armed() == ["digest:America/New_York", "digest:Asia/Shanghai", "digest:Europe/London"]
+        rows = await digest_rows(sqlite_url)  # 20:00 on 1 December in New York: that day's, caught up
+        assert sorted(str(row.dedupe_key)[-10:] for row in rows) == ["2026-12-01", "2026-12-02"]
+        await arm_job(context)
+        assert len(await digest_rows(sqlite_url)) == 2
