@@ -165,6 +165,23 @@ async def test_a_long_plan_is_split_over_messages_each_piece_monospace() -> None
     assert sum(len(re.findall(r"(?m)^(?:<pre>)?B0", piece)) for piece in pieces) == 180, "no row lost or cut"
 
 
+async def test_the_menus_name_the_plan_commands(stack: Stack) -> None:
+    for user_id, name, greeting in (
+        (OFFICER_ID, "王磊", "/visit"),
+        (CHEN_ID, "Chen", "/visit"),
+        (SUPERVISOR_ID, "刘主管", "预警"),
+    ):
+        user = stack.double.user(user_id, name)
+        await user.send("/start")  # sets the chat's menu, then greets
+        await user.wait_for_message(greeting, timeout=30)
+    officer = dict(stack.double.commands({"type": "chat", "chat_id": OFFICER_ID}))
+    assert officer["plan"] == "本月回访计划（可加月份）" and "flag" in officer and "progress" not in officer
+    chen = dict(stack.double.commands({"type": "chat", "chat_id": CHEN_ID}))
+    assert chen["flag"] == "Flag a borrower for next month (code why)", chen
+    supervisor = dict(stack.double.commands({"type": "chat", "chat_id": SUPERVISOR_ID}))
+    assert supervisor["progress"] == "回访计划完成情况" and "plan" not in supervisor
+
+
 async def test_bad_month_stranger_and_supervisor_are_told(stack: Stack) -> None:
     officer = stack.double.user(OFFICER_ID, "王磊")
     await officer.send("/plan 2026-13")
