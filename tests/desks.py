@@ -1,4 +1,5 @@
-"""A visit desk over a database with the demo data, as the storage and desk tests use it; a visit's stored row."""
+"""A visit desk over a database with the demo data, as the storage and desk tests use it; a visit's stored row;
+a visit walked through the core as another front-end would run it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.desk import Clock, VisitDesk
+from bot.app import services
+from bot.desk import Actor, Clock, VisitDesk
 from bot.settings import Settings
+from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
+from dialogs.engine import Cancel, Submit
+from dialogs.schema import Outcome
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
 from storage.models import Visit
@@ -33,3 +38,14 @@ async def visit_row(desk: VisitDesk, visit_id: int) -> Visit:
         visit = await session.get(Visit, visit_id)
         assert visit is not None
         return visit
+
+
+async def walk(settings: Settings, code: str, script: str | None, answers: list[str], actor: Actor) -> None:
+    """A visit through the core, as another front-end would run it; ``/cancel refused`` ends it refused."""
+    async with services(settings) as svc:
+        visit = await svc.desk.begin(code, actor=actor, officer_id=actor.user_id, script_id=script)
+        for text in answers:
+            event = Cancel(Outcome.REFUSED) if text == "/cancel refused" else Submit(Reply(text=text))
+            reply = await svc.desk.act(visit.visit_id, event, actor=actor, said=text)
+            assert reply.turn.error is None, reply.turn.error
+        assert reply.turn.finished

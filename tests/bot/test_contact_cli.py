@@ -11,13 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from bot.app import services
 from bot.cli import app
 from bot.desk import Actor
 from bot.settings import Settings
-from dialogs.answers import Reply
-from dialogs.engine import Cancel, Submit
-from dialogs.schema import Outcome
+from tests.desks import walk
 
 OFFICER_TG = 7101
 SUPERVISOR_TG = 7102
@@ -43,17 +40,7 @@ def env(tmp_path: Path, runner: CliRunner) -> dict[str, str]:
 
 def core(env: dict[str, str], code: str, script: str | None, answers: list[str], actor: Actor = CHEN) -> None:
     """A visit through the core (as Telegram would run it), by another officer."""
-
-    async def job() -> None:
-        async with services(Settings(database_url=env["VISITBOT_DATABASE_URL"])) as svc:
-            visit = await svc.desk.begin(code, actor=actor, officer_id=actor.user_id, script_id=script)
-            for text in answers:
-                event = Cancel(Outcome.REFUSED) if text == "/cancel refused" else Submit(Reply(text=text))
-                reply = await svc.desk.act(visit.visit_id, event, actor=actor, said=text)
-                assert reply.turn.error is None, reply.turn.error
-            assert reply.turn.finished
-
-    asyncio.run(job())
+    asyncio.run(walk(Settings(database_url=env["VISITBOT_DATABASE_URL"]), code, script, answers, actor))
 
 
 def console(runner: CliRunner, env: dict[str, str], code: str, *lines: str) -> tuple[int, str]:

@@ -19,12 +19,10 @@ from sqlalchemy import update
 from bot.app import services
 from bot.desk import Actor
 from bot.settings import Settings
-from dialogs.answers import Reply
-from dialogs.engine import Cancel, Submit
-from dialogs.schema import Outcome
 from storage.models import Borrower
 from tests.bot.telegram.harness import OFFICER_ID, SUPERVISOR_ID, TOKEN, BotProcess, bot_env, cli, prepare
 from tests.botapi import BotApiDouble
+from tests.desks import walk
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -47,17 +45,6 @@ class Stack:
     env: dict[str, str]
     bot: BotProcess
     zones: dict[str, str]
-
-
-async def walk(settings: Settings, code: str, script: str | None, answers: list[str], actor: Actor) -> None:
-    """A visit through the core, as another front-end would run it."""
-    async with services(settings) as svc:
-        visit = await svc.desk.begin(code, actor=actor, officer_id=actor.user_id, script_id=script)
-        for text in answers:
-            event = Cancel(Outcome.REFUSED) if text == "/cancel refused" else Submit(Reply(text=text))
-            reply = await svc.desk.act(visit.visit_id, event, actor=actor, said=text)
-            assert reply.turn.error is None, reply.turn.error
-        assert reply.turn.finished
 
 
 async def set_up(url: str) -> dict[str, str]:
