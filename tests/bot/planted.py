@@ -6,11 +6,14 @@ the audit log are about what is stored, whoever stored it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import make_engine, make_sessionmaker
 from storage.models import Answer, Attachment, Borrower, RiskFlag, TranscriptMessage, User, Visit
 
 PHONE = "+8613812345678"
@@ -25,6 +28,17 @@ async def user(session: AsyncSession, name: str, role: str, team: str | None, te
     session.add(person)
     await session.flush()
     return person
+
+
+@asynccontextmanager
+async def transaction(url: str) -> AsyncIterator[AsyncSession]:
+    """A session on the database at ``url`` in one transaction, committed on leaving; the engine is disposed after."""
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
 
 
 STAFF = {

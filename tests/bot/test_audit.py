@@ -20,7 +20,6 @@ from bot.desk.access import cli_admin
 from bot.desk.export import export_visits
 from bot.desk.records import view_record
 from storage import repositories as repo
-from storage.db import make_engine, make_sessionmaker
 from storage.models import AuditEntry, User
 from tests.bot import planted
 
@@ -83,14 +82,10 @@ async def test_a_view_and_an_export_are_in_the_log_and_only_staff_above_officers
 
 
 async def test_numbers_quoted_in_the_log_are_masked(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            await audit.record(session, "review_returned", now=NOW, actor="supervisor", text=f"打 {planted.PHONE} 核实")
-            [line] = await audit.entries(session, cli_admin())
-        assert line.detail == {"text": "打 +86138****5678 核实"}
-    finally:
-        await engine.dispose()
+    async with planted.transaction(sqlite_url) as session:
+        await audit.record(session, "review_returned", now=NOW, actor="supervisor", text=f"打 {planted.PHONE} 核实")
+        [line] = await audit.entries(session, cli_admin())
+    assert line.detail == {"text": "打 +86138****5678 核实"}
 
 
 def test_describe_flattens_filters() -> None:
@@ -105,11 +100,9 @@ def test_visitbot_audit_after_visits_show_and_export(tmp_path: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
 
     async def plant() -> None:
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session, session.begin():
+        async with planted.transaction(url) as session:
             officer = await planted.user(session, "信贷员甲", "officer", "东", telegram_id=1001)
             await planted.visit(session, await planted.borrower(session, "B1", officer), officer, finished_at=FINISHED)
-        await engine.dispose()
 
     asyncio.run(plant())
     assert runner.invoke(app, ["visits", "show", "1"], env=env).exit_code == 0

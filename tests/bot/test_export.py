@@ -22,9 +22,10 @@ from bot.desk.access import cli_admin
 from bot.desk.export import VISIT_COLUMNS, export_csv, export_visits, export_xlsx, inert
 from bot.desk.labels import answered_by_label, flag_label
 from dialogs.catalog import ScriptCatalog
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine
 from storage.models import Answer
 from storage.repositories import VisitFilter
+from tests.bot import planted
 
 VISITBOT = [sys.executable, "-m", "bot"]
 ANY_TIME = {"VISITBOT_CONTACT_WINDOW_START": "00:00", "VISITBOT_CONTACT_WINDOW_END": "00:00"}
@@ -162,10 +163,7 @@ def test_export_of_a_visit_with_formula_like_answers_round_trips_as_text(tmp_pat
 
 async def _plant_typed(url: str) -> None:
     """An overdue call with a promised date and amount, and a check-in with a call-back time (planted)."""
-    from tests.bot import planted
-
-    engine = make_engine(url)
-    async with make_sessionmaker(engine)() as session, session.begin():
+    async with planted.transaction(url) as session:
         officer = await planted.user(session, "信贷员", "officer", "东")
         borrower = await planted.borrower(session, "T1", officer)
         finished = datetime(2026, 11, 20, 18, 48, tzinfo=UTC)  # 02:48 the next day in Beijing
@@ -184,20 +182,15 @@ async def _plant_typed(url: str) -> None:
                        value="2026-11-21T15:00:00+08:00", display="11月21日 15:00", answered_at=finished),
             ]
         )  # fmt: skip
-    await engine.dispose()
 
 
 async def _export(url: str, kind: Literal["xlsx", "csv"], zone: str) -> bytes:
-    engine = make_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            file = await export_visits(
-                session, cli_admin(), VisitFilter(limit=100), kind=kind, now=datetime(2026, 11, 21, tzinfo=UTC),
-                zone=zone, catalog=ScriptCatalog(), actor="cli",
-            )  # fmt: skip
-        return file.data
-    finally:
-        await engine.dispose()
+    async with planted.transaction(url) as session:
+        file = await export_visits(
+            session, cli_admin(), VisitFilter(limit=100), kind=kind, now=datetime(2026, 11, 21, tzinfo=UTC),
+            zone=zone, catalog=ScriptCatalog(), actor="cli",
+        )  # fmt: skip
+    return file.data
 
 
 def test_xlsx_dates_are_dates_in_the_viewers_zone_and_money_is_a_number(sqlite_url: str) -> None:

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.desk.access import RELATIONS, SEES_NUMBERS, relation, sees_numbers
 from bot.desk.records import view_record
-from storage.db import make_engine, make_sessionmaker
 from storage.models import Borrower, User
 from tests.bot import planted
 
@@ -110,15 +109,13 @@ def test_cli_show_and_export_mask_for_an_officer_given_with_as(tmp_path: Path) -
     assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
 
     async def plant() -> None:
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session, session.begin():
+        async with planted.transaction(url) as session:
             officer = await planted.user(session, "信贷员甲", "officer", "东", telegram_id=1001)
             colleague = await planted.user(session, "信贷员乙", "officer", "东", telegram_id=1002)
             await planted.visit(session, await planted.borrower(session, "B1", officer), officer, finished_at=FINISHED)
             await planted.visit(
                 session, await planted.borrower(session, "B2", colleague), officer, finished_at=FINISHED
             )
-        await engine.dispose()
 
     asyncio.run(plant())
     shown = {}

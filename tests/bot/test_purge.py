@@ -68,51 +68,46 @@ async def _plant(sessions: async_sessionmaker[AsyncSession], now: datetime) -> d
         return {name: v.id for name, v in ids.items()}
 
 
-async def test_purge_removes_exactly_what_is_past_retention(database_url: str) -> None:
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    try:
-        ids = await _plant(sessions, NOW)
-        async with sessions() as session, session.begin():  # review comments in the log, old and recent
-            for name in ("past", "inside"):
-                await audit.record(session, "review_returned", now=NOW, actor="supervisor", visit_id=ids[name],
-                                   text=f"请核实 {planted.PHONE}", to="returned")  # fmt: skip
-        async with sessions() as session, session.begin():
-            dry = await purge(session, Age(years=5), now=NOW, dry_run=True)
-            await session.rollback()
-        expected = {"visits": 2, "answers": 4, "transcript": 6, "flags": 2, "attachments": 2}
-        assert dry.dry_run and dry.removed.counts() == expected and dry.cutoff == FIVE_YEARS_AGO
-        assert dry.removed.files == ["ab/" + "2" * 64 + ".jpg"]  # the shared photo is still used
-        async with sessions() as session:
-            assert await _rows(session, ids["past"]) == FULL  # a dry run changes nothing
-            assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 2
+async def test_purge_removes_exactly_what_is_past_retention(sessions: async_sessionmaker[AsyncSession]) -> None:
+    ids = await _plant(sessions, NOW)
+    async with sessions() as session, session.begin():  # review comments in the log, old and recent
+        for name in ("past", "inside"):
+            await audit.record(session, "review_returned", now=NOW, actor="supervisor", visit_id=ids[name],
+                               text=f"请核实 {planted.PHONE}", to="returned")  # fmt: skip
+    async with sessions() as session, session.begin():
+        dry = await purge(session, Age(years=5), now=NOW, dry_run=True)
+        await session.rollback()
+    expected = {"visits": 2, "answers": 4, "transcript": 6, "flags": 2, "attachments": 2}
+    assert dry.dry_run and dry.removed.counts() == expected and dry.cutoff == FIVE_YEARS_AGO
+    assert dry.removed.files == ["ab/" + "2" * 64 + ".jpg"]  # the shared photo is still used
+    async with sessions() as session:
+        assert await _rows(session, ids["past"]) == FULL  # a dry run changes nothing
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 2
 
-        async with sessions() as session, session.begin():
-            done = await purge(session, Age(years=5), now=NOW, actor="cli")
-        assert done.removed.counts() == expected and done.removed.files == dry.removed.files
-        async with sessions() as session:
-            for name in ("past", "past_shared"):
-                assert await _rows(session, ids[name]) == EMPTY, name
-                visit = await session.get(Visit, ids[name])
-                assert visit is not None and visit.remark is None and visit.state["answers"] == {}
-                assert visit.outcome == "completed" and visit.finished_at is not None  # the visit itself stays
-            for name in ("at_cutoff", "inside", "open"):
-                assert await _rows(session, ids[name]) == FULL, name
-                kept = await session.get(Visit, ids[name])
-                assert kept is not None and kept.remark and kept.state["answers"]
-            reviews = {e.visit_id: e.detail for e in await session.scalars(select(AuditEntry).where(
-                AuditEntry.action == "review_returned"))}  # fmt: skip
-            assert reviews == {ids["past"]: {"to": "returned"},
-                               ids["inside"]: {"to": "returned", "text": f"请核实 {planted.PHONE}"}}  # fmt: skip
-            entry = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))).one()
-            assert (entry.action, entry.actor, entry.visit_id) == ("purge", "cli", None)
-            assert entry.detail == {**expected, "cutoff": FIVE_YEARS_AGO.isoformat(), "older_than": "5y"}
+    async with sessions() as session, session.begin():
+        done = await purge(session, Age(years=5), now=NOW, actor="cli")
+    assert done.removed.counts() == expected and done.removed.files == dry.removed.files
+    async with sessions() as session:
+        for name in ("past", "past_shared"):
+            assert await _rows(session, ids[name]) == EMPTY, name
+            visit = await session.get(Visit, ids[name])
+            assert visit is not None and visit.remark is None and visit.state["answers"] == {}
+            assert visit.outcome == "completed" and visit.finished_at is not None  # the visit itself stays
+        for name in ("at_cutoff", "inside", "open"):
+            assert await _rows(session, ids[name]) == FULL, name
+            kept = await session.get(Visit, ids[name])
+            assert kept is not None and kept.remark and kept.state["answers"]
+        reviews = {e.visit_id: e.detail for e in await session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "review_returned"))}  # fmt: skip
+        assert reviews == {ids["past"]: {"to": "returned"},
+                           ids["inside"]: {"to": "returned", "text": f"请核实 {planted.PHONE}"}}  # fmt: skip
+        entry = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "purge"))).one()
+        assert (entry.action, entry.actor, entry.visit_id) == ("purge", "cli", None)
+        assert entry.detail == {**expected, "cutoff": FIVE_YEARS_AGO.isoformat(), "older_than": "5y"}
 
-        async with sessions() as session, session.begin():  # nothing left to remove: zeros, not the same again
-            again = await purge(session, Age(years=5), now=NOW)
-        assert again.removed.counts() == dict.fromkeys(expected, 0)
-    finally:
-        await engine.dispose()
+    async with sessions() as session, session.begin():  # nothing left to remove: zeros, not the same again
+        again = await purge(session, Age(years=5), now=NOW)
+    assert again.removed.counts() == dict.fromkeys(expected, 0)
 
 
 async def test_a_purge_that_fails_midway_removes_nothing(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,14 +142,12 @@ def test_cli_purge_reports_counts_and_deletes_unused_files(tmp_path: Path) -> No
     new_key = store.put(b"new photo", "b.jpg")
 
     async def plant() -> None:
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session, session.begin():
+        async with planted.transaction(url) as session:
             officer = await planted.user(session, "信贷员", "officer", "东")
             borrower = await planted.borrower(session, "P1", officer)
             now = datetime.now(UTC)
             await planted.visit(session, borrower, officer, finished_at=now - timedelta(days=1828), key=old_key)
             await planted.visit(session, borrower, officer, finished_at=now - timedelta(days=1825), key=new_key)
-        await engine.dispose()
 
     asyncio.run(plant())
     dry = runner.invoke(app, ["purge", "--dry-run"], env=env)
