@@ -297,3 +297,14 @@ async def test_flags_and_bad_input(book: Book) -> None:
     with pytest.raises(PlanInputError) as over:
         await make_plan(book.sessions, book.settings, clock, "2026-11")
     assert "2026-11 is over" in over.value.text("en")
+
+
+async def test_next_months_plan_starts_on_its_first_working_day(book: Book) -> None:
+    """Planned ahead (in December, for January): overdue first on 1 January, the rest spread over January."""
+    summary = await make_plan(book.sessions, book.settings, FixedClock(CLOCK), "2027-01", seed=1)
+    plan = by_code(await plan_lines(book.sessions, "2027-01"))
+    assert plan["D01"].planned_on == date(2027, 1, 1) and plan["D01"].due_on == date(2027, 1, 1)  # late already
+    assert all("new_loan" not in line.reasons for line in plan.values())  # November's loans were December's
+    assert all(date(2027, 1, 1) <= line.planned_on <= date(2027, 1, 29) for line in plan.values())
+    assert min(line.planned_on for line in plan.values() if "overdue" not in line.reasons) == date(2027, 1, 1)
+    assert summary.month == "2027-01" and summary.done_now == 0  # December's visits count for December

@@ -57,19 +57,24 @@ def test_the_plan_from_the_command_line(env: dict[str, str]) -> None:
         assert "0/1 (0%)" in chen_row and "0/4 (0%)" in chen_row and "王磊" not in progress.output
 
 
-@pytest.mark.parametrize(
-    ("args", "said"),
-    [
-        (["plan", "2026-13"], "'2026-13' is not a month: use YYYY-MM"),
-        (["plan", "2026-11"], "2026-11 is over"),
-        (["plan", "2026-12", "--officer", "nobody"], "nobody"),
-        (["progress", "Dec"], "is not a month"),
-        (["flag", "B003", "  "], "Say why"),
-        (["flag", "B404", "why"], "There is no borrower B404"),
-        (["flag", "B002", "why", "--officer", "王磊"], "not one of yours"),  # 陈静's borrower
-    ],
-)
-def test_bad_input_is_one_clear_message_and_exit_2(env: dict[str, str], args: list[str], said: str) -> None:
+BAD = [
+    (["plan", "2026-13"], "'2026-13' is not a month: use YYYY-MM"),
+    (["plan", "2026-11"], "2026-11 is over"),
+    (["plan", "2026-12", "--officer", "nobody"], "nobody"),
+    (["progress", "Dec"], "is not a month"),
+    (["flag", "B003", "  "], "Say why"),
+    (["flag", "B404", "why"], "There is no borrower B404"),
+    (["flag", "B002", "why", "--officer", "王磊"], "not one of yours"),  # 陈静's borrower
+    (["flag", "B002", "why", "--as", "424242"], "424242"),
+]
+
+
+def test_bad_input_is_one_clear_message_and_exit_2(env: dict[str, str]) -> None:
+    """A bad month, officer, reason or borrower: one message in the CLI's language, exit code 2."""
+    runner = CliRunner()
     with time_machine.travel(NOW, tick=False):
-        result = CliRunner().invoke(app, args, env=env)
-    assert result.exit_code == 2 and said in result.output, result.output
+        for args, said in BAD:
+            result = runner.invoke(app, args, env=env)
+            assert result.exit_code == 2 and said in result.output, (args, result.output)
+        chinese = runner.invoke(app, ["plan", "2026-13"], env={**env, "VISITBOT_LOCALE": "zh-CN"})
+    assert chinese.exit_code == 2 and "不是月份" in chinese.output
