@@ -18,7 +18,7 @@ reason that applies (:data:`PLAN_REASONS`); months are calendar months in the de
 - ``sample``: ``VISITBOT_PLAN_SAMPLE_SIZE`` borrowers per officer, drawn from that officer's borrowers
   with an open loan who are in the plan for no other reason, with ``random.Random(f"{month}:{officer
   id}:{seed}")`` over the candidates sorted by id. Without a seed the month gives it (``202612``), and
-  the summary says which seed was used. Re-planning draws only what a officer's sample still lacks.
+  the summary says which seed was used. Re-planning draws only what an officer's sample still lacks.
 
 The rules of contact (:mod:`bot.desk.contact`) then choose the action: ``call`` (script
 ``overdue_reminder`` when overdue, else ``VISITBOT_DEFAULT_SCRIPT``); ``invite`` (self-service
