@@ -20,6 +20,7 @@ from telegram.ext import (
 )
 
 from bot.app import Services
+from bot.desk.invites import INVITE_DATA
 from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram import contact as contact_commands
@@ -27,6 +28,7 @@ from bot.telegram import plan as plan_commands
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.digest import install as schedule_digests
+from bot.telegram.invites import press_invite
 from bot.telegram.outbox import install as deliver_outbox
 from bot.telegram.reminders import expire_old_updates, forget_old_updates
 from bot.telegram.render import record_id
@@ -186,6 +188,8 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
             await supervisor.ask_comment(update, context, sender, visit_id)
     elif kind == "x" and (parsed := _cancel_data(rest)) is not None:
         await officer.cancel_button(update, context, sender, *parsed)
+    elif kind == INVITE_DATA:
+        await press_invite(update, context, sender, rest)
     else:
         await answer_query(query, t("tg_stale", sender))
 

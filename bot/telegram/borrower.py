@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -23,9 +25,17 @@ from bot.telegram.visits import show_reply
 from dialogs.i18n import message, register
 from dialogs.schema import Severity
 from storage import repositories as repo
-from storage.self_service import create_invite, invite_reopens, redeem_invite
+from storage.self_service import InviteCheck, create_invite, invite_reopens, redeem_invite
 
-__all__ = ["BORROWER_COMMANDS", "closing_text", "help_borrower", "invite", "set_borrower_menu", "start_with_token"]
+__all__ = [
+    "BORROWER_COMMANDS",
+    "closing_text",
+    "help_borrower",
+    "invite",
+    "open_invite",
+    "set_borrower_menu",
+    "start_with_token",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +118,20 @@ async def start_with_token(update: Update, context: ContextTypes.DEFAULT_TYPE, s
     The link opened again by the person who used it takes them back to their check-in while it is
     open (the first attempt may have died between using the link and showing the first question).
     """
+    await open_invite(context, sender, lambda session: redeem_invite(session, token, telegram_id=sender.telegram_id))
+
+
+async def open_invite(
+    context: ContextTypes.DEFAULT_TYPE, sender: Sender, redeem: Callable[[AsyncSession], Awaitable[InviteCheck]]
+) -> None:
+    """Redeem an invite (a link's token, a button's invite id) and start or reopen its check-in, or say
+    why not (``tg_invite_<problem>``); staff opening it leave it to the borrower."""
     if sender.user is not None:  # staff checking a borrower's link: it stays the borrower's
         await send(context, sender.chat_id, html.escape(t("tg_invite_staff", sender)))
         return
     svc = services_of(context)
     async with svc.sessions() as session, session.begin():
-        check = await redeem_invite(session, token, telegram_id=sender.telegram_id)
+        check = await redeem(session)
         invite = check.invite
         script_id = invite.script_id if invite else ""
         code = invite.borrower.code if invite else ""

@@ -223,7 +223,7 @@ class BotApiDouble:
     def flood_limits(self, per_bot: int = 30, per_chat: int = 1, window: float = 1.0) -> FloodLimits:
         """Telegram's flood control from now on: a call about a chat beyond ``per_bot`` calls in any
         ``window`` seconds, or beyond ``per_chat`` for its chat, answers 429 (retry_after in whole seconds)
-        and has no effect. The returned tally counts the 429s (``refused``) and keeps the calls let through."""
+        and has no effect. The returned tally counts the 429s (``refused``) and keeps every call about a chat."""
         self.faults.limits = FloodLimits(per_bot, per_chat, window)
         return self.faults.limits
 

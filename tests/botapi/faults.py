@@ -77,14 +77,15 @@ class _Hang:
 class FloodLimits:
     """Telegram's flood control, emulated: within any ``window`` seconds, at most ``per_bot`` calls about a
     chat (any method with a ``chat_id``) and ``per_chat`` calls about one chat; a call over either limit is
-    answered 429 with the whole seconds until it would have fitted, and is counted in ``refused``."""
+    answered 429 with the whole seconds until it would have fitted, and is counted in ``refused``.
+    ``calls`` keeps every call about a chat, let through or not: what the bot tried, and when."""
 
     per_bot: int
     per_chat: int
     window: float
     refused: int = 0
-    passed: list[tuple[float, int]] = field(default_factory=list)
-    """(monotonic time, chat) of every call let through, in order."""
+    calls: list[tuple[float, int]] = field(default_factory=list)
+    """(monotonic time, chat) of every call about a chat, in order of arrival."""
     _bot: deque[float] = field(default_factory=deque)
     _chats: dict[int, deque[float]] = field(default_factory=dict)
 
@@ -97,6 +98,7 @@ class FloodLimits:
         if not isinstance(chat_id, int):
             return None
         now = time.monotonic()
+        self.calls.append((now, chat_id))
         since = now - self.window
         chat = self._chats.setdefault(chat_id, deque())
         for calls in (self._bot, chat):
@@ -110,12 +112,11 @@ class FloodLimits:
             return api_error(429, retry_after=max(1, math.ceil(fits_at - now)))
         self._bot.append(now)
         chat.append(now)
-        self.passed.append((now, chat_id))
         return None
 
     def busiest_window(self) -> int:
-        """The most calls let through in any ``window`` seconds."""
-        times = [at for at, _ in self.passed]
+        """The most calls the bot tried in any ``window`` seconds."""
+        times = [at for at, _ in self.calls]
         most, first = 0, 0
         for last, at in enumerate(times):
             while times[first] <= at - self.window:
@@ -124,10 +125,10 @@ class FloodLimits:
         return most
 
     def closest_in_a_chat(self) -> float | None:
-        """The shortest time between two calls let through to one chat (None: no chat had two)."""
+        """The shortest time between two calls the bot tried for one chat (None: no chat had two)."""
         last: dict[int, float] = {}
         closest: float | None = None
-        for at, chat in self.passed:
+        for at, chat in self.calls:
             if chat in last and (closest is None or at - last[chat] < closest):
                 closest = at - last[chat]
             last[chat] = at
