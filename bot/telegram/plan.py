@@ -17,11 +17,13 @@ from telegram.ext import ContextTypes
 
 from bot.app import Services
 from bot.desk import NotFound, planning
+from bot.desk.choices import script_for_word
 from bot.desk.labels import label
 from bot.desk.planning import PlanInputError, PlanLine, ProgressRow
 from bot.desk.timefmt import person_zone
 from bot.telegram.common import Sender, send, services_of, t
 from bot.telegram.render import MAX_CALLBACK_BYTES
+from dialogs.catalog import ScriptCatalog
 from dialogs.i18n import message, register
 
 __all__ = ["flag", "plan", "plan_text", "progress", "progress_text"]
@@ -97,7 +99,9 @@ async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sende
     if not lines:
         await send(context, sender.chat_id, html.escape(t("plan_tg_none", sender, month=month)))
         return
-    await send(context, sender.chat_id, plan_text(lines, month, sender.locale), _starters(lines, sender))
+    await send(
+        context, sender.chat_id, plan_text(lines, month, sender.locale), _starters(lines, sender, svc.desk.catalog)
+    )
 
 
 async def progress(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
@@ -211,14 +215,15 @@ def _month(args: Sequence[str], sender: Sender, svc: Services) -> str:
     return svc.clock.now().astimezone(zone).strftime("%Y-%m")
 
 
-def _starters(lines: Sequence[PlanLine], sender: Sender) -> InlineKeyboardMarkup | None:
-    """ "Start visit B003" for the first open calls of the plan (the pick list's ``v:`` buttons)."""
+def _starters(lines: Sequence[PlanLine], sender: Sender, catalog: ScriptCatalog) -> InlineKeyboardMarkup | None:
+    """ "Start visit B003" for the first open calls of the plan: the pick list's ``v:<code>:<script>``
+    buttons with the entry's script (an overdue reminder for an overdue loan), else ``v:<code>``."""
     buttons: list[list[InlineKeyboardButton]] = []
     for line in lines:
         if line.done or line.action != "call" or len(buttons) >= STARTERS:
             continue
-        data = f"v:{line.borrower_code}:{line.script_id}" if line.script_id else f"v:{line.borrower_code}"
-        if len(data.encode()) > MAX_CALLBACK_BYTES:
+        data = f"v:{line.borrower_code}:{line.script_id}"
+        if script_for_word(catalog, line.script_id) is None or len(data.encode()) > MAX_CALLBACK_BYTES:
             data = f"v:{line.borrower_code}"
         text = t("plan_tg_start", sender, code=line.borrower_code)
         buttons.append([InlineKeyboardButton(text, callback_data=data)])
