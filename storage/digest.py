@@ -8,7 +8,9 @@ same key at once: the second waits for the first to commit, then inserts nothing
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
@@ -18,13 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Borrower, Loan, OutboxMessage, PlanEntry, Task, User, Visit
 
 __all__ = [
+    "CallbackRow",
+    "OverdueRow",
+    "PlanRow",
+    "ReturnedRow",
     "callbacks_due",
     "digest_recipients",
     "enqueue_once",
-    "is_queued",
     "last_calls",
     "open_plan_entries",
     "overdue_loans",
+    "queued_keys",
     "returned_reviews",
     "staff_by_name",
     "tasks_of",
@@ -52,12 +58,6 @@ async def digest_recipients(
         query = query.where(_zone_of(default_zone) == zone)
     rows = await session.execute(query.order_by(User.id))
     return [(user, str(where)) for user, where in rows.all()]
-
-
-async def is_queued(session: AsyncSession, dedupe_key: str) -> bool:
-    """Whether a message with this key exists already (sent or not)."""
-    found = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
-    return found is not None
 
 
 async def enqueue_once(
@@ -94,46 +94,137 @@ async def enqueue_once(
     return int(found) if found is not None else None
 
 
-async def open_plan_entries(session: AsyncSession, officer_id: int, *, today: date) -> list[tuple[PlanEntry, Borrower]]:
-    """An officer's open plan visits (action ``call``) planned for ``today`` or earlier: this month's,
+@dataclass(frozen=True)
+class PlanRow:
+    """An open plan visit of an officer."""
+
+    officer_id: int
+    code: str
+    name: str
+    reasons: list[str]
+    planned_on: date
+    due_on: date
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    """A call-back due, with what the rules of contact need (the borrower's zone, who asked for the time)."""
+
+    officer_id: int
+    task_id: int
+    due_at: datetime
+    note: str
+    borrower_asked: bool
+    code: str
+    name: str
+    zone: str
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    """An overdue loan of an officer's borrower."""
+
+    officer_id: int
+    borrower_id: int
+    code: str
+    name: str
+    zone: str
+    contract_no: str
+    overdue_days: int
+    overdue_amount: Decimal
+
+
+@dataclass(frozen=True)
+class ReturnedRow:
+    """A visit sent back to its officer."""
+
+    officer_id: int
+    visit_id: int
+    code: str
+    name: str
+    comment: str
+
+
+async def queued_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` a message exists for already (sent or not)."""
+    if not keys:
+        return set()
+    found = await session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(list(keys))))
+    return {key for key in found.all() if key is not None}
+
+
+async def open_plan_entries(session: AsyncSession, officer_ids: Sequence[int], *, today: date) -> list[PlanRow]:
+    """The officers' open plan visits (action ``call``) planned for ``today`` or earlier: this month's,
     and earlier months' still due this month; the longest waiting first."""
+    if not officer_ids:
+        return []
     month = f"{today:%Y-%m}"
     query = (
-        select(PlanEntry, Borrower)
+        select(
+            PlanEntry.officer_id, Borrower.code, Borrower.name, PlanEntry.reasons, PlanEntry.planned_on,
+            PlanEntry.due_on,
+        )
         .join(Borrower, Borrower.id == PlanEntry.borrower_id)
         .where(
-            PlanEntry.officer_id == officer_id,
+            PlanEntry.officer_id.in_(list(officer_ids)),
             PlanEntry.done_at.is_(None),
             PlanEntry.action == "call",
             PlanEntry.planned_on <= today,
             or_(PlanEntry.month == month, PlanEntry.due_on >= today.replace(day=1)),
         )
         .order_by(PlanEntry.planned_on, PlanEntry.due_on, Borrower.code)
-    )
-    return [(entry, borrower) for entry, borrower in (await session.execute(query)).all()]
+    )  # fmt: skip
+    return [
+        PlanRow(int(officer or 0), code, name, list(reasons or []), planned_on, due_on)
+        for officer, code, name, reasons, planned_on, due_on in (await session.execute(query)).all()
+    ]
 
 
-async def callbacks_due(session: AsyncSession, officer_id: int, *, before: datetime) -> Sequence[Task]:
-    """An officer's call-backs not done whose time is before ``before`` (the end of their day), soonest first."""
-    query = select(Task).where(
-        Task.officer_id == officer_id,
-        Task.kind == "callback",
-        Task.done_at.is_(None),
-        Task.due_at.is_not(None),
-        Task.due_at < before,
-    )
-    return (await session.scalars(query.order_by(Task.due_at, Task.id))).unique().all()
-
-
-async def overdue_loans(session: AsyncSession, officer_id: int, *, past_days: int) -> list[tuple[Loan, Borrower]]:
-    """Open loans of the officer's borrowers overdue more than ``past_days`` days, longest overdue first."""
+async def callbacks_due(session: AsyncSession, officer_ids: Sequence[int], *, before: datetime) -> list[CallbackRow]:
+    """The officers' call-backs not done whose time is before ``before`` (the end of their day), soonest first."""
+    if not officer_ids:
+        return []
     query = (
-        select(Loan, Borrower)
+        select(
+            Task.officer_id, Task.id, Task.due_at, Task.note, Task.borrower_asked, Borrower.code, Borrower.name,
+            Borrower.timezone,
+        )
+        .join(Borrower, Borrower.id == Task.borrower_id)
+        .where(
+            Task.officer_id.in_(list(officer_ids)),
+            Task.kind == "callback",
+            Task.done_at.is_(None),
+            Task.due_at.is_not(None),
+            Task.due_at < before,
+        )
+        .order_by(Task.due_at, Task.id)
+    )  # fmt: skip
+    return [
+        CallbackRow(int(officer or 0), task_id, due_at, note, asked, code, name, zone)
+        for officer, task_id, due_at, note, asked, code, name, zone in (await session.execute(query)).all()
+        if due_at is not None
+    ]
+
+
+async def overdue_loans(session: AsyncSession, officer_ids: Sequence[int], *, past_days: int) -> list[OverdueRow]:
+    """Open loans of the officers' borrowers overdue more than ``past_days`` days, longest overdue first."""
+    if not officer_ids:
+        return []
+    query = (
+        select(
+            Borrower.officer_id, Borrower.id, Borrower.code, Borrower.name, Borrower.timezone, Loan.contract_no,
+            Loan.overdue_days, Loan.overdue_amount,
+        )
         .join(Borrower, Borrower.id == Loan.borrower_id)
-        .where(Borrower.officer_id == officer_id, Loan.overdue_days > past_days, Loan.status.in_(OPEN_LOAN))
+        .where(
+            Borrower.officer_id.in_(list(officer_ids)), Loan.overdue_days > past_days, Loan.status.in_(OPEN_LOAN)
+        )
         .order_by(Loan.overdue_days.desc(), Borrower.code, Loan.id)
-    )
-    return [(loan, borrower) for loan, borrower in (await session.execute(query)).all()]
+    )  # fmt: skip
+    return [
+        OverdueRow(int(officer or 0), borrower_id, code, name, zone, contract, days, amount)
+        for officer, borrower_id, code, name, zone, contract, days, amount in (await session.execute(query)).all()
+    ]
 
 
 async def last_calls(
@@ -150,10 +241,20 @@ async def last_calls(
     return {borrower_id: at for borrower_id, at in (await session.execute(query)).all() if at is not None}
 
 
-async def returned_reviews(session: AsyncSession, officer_id: int) -> Sequence[Visit]:
-    """The officer's visits a reviewer sent back, waiting for their answer (oldest first)."""
-    query = select(Visit).where(Visit.officer_id == officer_id, Visit.review_status == "returned")
-    return (await session.scalars(query.order_by(Visit.reviewed_at, Visit.id))).unique().all()
+async def returned_reviews(session: AsyncSession, officer_ids: Sequence[int]) -> list[ReturnedRow]:
+    """The officers' visits a reviewer sent back, waiting for their answer (oldest first)."""
+    if not officer_ids:
+        return []
+    query = (
+        select(Visit.officer_id, Visit.id, Borrower.code, Borrower.name, func.coalesce(Visit.review_comment, ""))
+        .join(Borrower, Borrower.id == Visit.borrower_id)
+        .where(Visit.officer_id.in_(list(officer_ids)), Visit.review_status == "returned")
+        .order_by(Visit.reviewed_at, Visit.id)
+    )
+    return [
+        ReturnedRow(int(officer or 0), visit_id, code, name, str(comment))
+        for officer, visit_id, code, name, comment in (await session.execute(query)).all()
+    ]
 
 
 async def tasks_of(session: AsyncSession, *, officer_id: int | None, include_done: bool) -> Sequence[Task]:

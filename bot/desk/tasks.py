@@ -25,7 +25,15 @@ from storage.models import Task, User
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-__all__ = ["OfficerNotFound", "TaskView", "contact_view", "find_officer", "officer_tasks", "window_of"]
+__all__ = [
+    "OfficerNotFound",
+    "TaskView",
+    "callback_allowed_at",
+    "contact_view",
+    "find_officer",
+    "officer_tasks",
+    "window_of",
+]
 
 register(
     {
@@ -68,13 +76,21 @@ def window_of(settings: Settings) -> ContactWindow:
     return ContactWindow(settings.contact_window_start, settings.contact_window_end)
 
 
+def callback_allowed_at(at: datetime, zone: str, window: ContactWindow, *, borrower_asked: bool) -> datetime:
+    """When a call-back booked for ``at`` may be made: ``at`` inside the borrower's window (in ``zone``)
+    or when the borrower asked for it, else the window's next opening."""
+    if borrower_asked or window.contains(at, zone):
+        return at
+    return window.next_open(at, zone)
+
+
 def contact_view(task: Task, window: ContactWindow) -> TaskView:
     """A task with the window applied: a call-back outside it moves to the next opening (unless the
     borrower asked for the time); other tasks and timeless ones stay as they are."""
-    at = task.due_at
-    if at is None or task.kind != "callback" or task.borrower_asked or window.contains(at, task.borrower.timezone):
-        return TaskView(task, at, at, bool(task.borrower_asked))
-    return TaskView(task, at, window.next_open(at, task.borrower.timezone), False)
+    at, asked = task.due_at, bool(task.borrower_asked)
+    if at is None or task.kind != "callback":
+        return TaskView(task, at, at, asked)
+    return TaskView(task, at, callback_allowed_at(at, task.borrower.timezone, window, borrower_asked=asked), asked)
 
 
 async def find_officer(sessions: async_sessionmaker[AsyncSession], who: str, *, locale: str) -> User:
