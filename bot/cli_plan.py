@@ -94,7 +94,7 @@ register(
     }
 )
 
-OfficerOption = Annotated[list[str] | None, typer.Option("--officer", help=h("plan_help_officer"))]
+OfficerOption = Annotated[list[str] | None, typer.Option("--officer", help=h("plan_help_officer"), metavar="<str>")]
 
 
 async def _officers(svc: Services, names: Sequence[str] | None, locale: str) -> list[User] | None:
