@@ -235,3 +235,15 @@ async def test_two_processes_queueing_at_once_write_one_digest_per_officer(desk:
     rows = await digests(desk.sessions)
     assert sorted(r.user_id or 0 for r in rows) == sorted([desk.users["A"], desk.users["B"]])
     assert sorted(i for ids in fired for i in ids) == sorted(r.id for r in rows)  # each written by one caller
+
+
+async def test_an_admin_who_looks_after_borrowers_gets_one_an_admin_without_none(desk: Desk) -> None:
+    async with desk.sessions() as session, session.begin():
+        keeper = await staff(session, "管理员甲", "admin", 8201, SHANGHAI)
+        found = await client(session, "K01", keeper)
+        session.add(callback(found, keeper, local(9)))
+        plain = await staff(session, "管理员乙", "admin", 8202, SHANGHAI)  # no borrowers of their own
+        keeper_id, plain_id = keeper.id, plain.id
+    await queue_digests(desk.sessions, desk.settings, AT_0830_SHANGHAI)
+    got = {row.user_id for row in await digests(desk.sessions)}
+    assert keeper_id in got and plain_id not in got and got == {desk.users["A"], keeper_id}
