@@ -8,6 +8,7 @@ named. Without ``--officer``, everyone's tasks; ``--all`` adds tasks already don
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import Services
-from bot.cli_base import CommandError, cli_locale, out, run
+from bot.cli_base import CommandError, cli_locale, emit_json, out, run
 from bot.desk.labels import task_label, task_note_label
 from bot.desk.tasks import OfficerNotFound, TaskView, find_officer, officer_tasks
 from bot.desk.timefmt import shown
@@ -42,6 +43,10 @@ register(
             "en": "Only this staff member's (Telegram id or name).",
         },
         "tasks_help_all": {"zh-CN": "包括已完成的任务。", "en": "Tasks already done too."},
+        "tasks_help_json": {
+            "zh-CN": "输出机器可读的 JSON（时间带时区偏移）。",
+            "en": "Machine-readable output (times with offsets).",
+        },
         "tasks_none": {"zh-CN": "没有待办任务。", "en": "No open tasks."},
         "tasks_none_of": {"zh-CN": "{name} 没有待办任务。", "en": "{name} has no open tasks."},
         "tasks_title": {"zh-CN": "{name} 的待办任务", "en": "{name}'s tasks"},
@@ -87,9 +92,31 @@ def _contact(view: TaskView, zone: str, locale: str) -> Text:
     return Text(message("tasks_contact_ok", locale), style="green")
 
 
+def _as_json(view: TaskView, names: dict[int, str]) -> dict[str, object]:
+    """One task for ``--json``: codes as stored, times in ISO with their offset."""
+    task = view.task
+
+    def iso(at: datetime | None) -> str | None:
+        return at.isoformat() if at is not None else None
+
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "borrower": {"code": task.borrower.code, "name": task.borrower.name, "timezone": task.borrower.timezone},
+        "officer": names.get(task.officer_id or 0),
+        "booked_at": iso(view.booked_at),
+        "allowed_at": iso(view.allowed_at),
+        "outside_window": view.moved,
+        "borrower_asked": view.borrower_asked,
+        "note": task.note,
+        "done_at": iso(task.done_at),
+    }
+
+
 def tasks(
     officer: Annotated[str | None, typer.Option("--officer", help=h("tasks_help_officer"))] = None,
     include_done: Annotated[bool, typer.Option("--all", help=h("tasks_help_all"))] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=h("tasks_help_json"))] = False,
 ) -> None:
     """List open call-backs and tasks, soonest first, with the times the rules of contact allow."""
     locale = cli_locale()
@@ -109,6 +136,9 @@ def tasks(
         return name, views, names, svc.settings
 
     name, views, names, settings = run(job)
+    if as_json:
+        emit_json([_as_json(view, names) for view in views])
+        return
     zone = settings.timezone
     if not views:
         out.print(message("tasks_none_of", locale, name=name) if name else message("tasks_none", locale), markup=False)

@@ -5,6 +5,7 @@ filtered by officer (a console-only officer by name), done ones with --all; a wr
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -116,6 +117,11 @@ def test_a_console_only_officer_by_name_everyone_and_done_ones_with_all(runner: 
     assert "陈静" in row_of(output, "B002") and "王磊" in row_of(output, "B005")
     assert f"done {TOMORROW} 09:05" in output
     assert "the time the borrower asked for: kept" in row_of(output, "B005")
+    code, output, _ = tasks(runner, env, "--officer", str(OFFICER_TG), "--json")
+    rows = {row["borrower"]["code"]: row for row in json.loads(output)}
+    assert code == 0 and sorted(rows) == ["B001", "B003", "B005", "B007"]
+    assert rows["B003"]["outside_window"] and rows["B003"]["allowed_at"] == f"{DAY_AFTER}T08:00:00+00:00"
+    assert rows["B005"]["borrower_asked"] and not rows["B005"]["outside_window"]
 
 
 def test_an_unknown_officer_is_said_clearly_and_exits_2(runner: CliRunner, env: dict[str, str]) -> None:
