@@ -3,7 +3,8 @@
 Commands raise; :class:`VisitbotGroup` (the root command group) turns every expected error into one
 line on stderr, in the user's language, and a non-zero exit: 2 for a wrong setting or argument, 1
 when something could not be done, 130 when interrupted. Anything else is a bug: its traceback is
-printed masked, then one line.
+printed masked, then one line. The CLI's language (VISITBOT_LOCALE, typer's own words) is
+:mod:`bot.cli_locale`'s.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
-import os
-import re
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +20,6 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -30,12 +28,13 @@ from typer.core import TyperGroup
 
 import bot.cli_help  # noqa: F401  (registers the help texts h() looks up)
 from bot.app import Services, services
+from bot.cli_locale import cli_locale, configured_locale, localize_typer
 from bot.console import ConsoleStopped, UnknownLocale
 from bot.desk import NotFound
 from bot.logs import install_masking, mask
 from bot.settings import Settings
 from dialogs.errors import DialogError, InvalidAnswer
-from dialogs.i18n import DEFAULT_LOCALE, LOCALES, message, register
+from dialogs.i18n import LOCALES, message, register
 from storage.db import DatabaseUnavailable, check_connection, database_problem, is_sqlite
 from storage.migrate import upgrade
 
@@ -140,31 +139,9 @@ class CommandError(Exception):
         super().__init__(text)
 
 
-class _LocaleSetting(BaseSettings):
-    """VISITBOT_LOCALE alone, read as :class:`Settings` reads it but not checked (other settings may be wrong)."""
-
-    model_config = SettingsConfigDict(env_prefix="VISITBOT_", env_file=".env", extra="ignore")
-
-    locale: str = DEFAULT_LOCALE
-
-
-def _configured_locale() -> str:
-    """VISITBOT_LOCALE as configured (environment or ``.env``), shipped or not."""
-    try:
-        return _LocaleSetting().locale
-    except ValidationError:
-        return os.environ.get("VISITBOT_LOCALE", DEFAULT_LOCALE)
-
-
-def cli_locale() -> str:
-    """The user's language: VISITBOT_LOCALE when it is a shipped locale (even if other settings are wrong)."""
-    value = _configured_locale()
-    return value if value in LOCALES else DEFAULT_LOCALE
-
-
 def check_locale() -> None:
     """Refuse an unknown VISITBOT_LOCALE, in every shipped language (we cannot know the user's), exit 2."""
-    value = _configured_locale()
+    value = configured_locale()
     if value in LOCALES:
         return
     text = " / ".join(
@@ -183,98 +160,8 @@ def h(key: str, **params: object) -> str:
     """A help text (or other text fixed at import) in the user's language."""
     if not _help_locale:
         _help_locale.append(cli_locale())
-        _localize_help_panels(_help_locale[0])
+        localize_typer(_help_locale[0])
     return message(key, _help_locale[0], **params)
-
-
-def _localize_help_panels(locale: str) -> None:
-    """Typer's own headings of a help page (Options, Commands …) in the user's language."""
-    import typer.rich_utils as panels
-
-    for name, key in (
-        ("ARGUMENTS_PANEL_TITLE", "cli_panel_arguments"),
-        ("OPTIONS_PANEL_TITLE", "cli_panel_options"),
-        ("COMMANDS_PANEL_TITLE", "cli_panel_commands"),
-        ("ERRORS_PANEL_TITLE", "cli_panel_error"),
-        ("REQUIRED_LONG_STRING", "cli_panel_required"),
-        ("DEFAULT_STRING", "cli_panel_default"),
-    ):
-        setattr(panels, name, message(key, locale))
-    _localize_help_option(message("cli_help_help", locale))
-    panels.RICH_HELP = message("cli_try_help", locale)
-    _localize_usage_errors()
-
-
-USAGE_ERRORS = (
-    (re.compile(r"Missing option (?P<name>.+?)\.(?P<rest>.*)", re.S), "cli_usage_missing_option"),
-    (re.compile(r"Missing argument (?P<name>.+?)\.(?P<rest>.*)", re.S), "cli_usage_missing_argument"),
-    (re.compile(r"No such option: (?P<name>\S+)(?P<rest>.*)", re.S), "cli_usage_no_option"),
-    (re.compile(r"No such command (?P<name>.+?)\.(?P<rest>.*)", re.S), "cli_usage_no_command"),
-    (re.compile(r"Invalid value for (?P<name>.+?): (?P<rest>.*)", re.S), "cli_usage_invalid_value"),
-    (re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((?P<name>.*)\)(?P<rest>.*)", re.S), "cli_usage_extra"),
-)
-"""Typer's own wrong-usage messages (English only) and the message each becomes in another locale."""
-DID_YOU_MEAN = re.compile(r"Did you mean (?P<name>.+?)\?")
-
-
-def usage_text(text: str, locale: str) -> str:
-    """A typer usage error in ``locale``; an unknown one stays as typer wrote it."""
-    for pattern, key in USAGE_ERRORS:
-        found = pattern.fullmatch(text)
-        if found:
-            rest = DID_YOU_MEAN.sub(lambda m: message("cli_usage_did_you_mean", locale, name=m["name"]), found["rest"])
-            try:
-                return message(key, locale, name=found["name"], rest=rest.strip()).strip()
-            except (KeyError, IndexError, ValueError):  # a name with braces: say it as typer did
-                return text
-    return text
-
-
-def _localize_usage_errors() -> None:
-    """Typer prints a wrong usage (a missing option …) with ``rich_utils.rich_format_error``: translate first."""
-    import typer.rich_utils as panels
-
-    show = panels.rich_format_error
-    if getattr(show, "localized", False):
-        return
-
-    def rich_format_error(error: Any) -> None:
-        locale = cli_locale()
-        if locale != "en":
-            english = error.format_message
-            error.format_message = lambda: usage_text(english(), locale)
-        show(error)
-
-    rich_format_error.localized = True  # type: ignore[attr-defined]
-    panels.rich_format_error = rich_format_error  # type: ignore[assignment]
-
-
-def _localize_help_option(text: str) -> None:
-    """``--help``'s own line (typer builds that option itself, in English) in the user's language.
-
-    Typer makes the option with ``typer._click.decorators.help_option`` when a help page is shown;
-    it is wrapped to relabel the option. Should typer move it, the English line simply stays.
-    """
-    try:
-        from typer._click import decorators
-    except ImportError:  # pragma: no cover - another typer layout
-        return
-    build = getattr(decorators, "help_option", None)
-    if build is None or getattr(build, "localized", False):
-        return
-
-    def help_option(param_decls: list[str]) -> Callable[[Any], Any]:
-        add = build(param_decls)
-
-        def relabel(command: Any) -> Any:
-            add(command)
-            command.params[-1].help = text
-            return command
-
-        return relabel
-
-    help_option.localized = True  # type: ignore[attr-defined]
-    decorators.help_option = help_option
 
 
 def _database(problem: DatabaseUnavailable, locale: str) -> str:
