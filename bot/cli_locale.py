@@ -14,9 +14,37 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dialogs.i18n import DEFAULT_LOCALE, LOCALES, message
+from dialogs.i18n import DEFAULT_LOCALE, LOCALES, message, register
 
 __all__ = ["USAGE_ERRORS", "cli_locale", "configured_locale", "localize_typer", "usage_text"]
+
+
+register(
+    {
+        # -- typer's own headings of a help page
+        "cli_panel_arguments": {"zh-CN": "参数", "en": "Arguments"},
+        "cli_panel_options": {"zh-CN": "选项", "en": "Options"},
+        "cli_panel_commands": {"zh-CN": "命令", "en": "Commands"},
+        "cli_panel_error": {"zh-CN": "错误", "en": "Error"},
+        "cli_panel_required": {"zh-CN": "[必填]", "en": "[required]"},
+        "cli_try_help": {
+            "zh-CN": "运行 [blue]'{{command_path}} {{help_option}}'[/] 查看帮助。",
+            "en": "Try [blue]'{{command_path}} {{help_option}}'[/] for help.",
+        },
+        "cli_usage_missing_option": {"zh-CN": "缺少选项 {name}。{rest}", "en": "Missing option {name}. {rest}"},
+        "cli_usage_missing_argument": {"zh-CN": "缺少参数 {name}。{rest}", "en": "Missing argument {name}. {rest}"},
+        "cli_usage_no_option": {"zh-CN": "没有这个选项：{name} {rest}", "en": "No such option: {name} {rest}"},
+        "cli_usage_no_command": {"zh-CN": "没有这个命令：{name}。{rest}", "en": "No such command {name}. {rest}"},
+        "cli_usage_invalid_value": {"zh-CN": "{name} 的值无效：{rest}", "en": "Invalid value for {name}: {rest}"},
+        "cli_usage_extra": {
+            "zh-CN": "多余的参数：{name}。{rest}",
+            "en": "Got unexpected extra arguments ({name}). {rest}",
+        },
+        "cli_usage_did_you_mean": {"zh-CN": "您是想输入 {name} 吗？", "en": "Did you mean {name}?"},
+        "cli_help_help": {"zh-CN": "显示本帮助并退出。", "en": "Show this message and exit."},
+        "cli_panel_default": {"zh-CN": "[默认：{{}}]", "en": "[default: {{}}]"},
+    }
+)
 
 
 class _LocaleSetting(BaseSettings):
