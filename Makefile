@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.import_loans
 	$(BIN)/python -m bench.plan
+	$(BIN)/python -m bench.outbox_flood
 
 clean:
 	rm -rf $(VENV) visitbot.db visitbot.db-*

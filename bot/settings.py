@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     plan_sample_size: int = Field(default=5, ge=0, description="Borrowers drawn at random per officer each month.")
     plan_overdue_within: int = Field(default=7, ge=1, description="Days after going overdue to make the reminder call.")
     # -- the morning digest (bot/desk/digest.py): each officer's day, at this time in their own zone
+    digest: bool = Field(default=True, description="Send the morning digest (off: no digest jobs are armed).")
     digest_time: time = Field(default=time(8, 30), description="When the daily digest goes out, officer's zone.")
     digest_overdue_after: int = Field(
         default=5, ge=0, description="The digest lists overdue loans past this many days without a call."

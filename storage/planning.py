@@ -6,8 +6,9 @@ borrower: a plan of 100,000 loans reads each table once and writes its entries i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
@@ -160,11 +161,38 @@ async def month_entries(session: AsyncSession, month: str) -> dict[int, dict[str
 
 
 async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Add new entries, in batches (Core executemany)."""
+    """Add new entries: on PostgreSQL with COPY (in the session's transaction), else in batches (executemany)."""
     table = Base.metadata.tables["plan_entries"]
     connection = await session.connection()
+    if rows and connection.dialect.name == "postgresql" and connection.dialect.driver == "asyncpg":
+        await _copy_entries(session, rows)
+        return
     for start in range(0, len(rows), BATCH):
         await connection.execute(insert(table), list(rows[start : start + BATCH]))
+
+
+COPIED = (*ENTRY_COLUMNS[1:], "created_at", "updated_at")
+"""The columns COPY writes (the id comes from its sequence)."""
+
+
+async def _copy_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY the rows into ``plan_entries`` through asyncpg, bypassing per-row parameter binding.
+
+    Values go as the driver takes them: JSON columns as text, timestamps aware (UTC).
+    """
+    records = []
+    for row in rows:
+        values = [row[name] for name in COPIED]
+        for index in (COPIED.index("reasons"), COPIED.index("detail")):
+            values[index] = json.dumps(values[index], ensure_ascii=False, separators=(",", ":"))
+        for index in (COPIED.index("done_at"), COPIED.index("created_at"), COPIED.index("updated_at")):
+            if values[index] is not None:
+                values[index] = values[index].astimezone(UTC)
+        records.append(tuple(values))
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table("plan_entries", records=records, columns=list(COPIED))
 
 
 async def update_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

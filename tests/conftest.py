@@ -23,6 +23,10 @@ os.environ.setdefault("VISITBOT_CONTACT_WINDOW_END", "00:00")
 """The suite runs at any hour: the contact window is off (start == end) unless a test sets it, as
 tests/bot/test_contact_rules.py and the contact e2e tests do, with a frozen clock or a chosen zone."""
 
+os.environ.setdefault("VISITBOT_DIGEST", "false")
+"""No morning digest in a bot the suite starts (started after 08:30 it would send one at once, into
+another test's chat): the digest tests turn it on."""
+
 settings.register_profile("suite", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=3000, deadline=None)
 settings.load_profile(os.environ.get("VISITBOT_HYPOTHESIS", "suite"))

@@ -255,7 +255,8 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     )
     if application.job_queue is not None:
         deliver_outbox(application)  # alerts, notices, reminders: polled, and at once after a commit
-        schedule_digests(application)  # the morning digest, one daily job per officers' zone
+        if svc.settings.digest:
+            schedule_digests(application)  # the morning digest, one daily job per officers' zone
         application.job_queue.run_repeating(expire_old_updates, interval=3600, first=3600)
     await forget_old_updates(svc)
     async with svc.sessions() as session:

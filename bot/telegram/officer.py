@@ -22,12 +22,11 @@ from bot.desk.choices import (
 from bot.desk.labels import outcome_label
 from bot.telegram.common import Sender, answer_query, send, services_of, t, try_edit_markup
 from bot.telegram.render import MAX_CALLBACK_BYTES
-from bot.telegram.visits import actor_of, run_event, show_reply
+from bot.telegram.visits import actor_of, load_chat, run_event, show_reply
 from dialogs.engine import Back, Cancel, Skip
 from dialogs.i18n import register
 from dialogs.schema import Outcome, Script
 from storage import repositories as repo
-from storage.chats import chat_session
 from storage.models import Borrower
 
 __all__ = ["cancel", "note", "pick_borrower", "resume", "resume_visit", "start_for", "visit"]
@@ -250,8 +249,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
     """/cancel [outcome [time]]: end the visit with an outcome (buttons when none is given)."""
     svc = services_of(context)
     args = context.args or []
-    async with svc.sessions() as session:
-        chat = await chat_session(session, sender.chat_id)
+    chat = await load_chat(context, sender.chat_id)
     if chat is None or chat.visit_id is None:
         await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
         return
@@ -281,9 +279,7 @@ async def cancel_button(
     """A press on a /cancel outcome button (the desk decides whether this person may end the visit so)."""
     query = update.callback_query
     assert query is not None
-    svc = services_of(context)
-    async with svc.sessions() as session:
-        chat = await chat_session(session, sender.chat_id)
+    chat = await load_chat(context, sender.chat_id)
     if chat is None or chat.visit_id != visit_id:
         await answer_query(query, t("tg_stale", sender))
         return
@@ -299,8 +295,7 @@ async def note(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sende
     """/note <text>: a remark on the current visit."""
     svc = services_of(context)
     text = " ".join(context.args or []).strip()
-    async with svc.sessions() as session:
-        chat = await chat_session(session, sender.chat_id)
+    chat = await load_chat(context, sender.chat_id)
     if chat is None or chat.visit_id is None:
         await send(context, sender.chat_id, html.escape(t("tg_no_visit", sender)))
         return

@@ -45,8 +45,9 @@ POLL_AT_MOST = 5.0
 """Seconds between polls at most (messages other processes queued: the console, a second bot)."""
 BATCH = 50
 """Rows one claim takes at most."""
-HELD_AT_MOST = 2 * BATCH
-"""Rows this process holds claimed at once: the next batch is claimed when one batch's room is free."""
+HELD_AT_MOST = 4 * BATCH
+"""Rows this process holds claimed at once: the next batch is claimed when one batch's room is free.
+Enough for ~30/s when each chat has a few messages waiting (each of those chats sends only 1/s)."""
 MAX_IN_FLIGHT = 64
 """Recipients this process sends to at once (each one's rows in order, one at a time)."""
 DRAIN = "outbox_drain"
@@ -119,6 +120,7 @@ class Drain:
         self._room.set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._emptied = asyncio.Event()  # nothing held: the heartbeat ends at once
         self._again = False
         self._task: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -183,6 +185,7 @@ class Drain:
             self.application.create_task(self._serve(key), name="outbox-delivery")
         if self._held:
             self._idle.clear()
+            self._emptied.clear()
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.ensure_future(self._keep_claims())
         if len(self._held) > HELD_AT_MOST - BATCH:
@@ -215,17 +218,23 @@ class Drain:
             self._room.set()
         if self._held:
             return
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        self._emptied.set()
         if self._task is None or self._task.done():
             self._idle.set()
 
     async def _keep_claims(self) -> None:
-        """Renew every claim this process holds, every third of the lease, while it holds any."""
+        """Renew every claim this process holds, every third of the lease, while it holds any (it ends as
+        soon as nothing is held; a claim meanwhile finds it still running, or done and starts another)."""
         svc = self.svc
         every = lease_of(svc).total_seconds() / 3
         while self._held:
-            await asyncio.sleep(every)
+            try:
+                async with asyncio.timeout(every):
+                    await self._emptied.wait()
+            except TimeoutError:
+                pass
+            if not self._held:
+                return
             try:
                 async with svc.sessions() as session, session.begin():
                     await store.renew(session, sorted(self._held), at=svc.clock.now())

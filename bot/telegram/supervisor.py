@@ -33,9 +33,9 @@ from bot.desk.review import (
 from bot.desk.timefmt import person_zone, shown
 from bot.telegram.common import Sender, send, services_of, t, try_edit_markup
 from bot.telegram.render import record_id
+from bot.telegram.visits import load_chat
 from dialogs.i18n import message, register
 from storage import repositories as repo
-from storage.chats import chat_session
 
 __all__ = [
     "approve",
@@ -288,8 +288,7 @@ async def ask_comment(update: Update, context: ContextTypes.DEFAULT_TYPE, sender
     except ReviewRefused as refusal:
         await _refused(context, sender, refusal)
         return
-    async with services_of(context).sessions() as session:
-        chat = await chat_session(session, sender.chat_id)
+    chat = await load_chat(context, sender.chat_id)
     on_visit = chat is not None and chat.visit_id is not None
     key = "tg_ask_comment_reply" if on_visit else "tg_ask_comment_free"
     prompt = await context.bot.send_message(

