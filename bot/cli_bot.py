@@ -7,12 +7,10 @@ import logging
 from typing import Annotated
 
 import typer
-from telegram import Update
 
 from bot.app import make_services
 from bot.cli_base import CommandError, h, settings_or_exit
 from bot.logs import setup_logging
-from bot.telegram.app import build_application
 from dialogs.i18n import message, register
 from storage.db import check_connection, is_sqlite, make_engine
 from storage.migrate import upgrade
@@ -47,6 +45,10 @@ def bot(
         raise CommandError(message("bot_no_token", settings.locale), code=2)
     if webhook and not settings.webhook_secret:
         raise CommandError(message("bot_no_secret", settings.locale), code=2)
+    from telegram import Update  # the bot's libraries load when the bot runs, not with every command
+
+    from bot.telegram.app import build_application
+
     setup_logging(logging.INFO)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)

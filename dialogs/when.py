@@ -10,7 +10,6 @@ import re
 import warnings
 from datetime import date, datetime, timedelta
 
-import cn2an
 from dateparser.date import DateDataParser
 
 from dialogs.errors import InvalidAnswer
@@ -84,6 +83,8 @@ def _clock(match: re.Match[str]) -> str:
 
 def _numerals(match: re.Match[str]) -> str:
     try:
+        import cn2an  # imported on first use: it takes ~0.15 s, every command line would pay it
+
         return str(cn2an.cn2an(match[0], "normal"))
     except (ValueError, KeyError, IndexError, TypeError):  # cn2an raises KeyError on 一亿四
         return match[0]

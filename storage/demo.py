@@ -6,7 +6,6 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from faker import Faker
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +24,8 @@ async def load_demo(session: AsyncSession, *, seed: int = 20261123, borrowers: i
     """Fill an empty database with demo data; returns False (and does nothing) if borrowers exist."""
     if await session.scalar(select(func.count()).select_from(Borrower)):
         return False
+    from faker import Faker  # imported when demo data is made: it is slow to import
+
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     rng = random.Random(seed)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
 
 from storage.db import check_url, database_problem, sqlite_file_problem
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["alembic_config", "upgrade"]
 
@@ -17,6 +18,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def alembic_config(database_url: str) -> Config:
     """An Alembic config for this project pointed at ``database_url`` (needs no alembic.ini)."""
+    from alembic.config import Config  # Alembic loads when a schema is migrated, not with every command
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -32,6 +35,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     check_url(database_url)
     if (problem := sqlite_file_problem(database_url)) is not None:
         raise problem
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(database_url), revision)
     except Exception as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -21,9 +22,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.desk import audit
@@ -36,6 +34,9 @@ from dialogs.i18n import DEFAULT_LOCALE
 from dialogs.schema import AnswerKind
 from storage import repositories as repo
 from storage.models import User, Visit
+
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+"""Control characters a workbook cannot hold (openpyxl's own pattern; openpyxl loads only for an XLSX)."""
 
 __all__ = [
     "VISIT_COLUMNS",
@@ -230,6 +231,9 @@ def _titles(columns: Sequence[str], rows: list[list[Any]], zone: str) -> list[st
 
 def export_xlsx(header: Sequence[str], visits: list[list[Any]], flags: list[list[Any]], *, zone: str = "UTC") -> bytes:
     """An Excel workbook with the sheets ``visits`` and ``risk_flags``; times shown in ``zone``."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     tz = ZoneInfo(zone)
     book = Workbook()
     sheet = book.active
