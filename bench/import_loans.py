@@ -13,26 +13,21 @@ import argparse
 import asyncio
 import csv
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
+from bench.postgres import scratch_database
 from bot.desk import SystemClock
 from bot.desk.importing import COLUMNS, import_sheet, read_sheet
-from storage.db import create_database, make_engine, make_sessionmaker
+from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 
-PG_SERVER = os.environ.get("VISITBOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TIERS = ("low", "medium", "high")
 
 
@@ -119,15 +114,6 @@ async def one_database(url: str, people: Path, book: Path) -> list[dict[str, Any
     return [*runs, again, workbook]
 
 
-async def _admin(sql: str) -> None:
-    engine = make_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 def child(backend: str, folder: Path) -> None:
     """Run one database in this process and print its measurements as JSON."""
     people, book = folder / "borrowers.csv", folder / "loans.csv"
@@ -136,14 +122,8 @@ def child(backend: str, folder: Path) -> None:
         upgrade(url)
         print(json.dumps(asyncio.run(one_database(url, people, book))))
         return
-    name = f"visitbot_bench_{uuid.uuid4().hex[:8]}"
-    url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(create_database(url))
-    try:
-        upgrade(url)
+    with scratch_database() as url:
         print(json.dumps(asyncio.run(one_database(url, people, book))))
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def main() -> None:

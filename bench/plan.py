@@ -13,27 +13,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.postgres import scratch_database
 from bot.desk import FixedClock
 from bot.desk.planning import make_plan
 from bot.settings import Settings
-from storage.db import create_database, make_engine, make_sessionmaker
+from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 from storage.models import Base, PlanEntry
 
-PG_SERVER = os.environ.get("VISITBOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 TIERS = ("low", "medium", "high")
 BATCH = 1000
@@ -155,15 +153,6 @@ async def one_database(url: str, loans: int, officers: int) -> None:
     print(f"  target < 10 s: {verdict}; re-plan added {again.added}, kept {again.kept_done} done; stored {stored:,}")
 
 
-async def _admin(sql: str) -> None:
-    engine = make_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--loans", type=int, default=100_000)
@@ -176,16 +165,11 @@ def main() -> None:
             upgrade(url)
             asyncio.run(one_database(url, args.loans, args.officers))
     if args.only != "sqlite":
-        name = f"visitbot_bench_{uuid.uuid4().hex[:8]}"
-        url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
         try:
-            asyncio.run(create_database(url))
-            upgrade(url)
-            asyncio.run(one_database(url, args.loans, args.officers))
+            with scratch_database() as url:
+                asyncio.run(one_database(url, args.loans, args.officers))
         except OSError as exc:
             print(f"postgresql: skipped ({exc})")
-        finally:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
