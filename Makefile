@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_QUIET := -qq  # errors only: no progress, no warnings from pip or the build backend
+CHROMIUM := /usr/bin/chromium
+# the web desk's browser tests (tests/web) drive Debian's chromium; the font gives their screenshots CJK glyphs
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
 
 .PHONY: demo test lint bench install clean
 
@@ -15,13 +18,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's chromium for the browser tests (playwright drives it; it never downloads a browser of its own).
+# As root (CI, a container) make installs it; anyone else is told the one command.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(BROWSER_PACKAGES) for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	else \
+		echo "The browser tests (tests/web) need Debian's chromium: sudo apt-get install -y $(BROWSER_PACKAGES)" >&2; \
+		exit 1; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/visitbot db upgrade
 	$(BIN)/visitbot demo load
 	$(BIN)/visitbot console
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+# loadgroup: a module marked xdist_group (the browser tests) runs on one worker, so it stands one stack up
+test: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.outbox_flood
 
 clean:
-	rm -rf $(VENV) visitbot.db visitbot.db-*
+	rm -rf $(VENV) visitbot.db visitbot.db-* artefacts

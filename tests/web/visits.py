@@ -1,0 +1,162 @@
+"""The visits the browser tests review, walked through the core as any front-end would record them.
+
+Two teams: 城东支行 (the demo's: officers 王磊 and 陈静, supervisor 刘主管) and 城西支行 (supervisor
+赵主管 and officer 孙平, who is given one demo borrower). Every visit is a real one — answers, transcript,
+flags, a photo in the file store — so the pages show what production would store.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.app import services
+from bot.desk import Actor
+from bot.desk.files import keep
+from bot.settings import Settings
+from dialogs.answers import Reply
+from dialogs.engine import Event, Skip, Submit
+from dialogs.schema import AnswerKind
+from storage.models import Borrower, User
+from tests.bot import planted
+
+WEST_TEAM = "城西支行"
+WEST_OFFICER_ID = 7004
+"""孙平's Telegram id (the other team's officer)."""
+WEST_BORROWER = "B006"
+"""The demo borrower handed to 孙平."""
+
+RISKY = [
+    "是本人",
+    "记得",
+    "差",
+    "销量下滑",
+    "压力很大",
+    "否",
+    "否",
+    "按约定用途使用",
+    "/skip",
+    "/skip",
+    "否",
+    "否",
+    "否",
+]
+"""A phone visit whose repayment pressure raises a high-risk flag."""
+CALM = ["是本人", "记得", "好", "否", "否", "按约定用途使用", "/skip", "/skip", "否", "否", "否"]
+"""A phone visit without a flag."""
+
+
+def png(width: int = 48, height: int = 32) -> bytes:
+    """A small valid PNG (a two-colour stripe), so the browser decodes it (``naturalWidth > 0``)."""
+    rows = b"".join(b"\x00" + bytes((200, 60 + y * 4, 40) * width) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PHOTO = png()
+
+
+@dataclass(frozen=True)
+class Planted:
+    """What the tests look for: the visits by role, the staff's user ids."""
+
+    risky: int
+    """王磊's phone visit to B001 with a high-risk flag (the one sent back)."""
+    calm: int
+    """王磊's calm phone visit to B003 (the one approved)."""
+    onsite: int
+    """陈静's on-site visit with a photo."""
+    west: int
+    """孙平's visit (城西支行): never shown to 城东支行's supervisor."""
+    officer_ids: dict[str, int]
+    """User ids by name: 王磊, 陈静, 孙平."""
+
+
+async def plant(settings: Settings) -> Planted:
+    """Add 孙平 to 城西支行 with one borrower, then record the four visits through the core."""
+    async with planted.transaction(settings.database_url) as session:
+        sun = await planted.user(session, "孙平", "officer", WEST_TEAM, telegram_id=WEST_OFFICER_ID)
+        borrower = await session.scalar(select(Borrower).where(Borrower.code == WEST_BORROWER))
+        assert borrower is not None
+        borrower.officer_id = sun.id
+        rows = (await session.execute(select(User.name, User.id).where(User.role == "officer"))).all()
+        ids = {name: user_id for name, user_id in rows}
+    chen_code = await _borrower_of(settings, ids["陈静"])
+    return Planted(
+        risky=await phone_visit(settings, "B001", ids["王磊"], RISKY),
+        calm=await phone_visit(settings, "B003", ids["王磊"], CALM),
+        onsite=await onsite_visit(settings, chen_code, ids["陈静"]),
+        west=await phone_visit(settings, WEST_BORROWER, ids["孙平"], CALM),
+        officer_ids=ids,
+    )
+
+
+async def _borrower_of(settings: Settings, officer_id: int) -> str:
+    async with planted.transaction(settings.database_url) as session:
+        code = await session.scalar(
+            select(Borrower.code).where(Borrower.officer_id == officer_id).order_by(Borrower.code).limit(1)
+        )
+    assert code is not None, f"no demo borrower for officer {officer_id}"
+    return code
+
+
+async def phone_visit(settings: Settings, code: str, officer_id: int, answers: list[str]) -> int:
+    """The phone visit, typed as the officer would (labels; ``/skip``); returns its id."""
+    actor = Actor("officer", officer_id)
+    async with services(settings) as svc:
+        reply = await svc.desk.begin(code, actor=actor, officer_id=officer_id)
+        for text in answers:
+            event: Event = Skip() if text == "/skip" else Submit(Reply(text=text))
+            reply = await svc.desk.act(reply.visit_id, event, actor=actor, said=text)
+            assert reply.turn.error is None, (code, text, reply.turn.error)
+        assert reply.turn.finished, (code, reply.turn.prompt)
+        return reply.visit_id
+
+
+_PLAIN = {
+    AnswerKind.CHOICE: "1",
+    AnswerKind.MULTI: "1",
+    AnswerKind.YESNO: "否",
+    AnswerKind.INTEGER: "3",
+    AnswerKind.MONEY: "100000",
+    AnswerKind.PERCENT: "10",
+    AnswerKind.TEXT: "经营正常，门店在营业",
+}
+
+
+async def onsite_visit(settings: Settings, code: str, officer_id: int) -> int:
+    """An on-site visit answered plainly: the first photo given (a real PNG), the others skipped, a location."""
+    actor = Actor("officer", officer_id)
+    async with services(settings) as svc:
+        reply = await svc.desk.begin(code, actor=actor, officer_id=officer_id, script_id="onsite_visit")
+        photos = 0
+        for _ in range(80):
+            if reply.turn.finished:
+                return reply.visit_id
+            prompt = reply.turn.prompt
+            assert prompt is not None, reply.turn
+            if prompt.kind is AnswerKind.PHOTO and not photos:
+                kept = await keep(svc.desk.files, PHOTO, "premises.png")
+                photos += 1
+                reply = await svc.desk.act(
+                    reply.visit_id, Submit(Reply(photo=kept.key)), actor=actor, said="[photo]", attachment=kept
+                )
+            elif prompt.kind is AnswerKind.LOCATION:
+                reply = await svc.desk.act(
+                    reply.visit_id, Submit(Reply(location=(31.2304, 121.4737))), actor=actor, said="[location]"
+                )
+            elif prompt.can_skip:
+                reply = await svc.desk.act(reply.visit_id, Skip(), actor=actor, said="/skip")
+            else:
+                text = "是" if prompt.kind is AnswerKind.YESNO and prompt.step == "pre_check_licence" else None
+                text = text or _PLAIN[prompt.kind]
+                reply = await svc.desk.act(reply.visit_id, Submit(Reply(text=text)), actor=actor, said=text)
+            assert reply.turn.error is None, (prompt.step, reply.turn.error)
+    raise AssertionError("the on-site visit did not end")
