@@ -1,0 +1,149 @@
+"""The monthly briefing as a workbook: sheets summary, officers, flags, worsened and actions.
+
+Headers and labels are in the reader's language; counts are numbers, times real date-times in the
+deployment's zone (named in the summary), visit ids numbers. Text cells are made inert as in
+:mod:`bot.desk.export` (a borrower's answer like ``=HYPERLINK(...)`` stays text).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.desk.briefing import Briefing
+from bot.desk.briefing_scope import BriefingScope
+from bot.desk.briefing_text import MESSAGES
+from bot.desk.export import ILLEGAL_CHARACTERS_RE, inert
+from bot.desk.labels import flag_label, outcome_label, severity_label
+from dialogs.i18n import has_message, message, register
+
+__all__ = ["SHEETS", "action_label", "briefing_xlsx", "scope_label", "sheet_rows", "step_label"]
+
+register(MESSAGES)
+
+SHEETS = ("summary", "officers", "flags", "worsened", "actions")
+"""The workbook's sheets, in order (each titled in the reader's language: ``briefing_sheet_<name>``)."""
+TIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def scope_label(scope: BriefingScope, locale: str) -> str:
+    """Whose briefing it is, in words."""
+    if scope.kind == "team":
+        return message("briefing_scope_team", locale, team=scope.team or "-", supervisor=scope.supervisor_name or "-")
+    if scope.kind == "officer":
+        return message("briefing_scope_officer", locale, officer=scope.officer_name or "-")
+    return message("briefing_scope_institution", locale)
+
+
+def step_label(step: str, locale: str) -> str:
+    """A compared step in words (its id when it has no label)."""
+    key = f"briefing_step_{step}"
+    return message(key, locale) if has_message(key) else step
+
+
+def action_label(kind: str, locale: str) -> str:
+    """An action kind (``review_returned`` …) in words."""
+    return message(f"briefing_action_{kind}", locale)
+
+
+def _heads(locale: str, *names: str) -> list[str]:
+    return [message(f"briefing_col_{n}", locale) for n in names]
+
+
+def sheet_rows(briefing: Briefing, locale: str) -> dict[str, list[list[Any]]]:
+    """Each sheet's rows (header first) with typed cells: ints, aware datetimes, text."""
+    b = briefing
+    m = message
+    summary: list[list[Any]] = [
+        [m("briefing_item", locale), m("briefing_value", locale)],
+        [m("briefing_month", locale), b.scope.month],
+        [m("briefing_scope", locale), scope_label(b.scope, locale)],
+        [m("briefing_planned", locale), b.planned],
+        [m("briefing_planned_done", locale), b.planned_done],
+        [m("briefing_visits", locale), b.visits],
+        *([m("briefing_outcome", locale, outcome=outcome_label(code, locale)), n] for code, n in b.outcomes.items()),
+        [m("briefing_flags", locale), b.flag_count],
+        [m("briefing_flagged_borrowers", locale), b.flagged_borrowers],
+        [m("briefing_compared", locale), b.compared],
+        [m("briefing_worsened", locale), len(b.worsened)],
+        *([m("briefing_action", locale, action=action_label(k, locale)), n] for k, n in b.action_counts.items()),
+        [m("briefing_zone", locale, zone=b.scope.zone), ""],
+    ]
+    outcome_codes = list(b.outcomes)
+    officers: list[list[Any]] = [
+        [*_heads(locale, "officer", "planned", "done", "visits"), *(outcome_label(c, locale) for c in outcome_codes),
+         *_heads(locale, "flags", "high")],
+        *(
+            [o.officer_name, o.planned, o.planned_done, o.visits, *(o.outcomes.get(c, 0) for c in outcome_codes),
+             o.flags, o.high_flags]
+            for o in b.officers
+        ),
+    ]  # fmt: skip
+    flags: list[list[Any]] = [
+        _heads(locale, "flag", "rule", "severity", "code", "name", "officer", "visit", "finished", "step", "note")
+    ]
+    for kind in b.flags:
+        for hit in kind.hits:
+            flags.append(
+                [flag_label(kind.code, locale), kind.code, severity_label(hit.severity, locale), hit.borrower_code,
+                 hit.borrower_name, hit.officer_name, hit.visit_id, hit.finished_at, hit.step_id or "", hit.note]
+            )  # fmt: skip
+    worsened: list[list[Any]] = [
+        _heads(locale, "code", "name", "officer", "visit", "finished", "previous_visit", "previous_finished", "step",
+               "kind", "before", "after")
+    ]  # fmt: skip
+    for w in b.worsened:
+        for change in w.changes:
+            worsened.append(
+                [w.borrower_code, w.borrower_name, w.officer_name, w.visit_id, w.finished_at, w.previous_visit_id,
+                 w.previous_finished_at, step_label(change.step_id, locale),
+                 m(f"briefing_worse_{change.kind}", locale), change.before_text, change.after_text]
+            )  # fmt: skip
+    actions: list[list[Any]] = [_heads(locale, "action", "at", "code", "name", "officer", "visit", "by", "detail")]
+    actions += [
+        [action_label(a.kind, locale), a.at, a.borrower_code, a.borrower_name, a.officer_name,
+         a.visit_id if a.visit_id is not None else "", a.by_name, a.detail]
+        for a in b.actions
+    ]  # fmt: skip
+    return {"summary": summary, "officers": officers, "flags": flags, "worsened": worsened, "actions": actions}
+
+
+def _cell(value: Any, zone: ZoneInfo) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(zone).replace(tzinfo=None)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", inert(value))
+    return value
+
+
+def briefing_xlsx(briefing: Briefing, locale: str) -> bytes:
+    """The briefing as an XLSX workbook in ``locale`` (sheets :data:`SHEETS`), times in the scope's zone."""
+    from openpyxl import Workbook  # loaded when a workbook is written: it is slow to import
+    from openpyxl.styles import Font
+
+    zone = ZoneInfo(briefing.scope.zone)
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    rows = sheet_rows(briefing, locale)
+    for index, name in enumerate(SHEETS):
+        sheet = first if index == 0 else book.create_sheet()
+        sheet.title = message(f"briefing_sheet_{name}", locale)
+        _write(sheet, rows[name], zone)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _write(sheet: Any, rows: Sequence[Sequence[Any]], zone: ZoneInfo) -> None:
+    for row in rows:
+        sheet.append([_cell(value, zone) for value in row])
+        for written, value in zip(sheet[sheet.max_row], row, strict=False):
+            if isinstance(value, datetime):
+                written.number_format = TIME_FORMAT
