@@ -18,7 +18,7 @@ from bot.app import Services
 from bot.cli_base import CommandError, cli_locale, h, out, run, writable
 from bot.desk import NotFound
 from bot.desk.briefing import Briefing, briefing_scope, make_briefing
-from bot.desk.briefing_xlsx import action_label, briefing_xlsx, scope_label, step_label
+from bot.desk.briefing_xlsx import action_detail, action_label, briefing_xlsx, scope_label, step_label
 from bot.desk.labels import flag_label, outcome_label, severity_label
 from bot.desk.planning import PlanInputError
 from bot.desk.tasks import find_officer
@@ -138,7 +138,7 @@ def _actions(b: Briefing, locale: str) -> Table:
     table = Table(*(message(f"briefing_col_{c}", locale) for c in cols), title=message("briefing_t_actions", locale))
     for a in b.actions:
         cells = (action_label(a.kind, locale), shown(a.at, b.scope.zone, named=False), a.borrower_code,
-                 a.borrower_name, a.by_name, a.detail)  # fmt: skip
+                 a.borrower_name, a.by_name, action_detail(a, locale))  # fmt: skip
         table.add_row(*(Text(str(cell)) for cell in cells))
     return table
 
@@ -176,6 +176,7 @@ def briefing(
     )  # fmt: skip
     sep = "、" if locale.startswith("zh") else ", "
     out.print(sep.join(f"{outcome_label(c, locale)} {n}" for c, n in b.outcomes.items()), markup=False)
+    out.print(message("briefing_zone", locale, zone=b.scope.zone), style="dim", markup=False)
     none = message("briefing_none", locale)
     for title, table, rows in (
         ("briefing_t_officers", _officers, b.officers),

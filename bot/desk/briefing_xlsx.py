@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.desk.briefing import Briefing
+from bot.desk.briefing import ActionItem, Briefing
 from bot.desk.briefing_scope import BriefingScope
 from bot.desk.briefing_text import MESSAGES
 from bot.desk.export import ILLEGAL_CHARACTERS_RE, inert
-from bot.desk.labels import flag_label, outcome_label, severity_label
+from bot.desk.labels import flag_label, outcome_label, severity_label, task_note_label
 from dialogs.i18n import has_message, message, register
 
-__all__ = ["SHEETS", "action_label", "briefing_xlsx", "scope_label", "sheet_rows", "step_label"]
+__all__ = ["SHEETS", "action_detail", "action_label", "briefing_xlsx", "scope_label", "sheet_rows", "step_label"]
 
 register(MESSAGES)
 
@@ -47,6 +47,11 @@ def step_label(step: str, locale: str) -> str:
 def action_label(kind: str, locale: str) -> str:
     """An action kind (``review_returned`` …) in words."""
     return message(f"briefing_action_{kind}", locale)
+
+
+def action_detail(item: ActionItem, locale: str) -> str:
+    """An action's detail in words: a relief request's kind in ``locale`` (展期：6个月), other text as it is."""
+    return task_note_label("relief", item.detail, locale) if item.kind == "relief_requested" else item.detail
 
 
 def _heads(locale: str, *names: str) -> list[str]:
@@ -105,7 +110,7 @@ def sheet_rows(briefing: Briefing, locale: str) -> dict[str, list[list[Any]]]:
     actions: list[list[Any]] = [_heads(locale, "action", "at", "code", "name", "officer", "visit", "by", "detail")]
     actions += [
         [action_label(a.kind, locale), a.at, a.borrower_code, a.borrower_name, a.officer_name,
-         a.visit_id if a.visit_id is not None else "", a.by_name, a.detail]
+         a.visit_id if a.visit_id is not None else "", a.by_name, action_detail(a, locale)]
         for a in b.actions
     ]  # fmt: skip
     return {"summary": summary, "officers": officers, "flags": flags, "worsened": worsened, "actions": actions}

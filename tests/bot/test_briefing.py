@@ -299,6 +299,7 @@ async def test_the_workbook_reads_back_the_same_figures(month: Month) -> None:
     actions = list(english["actions"].iter_rows(values_only=True))
     assert actions[0] == ("action", "when", "borrower code", "borrower", "officer", "visit", "by", "detail")
     assert len(actions) == 1 + 8 and actions[1][0] == "review sent back"
+    assert ("relief requested", "B05", "term extension: 6个月") in {(row[0], row[2], row[7]) for row in actions}
 
 
 async def test_the_overview_by_week_overdue_and_opt_outs(month: Month) -> None:
@@ -351,7 +352,7 @@ def test_the_command_line_in_both_languages(cli_env: dict[str, str], tmp_path: P
     assert chinese.exit_code == 0, chinese.output
     assert "2026-11 回访工作简报 — 东团队（主管：主管）" in chinese.output
     assert "计划 4 项，已完成 3 项；本月结束回访 6 次" in chinese.output and "W01" not in chinese.output
-    assert "经营状况" in chinese.output and "退回补充" in chinese.output
+    assert "经营状况" in chinese.output and "退回补充" in chinese.output and "展期：6个月" in chinese.output
     west = runner.invoke(app, ["briefing", MONTH, "--as", "8006"], env=cli_env)
     assert west.exit_code == 0 and "team 西" in west.output and "B01" not in west.output
     for args, said in (
