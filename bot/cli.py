@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bot import cli_admin, cli_bot, cli_briefing, cli_contact, cli_plan, cli_share
+from bot import cli_admin, cli_bot, cli_briefing, cli_contact, cli_plan, cli_share, cli_web
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, h, out, run, settings_or_exit
 from bot.cli_import import import_command
@@ -454,3 +454,5 @@ app.command("plan", help=h("plan_help"))(cli_plan.plan)  # the monthly plan (bot
 app.command("progress", help=h("plan_help_progress"))(cli_plan.progress)
 app.command("flag", help=h("plan_help_flag"))(cli_plan.flag)
 app.command("briefing", help=h("briefing_help"))(cli_briefing.briefing)  # the monthly briefing (bot/cli_briefing.py)
+app.command("web", help=h("web_help"))(cli_web.web)  # the supervisors' web desk (bot/cli_web.py, bot/web)
+app.command("web-link", help=h("web_help_link"))(cli_web.web_link)

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     digest_overdue_after: int = Field(
         default=5, ge=0, description="The digest lists overdue loans past this many days without a call."
     )
+    # -- the supervisors' web desk (bot/web): ``visitbot web``
+    web_url: str = Field(default="http://127.0.0.1:8080", description="The desk's public base URL (login links).")
+    web_host: str = Field(default="127.0.0.1", description="Address ``visitbot web`` listens on.")
+    web_port: int = Field(default=8080, ge=1, le=65535, description="Port ``visitbot web`` listens on.")
+    web_link_minutes: int = Field(default=15, ge=1, description="Minutes a one-time login link stays valid.")
+    web_session_hours: float = Field(default=12.0, gt=0, description="Hours a browser stays signed in.")
     # -- the file store (photos given as answers); a local folder by default
     files_dir: str = Field(default="./visitbot-files", description="Folder where photos and files are kept.")
     # -- data care

@@ -48,6 +48,8 @@ __all__ = [
     "User",
     "Visit",
     "WatchFlag",
+    "WebLogin",
+    "WebSession",
     "utcnow",
 ]
 
@@ -178,6 +180,7 @@ class Visit(Base):
     __table_args__ = (
         Index("ix_visits_borrower_status", "borrower_id", "status"),
         Index("ix_visits_borrower_started", "borrower_id", "started_at"),
+        Index("ix_visits_review_queue", "status", "review_status", "finished_at"),  # the web desk's queue
         # one open visit per borrower and script, even when two processes start one at once
         Index(
             "uq_visits_one_open",
@@ -516,3 +519,30 @@ class WatchFlag(Base):
     flagged_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(Stamp)
     """Set when a visit fulfilled the plan entry the flag put the borrower in."""
+
+
+class WebLogin(Base):
+    """A one-time link into the web desk (``/web``, ``visitbot web-link``); only the token's hash is stored."""
+
+    __tablename__ = "web_logins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Stamp)
+    used_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class WebSession(Base):
+    """A signed-in browser of the web desk: the cookie holds a random key, the row only its hash."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """Signed out (or ended by an admin): the cookie no longer works."""

@@ -51,6 +51,7 @@ __all__ = [
     "upsert_user",
     "user_by_telegram_id",
     "visit_answers",
+    "visit_conditions",
     "visit_flags",
     "visit_transcript",
 ]
@@ -357,6 +358,11 @@ async def list_visits(session: AsyncSession, flt: VisitFilter | None = None) -> 
     """Visits matching the filter, newest first."""
     flt = flt or VisitFilter()
     query = select(Visit).order_by(Visit.id.desc()).limit(flt.limit)
+    return (await session.scalars(query.where(*visit_conditions(flt)))).unique().all()
+
+
+def visit_conditions(flt: VisitFilter) -> list[Any]:
+    """The WHERE conditions of a visit filter (its ``limit`` aside), for any query over ``Visit``."""
     conditions: list[Any] = []
     if flt.borrower_code:
         conditions.append(Visit.borrower.has(func.upper(Borrower.code) == flt.borrower_code.upper()))
@@ -382,4 +388,4 @@ async def list_visits(session: AsyncSession, flt: VisitFilter | None = None) -> 
         else:
             live = live.where(RiskFlag.code == flt.risk)
         conditions.append(live.exists())
-    return (await session.scalars(query.where(*conditions))).unique().all()
+    return conditions

@@ -77,7 +77,7 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
         for f in await repo.visit_flags(session, visit.id)
     ]
     record["attachments"] = [  # photos given as answers, kept in the file store (bot.desk.files) under "key"
-        {"step": f.step_id, "kind": f.kind, "key": f.store_key, "size": f.size, "sha256": f.sha256,
+        {"id": f.id, "step": f.step_id, "kind": f.kind, "key": f.store_key, "size": f.size, "sha256": f.sha256,
          "content_type": f.content_type, "at": _iso(f.created_at)}
         for f in await visit_attachments(session, visit.id)
     ]  # fmt: skip

@@ -33,6 +33,7 @@ from bot.telegram.outbox import install as deliver_outbox
 from bot.telegram.reminders import expire_old_updates, forget_old_updates
 from bot.telegram.render import record_id
 from bot.telegram.visits import load_chat, on_button, on_input, reshow
+from bot.telegram.web import web_link
 from dialogs.i18n import LOCALES, message, normalize_locale, register
 from dialogs.schema import Outcome
 from storage import repositories as repo
@@ -47,14 +48,14 @@ STAFF = ("officer", "supervisor", "admin")
 OFFICERS = ("officer", "admin")
 REVIEWERS = ("supervisor", "admin")
 
-OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply", "plan", "flag")
-SUPERVISOR_COMMANDS = ("review", "transcript", "export", "resolve", "refusals", "progress")
+OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply", "plan", "flag", "web")
+SUPERVISOR_COMMANDS = ("review", "transcript", "export", "resolve", "refusals", "progress", "web")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
     "borrower": borrower.BORROWER_COMMANDS,
     "officer": ("start", "help", *OFFICER_COMMANDS, "transcript"),
     "supervisor": ("start", "help", *SUPERVISOR_COMMANDS),
-    "admin": ("start", "help", *OFFICER_COMMANDS, *SUPERVISOR_COMMANDS),
+    "admin": ("start", "help", *OFFICER_COMMANDS, *(c for c in SUPERVISOR_COMMANDS if c not in OFFICER_COMMANDS)),
 }
 
 register(
@@ -378,6 +379,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("plan", guarded(plan_commands.plan, officers)))
     application.add_handler(CommandHandler("flag", guarded(plan_commands.flag, officers)))
     application.add_handler(CommandHandler("progress", guarded(plan_commands.progress, REVIEWERS)))
+    application.add_handler(CommandHandler("web", guarded(web_link, STAFF)))  # a login link to the web desk
     application.add_handler(CallbackQueryHandler(guarded(buttons, (*STAFF, "borrower"))))
     answers = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION
     application.add_handler(MessageHandler(answers, guarded(typed, (*STAFF, "borrower"))))

@@ -133,6 +133,7 @@ async def test_a_photo_answer_is_kept_with_the_visit(desk: VisitDesk, tmp_path: 
         record = await visit_record(session, visit)
     assert record["attachments"] == [
         {
+            "id": record["attachments"][0]["id"],  # the attachment row's id (the web desk's /visits/<id>/files/<id>)
             "step": step,
             "kind": "photo",
             "key": kept.key,

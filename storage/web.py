@@ -1,0 +1,167 @@
+"""Queries of the web desk: one-time login links, browser sessions, the review queue page, a visit's file.
+
+Every function takes a session and leaves the commit to the caller. Tokens and session keys arrive
+here already hashed: the raw values never reach the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Attachment, RiskFlag, User, Visit, WebLogin, WebSession
+from storage.repositories import VisitFilter, visit_conditions
+
+__all__ = [
+    "REVIEW_VIEWS",
+    "QueueCursor",
+    "add_login",
+    "add_session",
+    "end_session",
+    "live_session",
+    "purge_web",
+    "review_page",
+    "take_login",
+    "visit_attachment",
+]
+
+REVIEW_VIEWS: dict[str, tuple[str, ...] | None] = {
+    "pending": ("pending", "answered"),  # waiting for a reviewer: not reviewed yet, or answered by the officer
+    "returned": ("returned",),
+    "answered": ("answered",),
+    "approved": ("approved",),
+    "all": None,
+}
+"""The queue's review views: which ``Visit.review_status`` values each shows (a NULL status is pending)."""
+
+_RANK = case((RiskFlag.severity == "high", 3), (RiskFlag.severity == "medium", 2), (RiskFlag.severity == "low", 1))
+_SEVERITY = {3: "high", 2: "medium", 1: "low"}
+
+
+# -- login links and sessions ------------------------------------------------------------------
+async def add_login(
+    session: AsyncSession, user_id: int, token_hash: str, *, now: datetime, expires_at: datetime
+) -> None:
+    """Keep a login link's hash until it expires."""
+    session.add(WebLogin(token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at))
+    await session.flush()
+
+
+async def take_login(session: AsyncSession, token_hash: str, *, now: datetime) -> tuple[WebLogin | None, User | None]:
+    """Use a login link once: marks it used when it is unused and unexpired (the row is locked first).
+
+    Returns the link (None when unknown) and its user when the link was good and the user is active."""
+    query = select(WebLogin).where(WebLogin.token_hash == token_hash).with_for_update()
+    login = await session.scalar(query.execution_options(populate_existing=True))
+    if login is None or login.used_at is not None or login.expires_at <= now:
+        return login, None
+    login.used_at = now
+    user = await session.get(User, login.user_id)
+    await session.flush()
+    return login, user if user is not None and user.active else None
+
+
+async def add_session(
+    session: AsyncSession, user_id: int, key_hash: str, *, now: datetime, expires_at: datetime
+) -> None:
+    """Keep a browser session's hash until it expires."""
+    session.add(WebSession(key_hash=key_hash, user_id=user_id, created_at=now, expires_at=expires_at))
+    await session.flush()
+
+
+async def live_session(session: AsyncSession, key_hash: str, *, now: datetime) -> tuple[WebSession, User] | None:
+    """The unexpired, not-ended session with this key hash and its active user; None otherwise."""
+    query = (
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(
+            WebSession.key_hash == key_hash,
+            WebSession.expires_at > now,
+            WebSession.ended_at.is_(None),
+            User.active.is_(True),
+        )
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def end_session(session: AsyncSession, key_hash: str, *, now: datetime) -> None:
+    """Sign a session out."""
+    await session.execute(update(WebSession).where(WebSession.key_hash == key_hash).values(ended_at=now))
+
+
+async def purge_web(session: AsyncSession, *, before: datetime) -> None:
+    """Forget login links and sessions that expired before ``before``."""
+    await session.execute(delete(WebLogin).where(WebLogin.expires_at < before))
+    await session.execute(delete(WebSession).where(WebSession.expires_at < before))
+
+
+# -- the review queue --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where a queue page ends: the last row's sort key (worst risk, high flags, finished, id)."""
+
+    rank: int
+    high: int
+    finished_at: datetime
+    visit_id: int
+
+
+async def review_page(
+    session: AsyncSession,
+    flt: VisitFilter,
+    *,
+    view: str = "pending",
+    script_id: str | None = None,
+    after: QueueCursor | None = None,
+    limit: int = 50,
+) -> tuple[list[tuple[Visit, str | None, int]], QueueCursor | None]:
+    """One page of finished visits matching ``flt``, highest live risk first, then the longest waiting.
+
+    Keyset pagination: ``after`` is the previous page's cursor; the cursor of this page comes back
+    when there is a next page (one row more is read to know). Each row: the visit, its worst live
+    flag's severity and its number of live high flags."""
+    live = (RiskFlag.visit_id == Visit.id, RiskFlag.cleared_at.is_(None))
+    worst = select(func.max(_RANK)).where(*live).correlate(Visit).scalar_subquery()
+    high = select(func.count(RiskFlag.id)).where(*live, RiskFlag.severity == "high").correlate(Visit).scalar_subquery()
+    rank = func.coalesce(worst, 0)
+    conditions: list[Any] = [Visit.status == "finished", *visit_conditions(flt)]
+    states = REVIEW_VIEWS[view]
+    if states is not None:
+        allowed: Any = Visit.review_status.in_(list(states))
+        conditions.append(or_(allowed, Visit.review_status.is_(None)) if "pending" in states else allowed)
+    if script_id:
+        conditions.append(Visit.script_id == script_id)
+    if after is not None:
+        finished = func.coalesce(Visit.finished_at, Visit.started_at)
+        conditions.append(
+            or_(
+                rank < after.rank,
+                and_(rank == after.rank, high < after.high),
+                and_(rank == after.rank, high == after.high, finished > after.finished_at),
+                and_(rank == after.rank, high == after.high, finished == after.finished_at, Visit.id > after.visit_id),
+            )
+        )
+    query = (
+        select(Visit, rank.label("rank"), high.label("high"))
+        .where(*conditions)
+        .order_by(rank.desc(), high.desc(), func.coalesce(Visit.finished_at, Visit.started_at), Visit.id)
+        .limit(limit + 1)
+    )
+    rows = [(visit, int(r or 0), int(h or 0)) for visit, r, h in (await session.execute(query)).unique().all()]
+    cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last, r, h = rows[-1]
+        cursor = QueueCursor(r, h, last.finished_at or last.started_at, last.id)
+    return [(visit, _SEVERITY.get(r), h) for visit, r, h in rows], cursor
+
+
+async def visit_attachment(session: AsyncSession, visit_id: int, attachment_id: int) -> Attachment | None:
+    """A file kept with this visit (None when the id is another visit's or unknown)."""
+    query = select(Attachment).where(Attachment.id == attachment_id, Attachment.visit_id == visit_id)
+    return await session.scalar(query)
