@@ -147,8 +147,9 @@ def briefing_xlsx(briefing: Briefing, locale: str) -> bytes:
 
 
 def _write(sheet: Any, rows: Sequence[Sequence[Any]], zone: ZoneInfo) -> None:
-    for row in rows:
+    """Append the rows; date-times get a number format (cells addressed by index: ``max_row`` is O(cells))."""
+    for number, row in enumerate(rows, 1):
         sheet.append([_cell(value, zone) for value in row])
-        for written, value in zip(sheet[sheet.max_row], row, strict=False):
+        for column, value in enumerate(row, 1):
             if isinstance(value, datetime):
-                written.number_format = TIME_FORMAT
+                sheet.cell(row=number, column=column).number_format = TIME_FORMAT
