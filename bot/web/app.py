@@ -19,7 +19,7 @@ from bot.desk.files import FileStore, LocalFileStore
 from bot.desk.review import ReviewDesk
 from bot.desk.weblogin import WebLogins
 from bot.settings import Settings
-from bot.web import pages
+from bot.web import pages, reports
 from bot.web.http import Desk, page, refuse
 
 __all__ = ["STATIC", "build_app", "make_app"]
@@ -67,6 +67,9 @@ def build_app(services: Services, *, files: FileStore | None = None, own_service
         Route("/visits/{visit_id}/files/{attachment_id}", pages.visit_photo),
         Route("/visits/{visit_id}/approve", pages.approve, methods=["POST"]),
         Route("/visits/{visit_id}/return", pages.send_back, methods=["POST"]),
+        Route("/overview", reports.overview),
+        Route("/briefing", reports.briefing),
+        Route("/briefing.xlsx", reports.briefing_download),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: _missing, Exception: _failed})

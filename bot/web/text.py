@@ -124,3 +124,45 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 register(MESSAGES)
+
+REPORT_MESSAGES: dict[str, dict[str, str]] = {
+    "web_overview_title": {"zh-CN": "{month} 总览 · {scope}", "en": "Overview {month} · {scope}"},
+    "web_briefing_title": {"zh-CN": "{month} 回访工作简报 · {scope}", "en": "Visit work briefing {month} · {scope}"},
+    "web_month": {"zh-CN": "月份", "en": "Month"},
+    "web_team": {"zh-CN": "团队", "en": "Team"},
+    "web_team_all": {"zh-CN": "全机构", "en": "the institution"},
+    "web_show": {"zh-CN": "查看", "en": "Show"},
+    "web_total": {"zh-CN": "合计", "en": "Total"},
+    "web_section_plan": {"zh-CN": "计划与完成（按信贷员和原因）", "en": "Plan vs done (per officer and reason)"},
+    "web_no_plan": {"zh-CN": "本月没有回访计划。", "en": "No visit plan this month."},
+    "web_col_reason": {"zh-CN": "原因", "en": "Reason"},
+    "web_col_planned": {"zh-CN": "计划", "en": "Planned"},
+    "web_col_done": {"zh-CN": "完成", "en": "Done"},
+    "web_col_percent": {"zh-CN": "完成率", "en": "Done %"},
+    "web_section_weeks": {"zh-CN": "每周回访结果", "en": "Outcomes per week"},
+    "web_section_week_flags": {"zh-CN": "每周风险预警", "en": "Risk flags per week"},
+    "web_chart_visits": {"zh-CN": "{week}：{count} 次回访", "en": "{week}: {count} visit(s)"},
+    "web_chart_flags": {"zh-CN": "{week}：{severity} {count} 个", "en": "{week}: {count} {severity}"},
+    "web_section_overdue": {"zh-CN": "逾期未回访的贷款", "en": "Overdue loans nobody called"},
+    "web_no_overdue": {"zh-CN": "没有逾期未回访的贷款。", "en": "No overdue loan without a call."},
+    "web_col_contract": {"zh-CN": "合同号", "en": "Contract"},
+    "web_col_overdue_days": {"zh-CN": "逾期天数", "en": "Days overdue"},
+    "web_col_overdue_amount": {"zh-CN": "逾期金额", "en": "Overdue amount"},
+    "web_col_last_visit": {"zh-CN": "上次回访", "en": "Last visit"},
+    "web_section_opt_outs": {
+        "zh-CN": "不想回访的客户（本月 {count} 位）",
+        "en": "Opted out of visits ({count} this month)",
+    },
+    "web_no_opt_outs": {"zh-CN": "没有客户选择不接受回访。", "en": "No borrower opted out."},
+    "web_col_when": {"zh-CN": "时间", "en": "When"},
+    "web_col_opt_reason": {"zh-CN": "原因", "en": "Reason"},
+    "web_col_channel": {"zh-CN": "希望的方式", "en": "Preferred channel"},
+    "web_col_tier": {"zh-CN": "风险等级", "en": "Risk tier"},
+    "web_download_xlsx": {"zh-CN": "下载 Excel", "en": "Download XLSX"},
+    "web_print": {
+        "zh-CN": "打印或另存为 PDF：使用浏览器的打印功能。",
+        "en": "Print or save as PDF with the browser's print.",
+    },
+}
+
+register(REPORT_MESSAGES)

@@ -335,3 +335,38 @@ def test_both_languages_by_browser_and_by_switch(world: World) -> None:
     assert switched.status_code == 303 and "visitbot_lang=en" in switched.headers["set-cookie"]
     page = world.client.get(f"/visits/{world.visits['high']}", headers={"Accept-Language": "zh-CN"})
     assert '<html lang="en">' in page.text and "Risk flags" in page.text and "Approve" in page.text
+
+
+# -- the month's pages --------------------------------------------------------------------------
+def test_the_overview_draws_the_weeks_and_lists_the_month(world: World) -> None:
+    world.sign_in("刘主管")
+    page = world.client.get("/overview?month=2026-12")
+    assert page.status_code == 200, page.text
+    for part in ('id="plan"', 'id="weeks"', "<svg", 'class="outcome-refused"', 'id="overdue"', 'id="opt-outs"',
+                 'id="month-form"', "2026-W49"):  # fmt: skip
+        assert part in page.text, part
+    assert "<script" not in page.text.split("</head>")[1]  # charts are drawn by the template, no script, no CDN
+    assert world.client.get("/overview").status_code == 200  # this month by default
+    assert world.client.get("/overview?month=2026-13").status_code == 400
+    english = world.client.get("/overview?month=2026-12", headers={"Accept-Language": "en"})
+    assert "Plan vs done" in english.text and '<html lang="en">' in english.text
+
+
+def test_the_briefing_prints_and_downloads_for_the_team_only(world: World) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    world.sign_in("刘主管")
+    page = world.client.get("/briefing?month=2026-12")
+    assert page.status_code == 200 and 'id="xlsx"' in page.text and 'id="sheet-summary"' in page.text
+    sheet = world.client.get("/briefing.xlsx?month=2026-12")
+    assert sheet.status_code == 200 and "attachment" in sheet.headers["content-disposition"]
+    book = load_workbook(BytesIO(sheet.content), read_only=True)
+    summary = {row[0]: row[1] for row in book.worksheets[0].iter_rows(values_only=True) if row and row[0]}
+    assert summary["本月结束的回访"] == 3 and summary["结果：拒绝"] == 3
+
+    supervisor_id = 3
+    world.sign_in("赵主管")
+    assert world.client.get(f"/briefing?month=2026-12&team={supervisor_id}").status_code == 404
+    assert world.client.get(f"/briefing.xlsx?month=2026-12&team={supervisor_id}").status_code == 404
