@@ -8,7 +8,6 @@ deployment's zone (named in the summary), visit ids numbers. Text cells are made
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,31 +124,32 @@ def _cell(value: Any, zone: ZoneInfo) -> Any:
 
 
 def briefing_xlsx(briefing: Briefing, locale: str) -> bytes:
-    """The briefing as an XLSX workbook in ``locale`` (sheets :data:`SHEETS`), times in the scope's zone."""
+    """The briefing as an XLSX workbook in ``locale`` (sheets :data:`SHEETS`), times in the scope's zone.
+
+    Written in openpyxl's write-only mode (rows streamed out, no cell objects kept): a month of an
+    institution's 16,000 visits is a few seconds, not minutes.
+    """
     from openpyxl import Workbook  # loaded when a workbook is written: it is slow to import
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     zone = ZoneInfo(briefing.scope.zone)
-    book = Workbook()
-    first = book.active
-    assert first is not None
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
     rows = sheet_rows(briefing, locale)
-    for index, name in enumerate(SHEETS):
-        sheet = first if index == 0 else book.create_sheet()
-        sheet.title = message(f"briefing_sheet_{name}", locale)
-        _write(sheet, rows[name], zone)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
+    for name in SHEETS:
+        sheet = book.create_sheet(message(f"briefing_sheet_{name}", locale))
         sheet.freeze_panes = "A2"
+        for number, row in enumerate(rows[name]):
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=_cell(value, zone))
+                if number == 0:
+                    cell.font = bold
+                elif isinstance(value, datetime):
+                    cell.number_format = TIME_FORMAT
+                cells.append(cell)
+            sheet.append(cells)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _write(sheet: Any, rows: Sequence[Sequence[Any]], zone: ZoneInfo) -> None:
-    """Append the rows; date-times get a number format (cells addressed by index: ``max_row`` is O(cells))."""
-    for number, row in enumerate(rows, 1):
-        sheet.append([_cell(value, zone) for value in row])
-        for column, value in enumerate(row, 1):
-            if isinstance(value, datetime):
-                sheet.cell(row=number, column=column).number_format = TIME_FORMAT
