@@ -67,3 +67,15 @@ async def desk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WebSta
     """The running desk (database, Bot API double, ``visitbot bot``, ``visitbot web``), one per module."""
     async with desk_stack(tmp_path_factory.mktemp("desk")) as stack:
         yield stack
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser_context_pair(browser: Browser) -> AsyncIterator[tuple[BrowserContext, BrowserContext]]:
+    """Two fresh browser profiles (two people, or one person on two machines), closed after the test."""
+    first = await browser.new_context(locale="zh-CN")
+    second = await browser.new_context(locale="zh-CN")
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()

@@ -130,9 +130,9 @@ class WebStack:
         assert found is not None
         return found.group(0)
 
-    def cli_link(self, telegram_id: int) -> str:
-        """``visitbot web-link <telegram id>``: the one line it prints."""
-        return cli(self.env, "web-link", str(telegram_id)).strip()
+    async def cli_link(self, telegram_id: int) -> str:
+        """``visitbot web-link <telegram id>``: the line it prints (run off the loop: the double keeps answering)."""
+        return (await asyncio.to_thread(cli, self.env, "web-link", str(telegram_id))).strip()
 
     async def expired_link(self, telegram_id: int) -> str:
         """A link issued through the core as if an hour ago, so its ``web_link_minutes`` are over."""

@@ -65,16 +65,16 @@ PHOTO = png()
 
 @dataclass(frozen=True)
 class Planted:
-    """What the tests look for: the visits by role, the staff's user ids."""
+    """What the tests look for: the visits by role, the officers' user ids."""
 
     risky: int
-    """王磊's phone visit to B001 with a high-risk flag (the one sent back)."""
-    calm: int
-    """王磊's calm phone visit to B003 (the one approved)."""
+    """王磊's phone visit to B001 with a high-risk flag."""
     onsite: int
-    """陈静's on-site visit with a photo."""
+    """王磊's on-site visit to B005 with a photo (the one sent back: 王磊 is on Telegram)."""
+    calm: int
+    """陈静's calm phone visit to B002 (the one approved)."""
     west: int
-    """孙平's visit (城西支行): never shown to 城东支行's supervisor."""
+    """孙平's visit to B006 (城西支行): never shown to 城东支行's supervisor."""
     officer_ids: dict[str, int]
     """User ids by name: 王磊, 陈静, 孙平."""
 
@@ -88,23 +88,13 @@ async def plant(settings: Settings) -> Planted:
         borrower.officer_id = sun.id
         rows = (await session.execute(select(User.name, User.id).where(User.role == "officer"))).all()
         ids = {name: user_id for name, user_id in rows}
-    chen_code = await _borrower_of(settings, ids["陈静"])
     return Planted(
         risky=await phone_visit(settings, "B001", ids["王磊"], RISKY),
-        calm=await phone_visit(settings, "B003", ids["王磊"], CALM),
-        onsite=await onsite_visit(settings, chen_code, ids["陈静"]),
+        onsite=await onsite_visit(settings, "B005", ids["王磊"]),
+        calm=await phone_visit(settings, "B002", ids["陈静"], CALM),
         west=await phone_visit(settings, WEST_BORROWER, ids["孙平"], CALM),
         officer_ids=ids,
     )
-
-
-async def _borrower_of(settings: Settings, officer_id: int) -> str:
-    async with planted.transaction(settings.database_url) as session:
-        code = await session.scalar(
-            select(Borrower.code).where(Borrower.officer_id == officer_id).order_by(Borrower.code).limit(1)
-        )
-    assert code is not None, f"no demo borrower for officer {officer_id}"
-    return code
 
 
 async def phone_visit(settings: Settings, code: str, officer_id: int, answers: list[str]) -> int:
