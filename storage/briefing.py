@@ -1,7 +1,7 @@
 """Queries of the monthly briefing (回访工作简报) and the overview: set-based, one query per figure.
 
 Every function takes a :class:`Scope` (a team, one officer, or the institution) and the month's bounds;
-none runs a query per visit or per borrower. Lists of ids go in batches of :data:`BATCH`.
+none runs a query per visit or per borrower.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from sqlalchemy.orm import aliased
 from storage.models import Answer, AuditEntry, Borrower, Dispute, Loan, RiskFlag, Task, User, Visit, WatchFlag
 
 __all__ = [
-    "BATCH",
     "REVIEW_ACTIONS",
     "Scope",
     "VisitRow",
-    "answers_of",
+    "compared_answers",
     "disputes",
     "flag_rows",
     "last_two_completed",
@@ -31,12 +30,9 @@ __all__ = [
     "relief_requests",
     "review_events",
     "staff_names",
-    "visit_people",
     "watch_flags",
 ]
 
-BATCH = 1000
-"""Ids per ``IN (...)`` list (under SQLite's and asyncpg's parameter limits)."""
 REVIEW_ACTIONS = ("review_returned", "review_approved", "review_replied")
 """The audit actions of the review workflow (bot.desk.review writes them)."""
 OPEN_LOAN = ("active", "overdue")
@@ -119,11 +115,9 @@ async def flag_rows(
     return [(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows]
 
 
-async def last_two_completed(
-    session: AsyncSession, scope: Scope, since: datetime, until: datetime
-) -> list[tuple[int, int, int, datetime]]:
-    """(visit, borrower, rank, finished at) of the last two completed visits before ``until`` of every borrower
-    with a completed visit in scope in the month (rank 1: the last one)."""
+def _last_two(scope: Scope, since: datetime, until: datetime) -> Any:
+    """A subquery of the last two completed visits before ``until`` (``rank`` 1 and 2) of every borrower with a
+    completed visit in scope in the month."""
     in_month = (
         select(Visit.borrower_id)
         .where(Visit.outcome == "completed", *_within(Visit.finished_at, since, until))
@@ -136,47 +130,41 @@ async def last_two_completed(
         .label("rank")
     )
     ranked = (
-        select(Visit.id, Visit.borrower_id, Visit.finished_at, rank)
+        select(Visit.id, Visit.borrower_id, Visit.officer_id, Visit.finished_at, rank)
         .where(Visit.outcome == "completed", Visit.finished_at < until, Visit.borrower_id.in_(in_month))
         .subquery()
     )
-    query = select(ranked.c.id, ranked.c.borrower_id, ranked.c.rank, ranked.c.finished_at).where(ranked.c.rank <= 2)
-    return [(r[0], r[1], int(r[2]), r[3]) for r in (await session.execute(query)).all()]
+    return select(ranked).where(ranked.c.rank <= 2).subquery()
 
 
-async def answers_of(
-    session: AsyncSession, visit_ids: Collection[int], steps: Collection[str]
+async def last_two_completed(
+    session: AsyncSession, scope: Scope, since: datetime, until: datetime
+) -> list[tuple[int, int, int, datetime, str, str, int | None]]:
+    """(visit, borrower, rank, finished at, borrower code, name, officer) of the last two completed visits before
+    ``until`` of every borrower with a completed visit in scope in the month (rank 1: the last one)."""
+    last = _last_two(scope, since, until)
+    query = select(
+        last.c.id, last.c.borrower_id, last.c.rank, last.c.finished_at, Borrower.code, Borrower.name,
+        last.c.officer_id,
+    ).join(Borrower, Borrower.id == last.c.borrower_id)  # fmt: skip
+    return [(r[0], r[1], int(r[2]), r[3], r[4], r[5], r[6]) for r in (await session.execute(query)).all()]
+
+
+async def compared_answers(
+    session: AsyncSession, scope: Scope, since: datetime, until: datetime, steps: Collection[str]
 ) -> dict[tuple[int, str], tuple[Any, str]]:
-    """(visit, step) -> (parsed value, text shown) of the live, not skipped answers to ``steps`` (the latest)."""
-    ids = sorted(visit_ids)
+    """(visit, step) -> (parsed value, text shown) of the live, not skipped answers to ``steps`` of the visits
+    :func:`last_two_completed` gives (the latest answer of a step), in one query."""
+    last = _last_two(scope, since, until)
+    query = (
+        select(Answer.visit_id, Answer.step_id, Answer.value, Answer.display, Answer.raw)
+        .join(last, last.c.id == Answer.visit_id)
+        .where(Answer.step_id.in_(sorted(steps)), Answer.undone_at.is_(None), Answer.skipped.is_(False))
+        .order_by(Answer.id)
+    )
     found: dict[tuple[int, str], tuple[Any, str]] = {}
-    for start in range(0, len(ids), BATCH):
-        query = (
-            select(Answer.visit_id, Answer.step_id, Answer.value, Answer.display, Answer.raw)
-            .where(
-                Answer.visit_id.in_(ids[start : start + BATCH]),
-                Answer.step_id.in_(sorted(steps)),
-                Answer.undone_at.is_(None),
-                Answer.skipped.is_(False),
-            )
-            .order_by(Answer.id)
-        )
-        for visit_id, step_id, value, display, raw in (await session.execute(query)).all():
-            found[(visit_id, step_id)] = (value, display or raw)
-    return found
-
-
-async def visit_people(session: AsyncSession, visit_ids: Collection[int]) -> dict[int, tuple[str, str, int | None]]:
-    """visit -> (borrower code, borrower name, officer) of ``visit_ids``."""
-    ids = sorted(visit_ids)
-    found: dict[int, tuple[str, str, int | None]] = {}
-    for start in range(0, len(ids), BATCH):
-        query = (
-            select(Visit.id, Borrower.code, Borrower.name, Visit.officer_id)
-            .join(Borrower, Borrower.id == Visit.borrower_id)
-            .where(Visit.id.in_(ids[start : start + BATCH]))
-        )
-        found.update({r[0]: (r[1], r[2], r[3]) for r in (await session.execute(query)).all()})
+    for visit_id, step_id, value, display, raw in (await session.execute(query)).all():
+        found[(visit_id, step_id)] = (value, display or raw)
     return found
 
 

@@ -267,13 +267,13 @@ async def _worsened(
     """The borrowers whose last two completed visits compare worse by :data:`WORSE_RULES`; and how many compared."""
     ranked = await store.last_two_completed(session, scope.filter, scope.since, scope.until)
     pairs: dict[int, dict[int, tuple[int, datetime]]] = {}
-    for visit_id, borrower_id, rank, finished in ranked:
+    about: dict[int, tuple[str, str, int | None]] = {}
+    for visit_id, borrower_id, rank, finished, code, borrower_name, officer_id in ranked:
         pairs.setdefault(borrower_id, {})[rank] = (visit_id, finished)
+        about[visit_id] = (code, borrower_name, officer_id)
     pairs = {b: p for b, p in pairs.items() if 1 in p and 2 in p and p[1][1] >= scope.since}
     rules: dict[str, WorseRule] = {rule.step: rule for rule in WORSE_RULES}
-    ids = {visit_id for pair in pairs.values() for visit_id, _ in pair.values()}
-    answers = await store.answers_of(session, ids, rules)
-    about = await store.visit_people(session, [pair[1][0] for pair in pairs.values()])
+    answers = await store.compared_answers(session, scope.filter, scope.since, scope.until, rules)
     zone = ZoneInfo(scope.zone)
     found: list[WorsenedBorrower] = []
     for borrower_id, pair in pairs.items():
