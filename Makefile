@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.import_loans
 	$(BIN)/python -m bench.plan
+	$(BIN)/python -m bench.briefing
 	$(BIN)/python -m bench.outbox_flood
 
 clean:
