@@ -180,7 +180,7 @@ class Visit(Base):
     __table_args__ = (
         Index("ix_visits_borrower_status", "borrower_id", "status"),
         Index("ix_visits_borrower_started", "borrower_id", "started_at"),
-        Index("ix_visits_review_queue", "status", "review_status", "finished_at"),  # the web desk's queue
+        Index("ix_visits_review_queue", "status", "review_rank", "finished_at", "id"),  # the web desk's queue
         # one open visit per borrower and script, even when two processes start one at once
         Index(
             "uq_visits_one_open",
@@ -213,6 +213,9 @@ class Visit(Base):
     review_comment: Mapped[str | None] = mapped_column(Text)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(Stamp)
+    review_rank: Mapped[int | None] = mapped_column(Integer)
+    """The review queue's order, set when the visit finishes (its flags no longer change): lower comes first;
+    ``(3 - worst live severity) * 1000 + (999 - live high flags)`` (:func:`storage.web.rank_for_review`)."""
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 - SQLAlchemy's declared type

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Attachment, RiskFlag, User, Visit, WebLogin, WebSession
@@ -24,7 +24,10 @@ __all__ = [
     "end_session",
     "live_session",
     "purge_web",
+    "rank_for_review",
+    "rank_parts",
     "review_page",
+    "review_rank",
     "take_login",
     "visit_attachment",
 ]
@@ -101,12 +104,35 @@ async def purge_web(session: AsyncSession, *, before: datetime) -> None:
 
 
 # -- the review queue --------------------------------------------------------------------------
+RANKS = {"high": 3, "medium": 2, "low": 1}
+
+
+def review_rank(worst: str | None, high_flags: int) -> int:
+    """A finished visit's place in the review queue (lower first): worst live severity, then more high flags."""
+    return (3 - RANKS.get(worst or "", 0)) * 1000 + (999 - min(max(high_flags, 0), 999))
+
+
+def rank_parts(rank: int | None) -> tuple[str | None, int]:
+    """The worst live severity and the number of live high flags a review rank was made from."""
+    if rank is None:
+        return None, 0
+    worst = {3: "high", 2: "medium", 1: "low"}.get(3 - rank // 1000)
+    return worst, 999 - rank % 1000
+
+
+async def rank_for_review(session: AsyncSession, visit_id: int) -> int:
+    """The review rank of a visit from its live flags now (set it on ``Visit.review_rank`` when it finishes)."""
+    live = (RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None))
+    worst = await session.scalar(select(func.max(_RANK)).where(*live))
+    high = await session.scalar(select(func.count(RiskFlag.id)).where(*live, RiskFlag.severity == "high"))
+    return review_rank(_SEVERITY.get(int(worst or 0)), int(high or 0))
+
+
 @dataclass(frozen=True)
 class QueueCursor:
-    """Where a queue page ends: the last row's sort key (worst risk, high flags, finished, id)."""
+    """Where a queue page ends: the last row's sort key (review rank, finished, id)."""
 
     rank: int
-    high: int
     finished_at: datetime
     visit_id: int
 
@@ -122,13 +148,9 @@ async def review_page(
 ) -> tuple[list[tuple[Visit, str | None, int]], QueueCursor | None]:
     """One page of finished visits matching ``flt``, highest live risk first, then the longest waiting.
 
-    Keyset pagination: ``after`` is the previous page's cursor; the cursor of this page comes back
-    when there is a next page (one row more is read to know). Each row: the visit, its worst live
-    flag's severity and its number of live high flags."""
-    live = (RiskFlag.visit_id == Visit.id, RiskFlag.cleared_at.is_(None))
-    worst = select(func.max(_RANK)).where(*live).correlate(Visit).scalar_subquery()
-    high = select(func.count(RiskFlag.id)).where(*live, RiskFlag.severity == "high").correlate(Visit).scalar_subquery()
-    rank = func.coalesce(worst, 0)
+    Keyset pagination over ``ix_visits_review_queue`` (status, review_rank, finished_at, id): ``after`` is
+    the previous page's cursor; the cursor of this page comes back when there is a next page (one row
+    more is read to know). Each row: the visit, its worst live flag's severity, its live high flags."""
     conditions: list[Any] = [Visit.status == "finished", *visit_conditions(flt)]
     states = REVIEW_VIEWS[view]
     if states is not None:
@@ -137,28 +159,18 @@ async def review_page(
     if script_id:
         conditions.append(Visit.script_id == script_id)
     if after is not None:
-        finished = func.coalesce(Visit.finished_at, Visit.started_at)
-        conditions.append(
-            or_(
-                rank < after.rank,
-                and_(rank == after.rank, high < after.high),
-                and_(rank == after.rank, high == after.high, finished > after.finished_at),
-                and_(rank == after.rank, high == after.high, finished == after.finished_at, Visit.id > after.visit_id),
-            )
-        )
-    query = (
-        select(Visit, rank.label("rank"), high.label("high"))
-        .where(*conditions)
-        .order_by(rank.desc(), high.desc(), func.coalesce(Visit.finished_at, Visit.started_at), Visit.id)
-        .limit(limit + 1)
-    )
-    rows = [(visit, int(r or 0), int(h or 0)) for visit, r, h in (await session.execute(query)).unique().all()]
+        key = tuple_(Visit.review_rank, Visit.finished_at, Visit.id)
+        conditions.append(key > tuple_(literal(after.rank), literal(after.finished_at, Visit.finished_at.type),
+                                       literal(after.visit_id)))  # fmt: skip
+    query = select(Visit).where(*conditions).order_by(Visit.review_rank, Visit.finished_at, Visit.id).limit(limit + 1)
+    visits = list((await session.scalars(query)).unique().all())
     cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last, r, h = rows[-1]
-        cursor = QueueCursor(r, h, last.finished_at or last.started_at, last.id)
-    return [(visit, _SEVERITY.get(r), h) for visit, r, h in rows], cursor
+    if len(visits) > limit:
+        visits = visits[:limit]
+        last = visits[-1]
+        assert last.finished_at is not None
+        cursor = QueueCursor(last.review_rank or 0, last.finished_at, last.id)
+    return [(visit, *rank_parts(visit.review_rank)) for visit in visits], cursor
 
 
 async def visit_attachment(session: AsyncSession, visit_id: int, attachment_id: int) -> Attachment | None:

@@ -45,6 +45,7 @@ from storage import repositories as repo
 from storage.attachments import add_attachment, drop_step_attachments
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
+from storage.web import rank_for_review
 
 __all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "Withdrawn", "cancel_outcomes", "turn_lines"]
 
@@ -361,6 +362,8 @@ class VisitDesk:
                 await self._finish(session, visit, record, reply, actor)
         visit.state = state.to_json()
         visit.step = None if state.finished else state.step
+        if visit.status == "finished" and visit.review_rank is None:  # its place in the web desk's review queue
+            visit.review_rank = await rank_for_review(session, visit.id)
         for line in turn_lines(turn):
             await repo.add_transcript(session, visit.id, "out", line, actor="bot")
         for note in turn.notes:  # script faults met at run time (a failing condition counted as false)

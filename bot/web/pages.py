@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +37,7 @@ __all__ = ["approve", "home", "login", "logout", "queue", "send_back", "set_lang
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FILTERS = ("since", "until", "officer", "script", "outcome", "risk", "review")
 RISKS = ("low", "medium", "high")
 
@@ -97,14 +98,14 @@ async def set_language(request: Request) -> Response:
 
 # -- the queue ----------------------------------------------------------------------------------
 def _cursor_text(cursor: QueueCursor) -> str:
-    micros = int(cursor.finished_at.timestamp() * 1_000_000)
-    return f"{cursor.rank}_{cursor.high}_{micros}_{cursor.visit_id}"
+    at = cursor.finished_at
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return f"{cursor.rank}_{micros}_{cursor.visit_id}"
 
 
 def _cursor(text: str) -> QueueCursor:
-    rank, high, micros, visit_id = (int(part) for part in text.split("_"))
-    at = datetime.fromtimestamp(micros / 1_000_000, UTC)
-    return QueueCursor(rank, high, at, visit_id)
+    rank, micros, visit_id = (int(part) for part in text.split("_"))
+    return QueueCursor(rank, EPOCH + timedelta(microseconds=micros), visit_id)
 
 
 def _filters(params: Any, zone: str) -> tuple[dict[str, str], dict[str, Any]]:

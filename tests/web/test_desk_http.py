@@ -26,6 +26,7 @@ from dialogs.schema import Outcome
 from storage.attachments import add_attachment
 from storage.demo import load_demo
 from storage.models import OutboxMessage, RiskFlag, User, Visit, WebLogin, WebSession
+from storage.web import rank_for_review
 
 CLOCK_AT = "2026-12-01T10:30:00+08:00"
 JPEG = b"\xff\xd8\xff\xe0" + b"visit photo" * 10 + b"\xff\xd9"
@@ -83,6 +84,13 @@ async def _fill(svc: Services) -> dict[str, int]:
                              note="借款用于炒股", raised_at=now))  # fmt: skip
         session.add(RiskFlag(visit_id=visits["medium"], code="business_worse", severity="medium", step_id="status",
                              note="生意变差", raised_at=now))  # fmt: skip
+        await session.flush()
+        for visit_id in visits.values():
+            assert (await session.get(Visit, visit_id)).review_rank == 3999, "the desk ranks a finished visit"  # type: ignore[union-attr]
+        for visit_id in visits.values():  # flags planted after the visits ended: their place in the queue again
+            visit = await session.get(Visit, visit_id)
+            assert visit is not None
+            visit.review_rank = await rank_for_review(session, visit_id)
         await add_attachment(session, visits["high"], "site_photo", store_key=kept.key, sha256=kept.sha256,
                              size=kept.size, content_type="image/jpeg", at=now)  # fmt: skip
     return visits

@@ -1,4 +1,4 @@
-"""web desk: one-time login links, browser sessions, and an index for the review queue
+"""web desk: one-time login links, browser sessions, and the review queue's order (visits.review_rank, indexed)
 
 Revision ID: 0009
 Revises: 0008
@@ -14,6 +14,16 @@ revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+
+RANK_FINISHED = """
+UPDATE visits SET review_rank =
+    (3 - COALESCE((SELECT MAX(CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END)
+                   FROM risk_flags WHERE risk_flags.visit_id = visits.id AND risk_flags.cleared_at IS NULL), 0)) * 1000
+    + (999 - (SELECT COUNT(*) FROM risk_flags
+              WHERE risk_flags.visit_id = visits.id AND risk_flags.cleared_at IS NULL AND severity = 'high'))
+WHERE status = 'finished'
+"""
+"""Finished visits get their place in the review queue (the same formula as storage.web.rank_for_review)."""
 
 
 def upgrade() -> None:
@@ -53,12 +63,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_web_sessions_expires_at"), ["expires_at"], unique=False)
 
     with op.batch_alter_table("visits", schema=None) as batch_op:
-        batch_op.create_index("ix_visits_review_queue", ["status", "review_status", "finished_at"], unique=False)
+        batch_op.add_column(sa.Column("review_rank", sa.Integer(), nullable=True))
+    op.execute(RANK_FINISHED)
+    with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_visits_review_queue", ["status", "review_rank", "finished_at", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.drop_index("ix_visits_review_queue")
+        batch_op.drop_column("review_rank")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_expires_at"))
         batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
