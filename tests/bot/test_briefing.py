@@ -363,3 +363,40 @@ def test_the_command_line_in_both_languages(cli_env: dict[str, str], tmp_path: P
     ):
         result = runner.invoke(app, args, env=cli_env)
         assert result.exit_code == 2 and said in result.output, (args, result.output)
+
+
+async def test_the_briefing_reads_a_fixed_number_of_statements(month: Month, database_url: str) -> None:
+    """No query per visit or borrower: thirty more borrowers with visits, flags and answers cost no statement more."""
+    from sqlalchemy import event
+
+    from storage.db import make_engine, make_sessionmaker
+
+    async def statements() -> int:
+        engine = make_engine(database_url)
+        count = [0]
+
+        def counted(*_: object) -> None:
+            count[0] += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", counted)
+        try:
+            scope = await briefing_scope(make_sessionmaker(engine), MONTH, zone=ZONE)
+            count[0] = 0
+            await make_briefing(make_sessionmaker(engine), scope)
+            await make_overview(make_sessionmaker(engine), scope, FixedClock(NOW))
+        finally:
+            await engine.dispose()
+        return count[0]
+
+    before = await statements()
+    async with month.sessions() as session, session.begin():
+        jia = await session.get(User, month.staff["officer"].id)
+        assert jia is not None
+        for n in range(30):
+            more = await _borrower(session, f"M{n:02d}", jia, overdue_days=n % 3)
+            await _visit(session, more, jia, at("2026-10-03"), answers={"business_status": ("good", "好")})
+            await _visit(session, more, jia, at("2026-11-03"), answers={"business_status": ("poor", "差")},
+                         flags=(("business_worse", "medium"),))  # fmt: skip
+    after = await statements()
+    assert after == before and before < 30
+    assert len((await brief(month)).worsened) == 2 + 30
