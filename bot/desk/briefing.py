@@ -244,7 +244,8 @@ async def make_briefing(sessions: async_sessionmaker[AsyncSession], scope: Brief
         )
         for o in officer_ids
     )
-    overall = next((row for row in plan if row.officer_id is None and row.reason == "total"), None)
+    # progress() ends with the grand total (officer None, "total"); entries of nobody's borrowers come before it
+    overall = next((row for row in reversed(plan) if row.officer_id is None and row.reason == "total"), None)
     return Briefing(
         scope=scope,
         planned=overall.planned if overall else 0,

@@ -400,3 +400,13 @@ async def test_the_briefing_reads_a_fixed_number_of_statements(month: Month, dat
     after = await statements()
     assert after == before and before < 30
     assert len((await brief(month)).worsened) == 2 + 30
+
+
+async def test_a_borrower_of_nobody_counts_in_the_institution_total(month: Month) -> None:
+    """A plan entry of a borrower without an officer: in the institution's plan total, in no team's."""
+    async with month.sessions() as session, session.begin():
+        nobody = await planted.borrower(session, "U01", None)
+        session.add(_entry(nobody, ["policy"]))
+    b = await brief(month)
+    assert (b.planned, b.planned_done) == (7, 4)
+    assert (await brief(month, viewer="supervisor")).planned == 4
