@@ -19,8 +19,8 @@ from bot.cli_base import CommandError, cli_locale, h, out, run, writable
 from bot.desk import NotFound
 from bot.desk.briefing import Briefing, briefing_scope, make_briefing
 from bot.desk.briefing_xlsx import action_detail, action_label, briefing_xlsx, scope_label, step_label
-from bot.desk.labels import flag_label, outcome_label, severity_label
-from bot.desk.planning import PlanInputError
+from bot.desk.labels import flag_label, label, outcome_label, severity_label
+from bot.desk.planning import PLAN_REASONS, PlanInputError
 from bot.desk.tasks import find_officer
 from bot.desk.timefmt import shown
 from dialogs.i18n import message, register
@@ -60,6 +60,7 @@ register(
             "{borrowers} borrower(s); {compared} borrower(s) compared with their last visit, {worsened} worse.",
         },
         "briefing_t_officers": {"zh-CN": "分类汇总：信贷员", "en": "Per officer"},
+        "briefing_t_reasons": {"zh-CN": "计划完成情况（按原因，完成/计划）", "en": "Plan by reason (done / planned)"},
         "briefing_t_flags": {"zh-CN": "风险预警（按规则）", "en": "Risk flags by rule"},
         "briefing_t_worsened": {"zh-CN": "比上次回访变差的借款人", "en": "Borrowers worse than at their last visit"},
         "briefing_t_actions": {"zh-CN": "采取的措施", "en": "Actions taken"},
@@ -106,6 +107,20 @@ def _officers(b: Briefing, locale: str) -> Table:
     total += [b.outcomes.get(c, 0) for c in codes]
     high = sum(kind.by_severity["high"] for kind in b.flags)
     table.add_row(*(Text(str(cell), style="bold") for cell in (*total, b.flag_count, high)))
+    return table
+
+
+def _reasons(b: Briefing, locale: str) -> Table:
+    """Done / planned per officer and reason (an entry with two reasons counts in both), as ``visitbot progress``."""
+    heads = [message("briefing_col_officer", locale), *(label("plan_reason", c, locale) for c in PLAN_REASONS)]
+    table = Table(*heads, title=message("briefing_t_reasons", locale))
+    cells = {(row.officer_id, row.reason): row for row in b.progress}
+    for o in b.officers:
+        shown_cells = []
+        for code in PLAN_REASONS:
+            row = cells.get((o.officer_id, code))
+            shown_cells.append(f"{row.done}/{row.planned}" if row is not None and row.planned else "-")
+        table.add_row(Text(o.officer_name), *(Text(cell) for cell in shown_cells))
     return table
 
 
@@ -180,6 +195,7 @@ def briefing(
     none = message("briefing_none", locale)
     for title, table, rows in (
         ("briefing_t_officers", _officers, b.officers),
+        ("briefing_t_reasons", _reasons, b.progress[:-1]),
         ("briefing_t_flags", _flags, b.flags),
         ("briefing_t_worsened", _worsened, b.worsened),
         ("briefing_t_actions", _actions, b.actions),

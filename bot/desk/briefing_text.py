@@ -36,6 +36,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "briefing_outcome": {"zh-CN": "结果：{outcome}", "en": "outcome: {outcome}"},
     "briefing_action": {"zh-CN": "措施：{action}", "en": "action: {action}"},
     # columns
+    "briefing_reason_planned": {"zh-CN": "{reason}：计划", "en": "{reason}: planned"},
+    "briefing_reason_done": {"zh-CN": "{reason}：完成", "en": "{reason}: done"},
     "briefing_col_officer": {"zh-CN": "信贷员", "en": "officer"},
     "briefing_col_planned": {"zh-CN": "计划", "en": "planned"},
     "briefing_col_done": {"zh-CN": "计划完成", "en": "planned done"},

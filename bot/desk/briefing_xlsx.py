@@ -16,7 +16,8 @@ from bot.desk.briefing import ActionItem, Briefing
 from bot.desk.briefing_scope import BriefingScope
 from bot.desk.briefing_text import MESSAGES
 from bot.desk.export import ILLEGAL_CHARACTERS_RE, inert
-from bot.desk.labels import flag_label, outcome_label, severity_label, task_note_label
+from bot.desk.labels import flag_label, label, outcome_label, severity_label, task_note_label
+from bot.desk.planning import PLAN_REASONS
 from dialogs.i18n import has_message, message, register
 
 __all__ = ["SHEETS", "action_detail", "action_label", "briefing_xlsx", "scope_label", "sheet_rows", "step_label"]
@@ -77,12 +78,20 @@ def sheet_rows(briefing: Briefing, locale: str) -> dict[str, list[list[Any]]]:
         [m("briefing_zone", locale, zone=b.scope.zone), ""],
     ]
     outcome_codes = list(b.outcomes)
+    by_reason = {(row.officer_id, row.reason): row for row in b.progress if row.reason != "total"}
+    reason_heads = [
+        m(f"briefing_reason_{part}", locale, reason=label("plan_reason", code, locale))
+        for code in PLAN_REASONS
+        for part in ("planned", "done")
+    ]
     officers: list[list[Any]] = [
         [*_heads(locale, "officer", "planned", "done", "visits"), *(outcome_label(c, locale) for c in outcome_codes),
-         *_heads(locale, "flags", "high")],
+         *_heads(locale, "flags", "high"), *reason_heads],
         *(
             [o.officer_name, o.planned, o.planned_done, o.visits, *(o.outcomes.get(c, 0) for c in outcome_codes),
-             o.flags, o.high_flags]
+             o.flags, o.high_flags,
+             *(getattr(by_reason[(o.officer_id, code)], part) if (o.officer_id, code) in by_reason else 0
+               for code in PLAN_REASONS for part in ("planned", "done"))]
             for o in b.officers
         ),
     ]  # fmt: skip

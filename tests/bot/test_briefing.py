@@ -286,7 +286,9 @@ async def test_the_workbook_reads_back_the_same_figures(month: Month) -> None:
     officers = list(book["信贷员"].iter_rows(values_only=True))
     assert officers[0][:4] == ("信贷员", "计划", "计划完成", "回访数")
     jia = next(row for row in officers if row[0] == "信贷员甲")
-    assert jia[1:4] == (3, 2, 4) and jia[-2:] == (2, 1)
+    assert jia[1:4] == (3, 2, 4) and jia[officers[0].index("高风险预警")] == 1
+    reasons = dict(zip(officers[0], jia, strict=True))
+    assert (reasons["逾期提醒：计划"], reasons["逾期提醒：完成"], reasons["客户经理标记：完成"]) == (1, 0, 1)
     flags = list(book["风险预警"].iter_rows(min_row=2, values_only=True))
     assert len(flags) == 4 and {row[3] for row in flags} == {"B01", "B02", "B05", "W01"}
     b01 = next(row for row in flags if row[3] == "B01")
@@ -347,6 +349,9 @@ def test_the_command_line_in_both_languages(cli_env: dict[str, str], tmp_path: P
     assert "6 planned, 4 done; 8 visits ended this month; 4 risk flag(s) on 4 borrower(s)" in made.output
     assert "3 borrower(s) compared with their last visit, 2 worse" in made.output
     assert "business condition" in made.output and "review sent back" in made.output and "补充照片" in made.output
+    assert "Plan by reason (done / planned)" in made.output
+    [jia_row] = [line for line in made.output.splitlines() if "信贷员甲" in line and "0/1" in line]
+    assert "1/1" in jia_row  # overdue 0/1, policy 1/1, flagged 1/1
     assert "Briefing written to" in made.output and target.stat().st_size > 0
     chinese = runner.invoke(app, ["briefing", MONTH, "--team", "主管"], env={**cli_env, "VISITBOT_LOCALE": "zh-CN"})
     assert chinese.exit_code == 0, chinese.output
