@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.desk.briefing import ActionItem, Briefing
+from bot.desk.briefing import ActionItem, Briefing, Change
 from bot.desk.briefing_scope import BriefingScope
 from bot.desk.briefing_text import MESSAGES
 from bot.desk.export import ILLEGAL_CHARACTERS_RE, inert
@@ -52,6 +53,16 @@ def action_label(kind: str, locale: str) -> str:
 def action_detail(item: ActionItem, locale: str) -> str:
     """An action's detail in words: a relief request's kind in ``locale`` (展期：6个月), other text as it is."""
     return task_note_label("relief", item.detail, locale) if item.kind == "relief_requested" else item.detail
+
+
+def _answer(change: Change, value: Any, text: str) -> Any:
+    """A compared answer's cell: the parsed figure of a number step (a real number), else the text shown."""
+    if change.kind in ("less", "more") and not isinstance(value, bool):
+        try:
+            return Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return text
+    return text
 
 
 def _heads(locale: str, *names: str) -> list[str]:
@@ -113,7 +124,8 @@ def sheet_rows(briefing: Briefing, locale: str) -> dict[str, list[list[Any]]]:
             worsened.append(
                 [w.borrower_code, w.borrower_name, w.officer_name, w.visit_id, w.finished_at, w.previous_visit_id,
                  w.previous_finished_at, step_label(change.step_id, locale),
-                 m(f"briefing_worse_{change.kind}", locale), change.before_text, change.after_text]
+                 m(f"briefing_worse_{change.kind}", locale), _answer(change, change.before, change.before_text),
+                 _answer(change, change.after, change.after_text)]
             )  # fmt: skip
     actions: list[list[Any]] = [_heads(locale, "action", "at", "code", "name", "officer", "visit", "by", "detail")]
     actions += [

@@ -295,7 +295,7 @@ async def test_the_workbook_reads_back_the_same_figures(month: Month) -> None:
     assert b01[6] == month.visits["b01"] and b01[7] == datetime(2026, 11, 5, 11, 0)  # Shanghai time
     worse = list(book["情况变差"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[7], row[9], row[10]) for row in worse] == [
-        ("B01", "经营状况", "好", "差"), ("B01", "员工人数", "10", "7"), ("W01", "经营状况", "好", "差")]
+        ("B01", "经营状况", "好", "差"), ("B01", "员工人数", 10, 7), ("W01", "经营状况", "好", "差")]
     english = load_workbook(io.BytesIO(briefing_xlsx(b, "en")))
     assert english.sheetnames == ["summary", "officers", "flags", "worsened", "actions"]
     actions = list(english["actions"].iter_rows(values_only=True))
