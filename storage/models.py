@@ -181,6 +181,7 @@ class Visit(Base):
         Index("ix_visits_borrower_status", "borrower_id", "status"),
         Index("ix_visits_borrower_started", "borrower_id", "started_at"),
         Index("ix_visits_review_queue", "status", "review_rank", "finished_at", "id"),  # the web desk's queue
+        Index("ix_visits_officer_queue", "officer_id", "status", "review_rank", "finished_at", "id"),  # a team's
         # one open visit per borrower and script, even when two processes start one at once
         Index(
             "uq_visits_one_open",

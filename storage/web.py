@@ -6,11 +6,11 @@ here already hashed: the raw values never reach the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import case, delete, func, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Attachment, RiskFlag, User, Visit, WebLogin, WebSession
@@ -151,6 +151,12 @@ async def review_page(
     Keyset pagination over ``ix_visits_review_queue`` (status, review_rank, finished_at, id): ``after`` is
     the previous page's cursor; the cursor of this page comes back when there is a next page (one row
     more is read to know). Each row: the visit, its worst live flag's severity, its live high flags."""
+    team_officers: list[int] | None = None
+    if flt.team is not None and flt.officer_id is None:  # a supervisor's queue: each officer's index, merged
+        team_officers = list((await session.scalars(select(User.id).where(User.team == flt.team))).all())
+        if not team_officers:
+            return [], None
+        flt = replace(flt, team=None)
     conditions: list[Any] = [Visit.status == "finished", *visit_conditions(flt)]
     states = REVIEW_VIEWS[view]
     if states is not None:
@@ -162,7 +168,17 @@ async def review_page(
         key = tuple_(Visit.review_rank, Visit.finished_at, Visit.id)
         conditions.append(key > tuple_(literal(after.rank), literal(after.finished_at, Visit.finished_at.type),
                                        literal(after.visit_id)))  # fmt: skip
-    query = select(Visit).where(*conditions).order_by(Visit.review_rank, Visit.finished_at, Visit.id).limit(limit + 1)
+    order = (Visit.review_rank, Visit.finished_at, Visit.id)
+    if team_officers is None:
+        query = select(Visit).where(*conditions).order_by(*order).limit(limit + 1)
+    else:  # the first page-full of each officer (ix_visits_officer_queue), then the page of them all
+        firsts = [
+            select(select(Visit.id).where(Visit.officer_id == officer, *conditions).order_by(*order)
+                   .limit(limit + 1).subquery())
+            for officer in team_officers
+        ]  # fmt: skip
+        picked = union_all(*firsts).subquery() if len(firsts) > 1 else firsts[0].subquery()
+        query = select(Visit).where(Visit.id.in_(select(picked.c.id))).order_by(*order).limit(limit + 1)
     visits = list((await session.scalars(query)).unique().all())
     cursor = None
     if len(visits) > limit:

@@ -135,6 +135,7 @@ REPORT_MESSAGES: dict[str, dict[str, str]] = {
     "web_total": {"zh-CN": "合计", "en": "Total"},
     "web_section_plan": {"zh-CN": "计划与完成（按信贷员和原因）", "en": "Plan vs done (per officer and reason)"},
     "web_no_plan": {"zh-CN": "本月没有回访计划。", "en": "No visit plan this month."},
+    "web_col_visits": {"zh-CN": "回访次数", "en": "Visits"},
     "web_col_reason": {"zh-CN": "原因", "en": "Reason"},
     "web_col_planned": {"zh-CN": "计划", "en": "Planned"},
     "web_col_done": {"zh-CN": "完成", "en": "Done"},

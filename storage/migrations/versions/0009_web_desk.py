@@ -69,10 +69,14 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_visits_review_queue", ["status", "review_rank", "finished_at", "id"], unique=False
         )
+        batch_op.create_index(
+            "ix_visits_officer_queue", ["officer_id", "status", "review_rank", "finished_at", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.drop_index("ix_visits_officer_queue")
         batch_op.drop_index("ix_visits_review_queue")
         batch_op.drop_column("review_rank")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
