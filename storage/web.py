@@ -105,6 +105,8 @@ async def purge_web(session: AsyncSession, *, before: datetime) -> None:
 
 # -- the review queue --------------------------------------------------------------------------
 RANKS = {"high": 3, "medium": 2, "low": 1}
+RISK_BOUNDS = {"high": 1000, "medium": 2000, "low": 3000}
+"""A visit whose worst live flag is that severity or worse has a review rank below this."""
 
 
 def review_rank(worst: str | None, high_flags: int) -> int:
@@ -151,32 +153,50 @@ async def review_page(
     Keyset pagination over ``ix_visits_review_queue`` (status, review_rank, finished_at, id): ``after`` is
     the previous page's cursor; the cursor of this page comes back when there is a next page (one row
     more is read to know). Each row: the visit, its worst live flag's severity, its live high flags."""
-    team_officers: list[int] | None = None
-    if flt.team is not None and flt.officer_id is None:  # a supervisor's queue: each officer's index, merged
-        team_officers = list((await session.scalars(select(User.id).where(User.team == flt.team))).all())
-        if not team_officers:
+    officers: list[int | None] = [None]  # None: every officer's visits (the index on status, review_rank, …)
+    if flt.officer_id is not None:
+        officers = [flt.officer_id]
+    elif flt.team is not None:  # a supervisor's queue: each team officer's index, merged
+        officers = list((await session.scalars(select(User.id).where(User.team == flt.team))).all())
+        if not officers:
             return [], None
         flt = replace(flt, team=None)
+    bound = RISK_BOUNDS.get(flt.risk or "")
+    if bound is not None:  # that severity or worse: a range of the rank (flags no longer change once finished)
+        flt = replace(flt, risk=None)
+    flt = replace(flt, officer_id=None)
     conditions: list[Any] = [Visit.status == "finished", *visit_conditions(flt)]
+    if bound is not None:
+        conditions.append(Visit.review_rank < bound)
     states = REVIEW_VIEWS[view]
     if states is not None:
         allowed: Any = Visit.review_status.in_(list(states))
         conditions.append(or_(allowed, Visit.review_status.is_(None)) if "pending" in states else allowed)
     if script_id:
         conditions.append(Visit.script_id == script_id)
-    if after is not None:
-        key = tuple_(Visit.review_rank, Visit.finished_at, Visit.id)
-        conditions.append(key > tuple_(literal(after.rank), literal(after.finished_at, Visit.finished_at.type),
-                                       literal(after.visit_id)))  # fmt: skip
     order = (Visit.review_rank, Visit.finished_at, Visit.id)
-    if team_officers is None:
-        query = select(Visit).where(*conditions).order_by(*order).limit(limit + 1)
-    else:  # the first page-full of each officer (ix_visits_officer_queue), then the page of them all
+
+    def where_of(officer: int | None) -> list[Any]:
+        """The conditions of one officer's visits (everyone's: None), keyset by row comparison."""
+        where = list(conditions)
+        if officer is not None:
+            where.append(Visit.officer_id == officer)
+        if after is not None:  # the row compared is the index's own, so only that index serves it
+            mine: list[Any] = [Visit.review_rank, Visit.finished_at, Visit.id]
+            theirs: list[Any] = [literal(after.rank), literal(after.finished_at, Visit.finished_at.type),
+                                 literal(after.visit_id)]  # fmt: skip
+            if officer is not None:
+                mine, theirs = [Visit.officer_id, Visit.status, *mine], [literal(officer), literal("finished"), *theirs]
+            where.append(tuple_(*mine) > tuple_(*theirs))
+        return where
+
+    if officers == [None]:
+        query = select(Visit).where(*where_of(None)).order_by(*order).limit(limit + 1)
+    else:  # each officer's first page-full from ix_visits_officer_queue, then the page of them all
         firsts = [
-            select(select(Visit.id).where(Visit.officer_id == officer, *conditions).order_by(*order)
-                   .limit(limit + 1).subquery())
-            for officer in team_officers
-        ]  # fmt: skip
+            select(select(Visit.id).where(*where_of(officer)).order_by(*order).limit(limit + 1).subquery())
+            for officer in officers
+        ]
         picked = union_all(*firsts).subquery() if len(firsts) > 1 else firsts[0].subquery()
         query = select(Visit).where(Visit.id.in_(select(picked.c.id))).order_by(*order).limit(limit + 1)
     visits = list((await session.scalars(query)).unique().all())
