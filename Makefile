@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.plan
 	$(BIN)/python -m bench.briefing
 	$(BIN)/python -m bench.web_desk
+	$(BIN)/python -m bench.export_xlsx
 	$(BIN)/python -m bench.outbox_flood
 
 clean:

@@ -244,11 +244,11 @@ def export_xlsx(header: Sequence[str], visits: list[list[Any]], flags: list[list
         ws.append(_row(_titles(columns, rows, zone), xlsx=True))
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        for row in rows:
+        for number, row in enumerate(rows, 2):
             ws.append(_row(row, xlsx=True, zone=tz))
-            for written, value in zip(ws[ws.max_row], row, strict=False):
+            for column, value in enumerate(row, 1):  # ws.cell is a lookup; ws.max_row would scan every cell
                 if isinstance(value, Cell):
-                    written.number_format = NUMBER_FORMATS[value.kind]
+                    ws.cell(row=number, column=column).number_format = NUMBER_FORMATS[value.kind]
         ws.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
