@@ -34,9 +34,8 @@ demo: $(STAMP)
 	$(BIN)/visitbot demo load
 	$(BIN)/visitbot console
 
-# loadgroup: a module marked xdist_group (the browser tests) runs on one worker, so it stands one stack up
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,9 +1,10 @@
 """The whole desk for browser tests: a prepared database, the Bot API double, ``visitbot bot`` and ``visitbot web``.
 
-One stack per test module (it takes ~10 s to stand up): the database is prepared as the Telegram harness
-does (migrations, demo data, the test staff) and gets the visits of :mod:`tests.web.visits`; the bot runs
-against the double, so ``/web`` answers with a login link and a send-back reaches the officer's chat; the
-web desk runs as a newcomer starts it, on a free port of 127.0.0.1.
+One stack per test module (it takes ~15 s to stand up): the database is prepared as the Telegram
+harness does (migrations, demo data, the test staff and a second team), then gets this month's plan and
+the visits of :mod:`tests.web.visits`; the bot runs against the double, so ``/web`` answers with a login
+link and a send-back reaches the officer's chat; the web desk runs as a newcomer starts it, on a free
+port of 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from tests.bot.telegram.harness import (
     cli,
     prepare,
 )
-from tests.botapi import BotApiDouble, FakeUser
+from tests.botapi import BotApiDouble, FakeUser, WaitTimeout
 from tests.conftest import PG_URL, drop_postgres_database, new_postgres_database
-from tests.web.visits import WEST_OFFICER_ID, Planted, plant
+from tests.web.visits import WEST_OFFICER_ID, Planted, add_west_team, plan_month, plant
 
 __all__ = ["OFFICER_ID", "OTHER_SUPERVISOR_ID", "SUPERVISOR_ID", "WEST_OFFICER_ID", "WebStack", "desk_stack"]
 
@@ -134,17 +135,20 @@ class WebStack:
         """``visitbot web-link <telegram id>``: the line it prints (run off the loop: the double keeps answering)."""
         return (await asyncio.to_thread(cli, self.env, "web-link", str(telegram_id))).strip()
 
-    async def expired_link(self, telegram_id: int) -> str:
-        """A link issued through the core as if an hour ago, so its ``web_link_minutes`` are over."""
+    async def link(self, telegram_id: int, *, issued_ago: timedelta = timedelta(0)) -> str:
+        """A link issued through the core, as ``/web`` and ``web-link`` do (in-process: no CLI start-up)."""
         from bot.desk.weblogin import WebLogins  # the desk's own module, read when a test needs it
 
         engine = make_engine(self.settings.database_url)
         try:
-            clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
-            logins = WebLogins(make_sessionmaker(engine), self.settings, clock)
-            return await logins.link_for_telegram_id(telegram_id)
+            clock = FixedClock(datetime.now(UTC) - issued_ago)
+            return await WebLogins(make_sessionmaker(engine), self.settings, clock).link_for_telegram_id(telegram_id)
         finally:
             await engine.dispose()
+
+    async def expired_link(self, telegram_id: int) -> str:
+        """A link issued an hour ago, so its ``web_link_minutes`` are over."""
+        return await self.link(telegram_id, issued_ago=timedelta(hours=1))
 
     def logs(self) -> str:
         """Both processes' logs (for an assertion's message)."""
@@ -172,14 +176,24 @@ async def desk_stack(folder: Path) -> AsyncIterator[WebStack]:
         files = folder / "files"
         env = bot_env(url, double.base_url, VISITBOT_WEB_URL=f"http://127.0.0.1:{port}", VISITBOT_FILES_DIR=str(files))
         await asyncio.to_thread(prepare, env)
-        settings = Settings(database_url=url, files_dir=str(files), web_url=env["VISITBOT_WEB_URL"])
-        visits = await plant(settings)
+        web = WebProcess(env, folder / "web.log", port)  # it starts up (reading nothing) while the data goes in
+        try:
+            settings = Settings(database_url=url, files_dir=str(files), web_url=env["VISITBOT_WEB_URL"])
+            await add_west_team(settings)
+            await plan_month(settings)
+            visits = await plant(settings)
+        except BaseException:
+            web.stop()
+            raise
         for telegram_id in (OFFICER_ID, SUPERVISOR_ID, OTHER_SUPERVISOR_ID, WEST_OFFICER_ID):
             double.user(telegram_id)
         bot = BotProcess(env, folder / "bot.log")
-        web = WebProcess(env, folder / "web.log", port)
         try:
             await web.wait_ready()
+            try:  # the bot polls: from now on a /web or a send-back is answered without a start-up delay
+                await double.wait_for_request("getUpdates", timeout=30)
+            except WaitTimeout as exc:
+                raise AssertionError(f"visitbot bot did not start polling:\n{bot.output()[-3000:]}") from exc
             yield WebStack(double, env, settings, bot, web, visits)
         finally:
             await asyncio.gather(asyncio.to_thread(web.stop), asyncio.to_thread(bot.stop))

@@ -10,7 +10,7 @@ from playwright.async_api import BrowserContext
 
 from tests.web.visits import PHOTO
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("web-browser")]
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>回访</title></head>
 <body><h1 id="title">贷后回访 · Loan visits</h1><img class="photo" src="data:image/png;base64,{png}">

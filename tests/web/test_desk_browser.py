@@ -7,18 +7,21 @@ The tests run in order on one stack (``desk``): what one does to a visit, the ne
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from playwright.async_api import BrowserContext, Page
 
 from tests.botapi import WaitTimeout
 from tests.web.stack import OFFICER_ID, OTHER_SUPERVISOR_ID, SUPERVISOR_ID, WebStack
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("web-desk")]
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EXPIRED = ("链接已失效", "This link has expired or was used")
 
@@ -72,7 +75,7 @@ async def test_a_supervisor_signs_in_filters_opens_a_photo_and_sends_back(
     await page.screenshot(path=str(artefacts / "queue.png"), full_page=True)
 
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    assert await apply_filters(page, officer=str(visits.officer_ids["陈静"])) == [visits.calm]
+    assert await apply_filters(page, officer=str(visits.user_ids["陈静"])) == [visits.calm]
     assert "officer=" in page.url
     assert await apply_filters(page, officer="", risk="high", since=today, until=today) == [visits.risky]
     assert await apply_filters(page, risk="", since="2020-01-01", until="2020-01-31") == []
@@ -118,7 +121,7 @@ async def _queue(page: Page, desk: WebStack, query: str = "") -> Page:
 
 
 async def test_an_approve(desk: WebStack, context: BrowserContext) -> None:
-    page = await sign_in(context, await desk.cli_link(SUPERVISOR_ID))
+    page = await sign_in(context, await desk.link(SUPERVISOR_ID))
     await page.goto(f"{desk.base_url}/visits/{desk.visits.calm}")
     async with page.expect_navigation():
         await page.click("#approve [type=submit]")
@@ -142,7 +145,7 @@ async def test_the_other_teams_supervisor_gets_404_and_an_officer_sees_their_own
     )
     assert refused.status in (403, 404)
 
-    officer = await sign_in(officer_context, await desk.cli_link(OFFICER_ID))
+    officer = await sign_in(officer_context, await desk.link(OFFICER_ID))
     listed = set(await queue_ids(await _queue(officer, desk, "?review=all")))
     assert listed == {desk.visits.risky, desk.visits.onsite}  # 王磊's own, not 陈静's
     response = await officer.goto(f"{desk.base_url}/visits/{desk.visits.calm}")
@@ -153,7 +156,7 @@ async def test_a_used_or_expired_link_is_refused(
     desk: WebStack, browser_context_pair: tuple[BrowserContext, ...]
 ) -> None:
     first, second = browser_context_pair
-    link = await desk.cli_link(SUPERVISOR_ID)
+    link = await desk.cli_link(SUPERVISOR_ID)  # visitbot web-link
     await sign_in(first, link)
     for spent in (link, await desk.expired_link(SUPERVISOR_ID), f"{desk.base_url}/login/not-a-token"):
         page = await second.new_page()
@@ -166,7 +169,7 @@ async def test_a_used_or_expired_link_is_refused(
 
 
 async def test_a_form_post_without_the_csrf_token_is_refused(desk: WebStack, context: BrowserContext) -> None:
-    page = await sign_in(context, await desk.cli_link(SUPERVISOR_ID))
+    page = await sign_in(context, await desk.link(SUPERVISOR_ID))
     await page.goto(f"{desk.base_url}/visits/{desk.visits.risky}")
     await page.eval_on_selector("#approve input[name=csrf]", "input => input.remove()")
     async with page.expect_navigation() as navigation:
@@ -182,7 +185,7 @@ async def test_a_form_post_without_the_csrf_token_is_refused(desk: WebStack, con
 
 async def test_keyboard_shortcuts(desk: WebStack, context: BrowserContext) -> None:
     """On the queue j/k mark a row and Enter opens it; on a transcript r, j (next waiting visit) and a (approve)."""
-    page = await sign_in(context, await desk.cli_link(SUPERVISOR_ID))
+    page = await sign_in(context, await desk.link(SUPERVISOR_ID))
     waiting = await queue_ids(page)
     assert waiting[0] == desk.visits.risky and len(waiting) >= 2
     for key in ("j", "j", "k"):
@@ -209,7 +212,7 @@ async def test_keyboard_shortcuts(desk: WebStack, context: BrowserContext) -> No
 
 
 async def test_the_page_switches_language(desk: WebStack, context: BrowserContext, artefacts: Path) -> None:
-    page = await sign_in(context, await desk.cli_link(SUPERVISOR_ID))
+    page = await sign_in(context, await desk.link(SUPERVISOR_ID))
     assert await page.get_attribute("html", "lang") == "zh-CN"
     before = await page.inner_text("body")
     switch = page.locator("#lang")
@@ -224,3 +227,62 @@ async def test_the_page_switches_language(desk: WebStack, context: BrowserContex
     await page.goto(f"{desk.base_url}/visits/{desk.visits.onsite}")
     assert await page.get_attribute("html", "lang") == "en"  # the choice is kept (cookie visitbot_lang)
     await page.screenshot(path=str(artefacts / "transcript-en.png"), full_page=True)
+
+
+async def test_the_overview_draws_its_charts(desk: WebStack, context: BrowserContext, artefacts: Path) -> None:
+    page = await sign_in(context, await desk.link(SUPERVISOR_ID))
+    async with page.expect_navigation():
+        await page.click("#nav-overview")
+    assert page.url.split("?")[0].endswith("/overview")
+    assert await page.locator("#weeks svg.bars").count() == 2  # drawn on the page, no CDN
+    assert await page.locator("#weeks svg.bars rect").count() > 0
+    year, number, _ = datetime.now(ZoneInfo("Asia/Shanghai")).isocalendar()
+    week = page.locator(f'#weeks tr.week[data-week="{year}-W{number:02d}"]')
+    assert (await week.locator("td").nth(1).inner_text()).strip() == "3"  # 城东支行's three visits, this week
+    assert "B008" in await page.locator("#overdue").inner_text()  # overdue and nobody called
+    await page.screenshot(path=str(artefacts / "overview.png"), full_page=True)
+
+
+async def _summary(data: bytes) -> dict[str, object]:
+    book = await asyncio.to_thread(load_workbook, io.BytesIO(data))
+    return {str(row[0]): row[1] for row in book.worksheets[0].iter_rows(min_row=2, values_only=True)}
+
+
+async def test_the_briefing_downloads_and_reads_back(
+    desk: WebStack, browser_context_pair: tuple[BrowserContext, BrowserContext]
+) -> None:
+    """The team's briefing, downloaded from its page, holds the month's figures; the other team's holds theirs."""
+    mine, theirs = browser_context_pair
+    page = await sign_in(mine, await desk.link(SUPERVISOR_ID))
+    await page.goto(f"{desk.base_url}/overview")
+    total = page.locator("#plan tr.plan-row.total").last
+    planned = int(await total.locator("td.planned").inner_text())
+    done = int(await total.locator("td.done").inner_text())
+    async with page.expect_navigation():
+        await page.click("#nav-briefing")
+    async with page.expect_download() as waiting:
+        await page.click("a#xlsx")
+    download = await waiting.value
+    assert download.suggested_filename.endswith(".xlsx")
+    data = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    book = await asyncio.to_thread(load_workbook, io.BytesIO(data))
+    assert book.sheetnames == ["汇总", "信贷员", "风险预警", "情况变差", "采取措施"]
+    summary = await _summary(data)
+    assert summary["范围"] == "城东支行团队（主管：刘主管）"
+    assert (summary["计划回访"], summary["计划已完成"]) == (planned, done) and planned > 0 and done == 3
+    assert summary["本月结束的回访"] == 3 and summary["结果：已完成"] == 3
+    assert (summary["风险预警"], summary["有预警的借款人"]) == (2, 1)  # B001: business worse, repayment pressure
+    assert (summary["措施：退回补充"], summary["措施：信贷员已答复"], summary["措施：审核通过"]) == (1, 1, 2)
+    officers = {row[0]: row[3] for row in book["信贷员"].iter_rows(min_row=2, values_only=True)}
+    assert officers == {"王磊": 2, "陈静": 1}
+    flags = {(row[1], row[3]) for row in book["风险预警"].iter_rows(min_row=2, values_only=True)}
+    assert flags == {("repayment_pressure_high", "B001"), ("business_worse", "B001")}
+    actions = [row for row in book["采取措施"].iter_rows(min_row=2, values_only=True)]
+    assert any(row[0] == "退回补充" and "请补拍门头照片" in str(row[7]) for row in actions)
+
+    other = await sign_in(theirs, await desk.telegram_link(OTHER_SUPERVISOR_ID))
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    west = await theirs.request.get(f"{desk.base_url}/briefing.xlsx?month={month}")
+    assert west.ok and (await _summary(await west.body()))["本月结束的回访"] == 1  # 孙平's only
+    walled = await other.goto(f"{desk.base_url}/briefing?month={month}&team={desk.visits.user_ids['刘主管']}")
+    assert walled is not None and walled.status == 404

@@ -10,11 +10,12 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.app import services
-from bot.desk import Actor
+from bot.desk import Actor, planning
 from bot.desk.files import keep
 from bot.settings import Settings
 from dialogs.answers import Reply
@@ -65,7 +66,7 @@ PHOTO = png()
 
 @dataclass(frozen=True)
 class Planted:
-    """What the tests look for: the visits by role, the officers' user ids."""
+    """What the tests look for: the visits by role, the staff's user ids."""
 
     risky: int
     """王磊's phone visit to B001 with a high-risk flag."""
@@ -75,25 +76,37 @@ class Planted:
     """陈静's calm phone visit to B002 (the one approved)."""
     west: int
     """孙平's visit to B006 (城西支行): never shown to 城东支行's supervisor."""
-    officer_ids: dict[str, int]
-    """User ids by name: 王磊, 陈静, 孙平."""
+    user_ids: dict[str, int]
+    """Staff's user ids by name: 王磊, 陈静, 孙平 (officers), 刘主管, 赵主管 (supervisors)."""
 
 
-async def plant(settings: Settings) -> Planted:
-    """Add 孙平 to 城西支行 with one borrower, then record the four visits through the core."""
+async def add_west_team(settings: Settings) -> None:
+    """孙平 joins 城西支行 (赵主管's team, made by the harness) and takes over one demo borrower."""
     async with planted.transaction(settings.database_url) as session:
         sun = await planted.user(session, "孙平", "officer", WEST_TEAM, telegram_id=WEST_OFFICER_ID)
         borrower = await session.scalar(select(Borrower).where(Borrower.code == WEST_BORROWER))
         assert borrower is not None
         borrower.officer_id = sun.id
-        rows = (await session.execute(select(User.name, User.id).where(User.role == "officer"))).all()
+
+
+async def plan_month(settings: Settings) -> None:
+    """This month's plan, as ``visitbot plan YYYY-MM --seed 11`` makes it: the visits then fulfil its entries."""
+    async with services(settings) as svc:
+        month = svc.clock.now().astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m")
+        await planning.make_plan(svc.sessions, svc.settings, svc.clock, month, seed=11)
+
+
+async def plant(settings: Settings) -> Planted:
+    """Record the four visits through the core (after :func:`add_west_team`)."""
+    async with planted.transaction(settings.database_url) as session:
+        rows = (await session.execute(select(User.name, User.id).where(User.role.in_(("officer", "supervisor"))))).all()
         ids = {name: user_id for name, user_id in rows}
     return Planted(
         risky=await phone_visit(settings, "B001", ids["王磊"], RISKY),
         onsite=await onsite_visit(settings, "B005", ids["王磊"]),
         calm=await phone_visit(settings, "B002", ids["陈静"], CALM),
         west=await phone_visit(settings, WEST_BORROWER, ids["孙平"], CALM),
-        officer_ids=ids,
+        user_ids=ids,
     )
 
 
