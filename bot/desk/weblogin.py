@@ -116,6 +116,7 @@ class WebLogins:
         now = self.clock.now()
         expires = now + timedelta(minutes=self.settings.web_link_minutes)
         await store.add_login(session, user.id, key_hash(token), now=now, expires_at=expires)
+        await store.purge_web(session, before=now - timedelta(days=1))  # links and sessions a day past their end
         await audit.record(session, "web_link_issued", now=now, user=user)
         return self.url(token)
 
