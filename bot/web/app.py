@@ -67,6 +67,7 @@ def build_app(services: Services, *, files: FileStore | None = None, own_service
         Route("/visits/{visit_id}/files/{attachment_id}", pages.visit_photo),
         Route("/visits/{visit_id}/approve", pages.approve, methods=["POST"]),
         Route("/visits/{visit_id}/return", pages.send_back, methods=["POST"]),
+        Route("/visits/{visit_id}/reply", pages.reply, methods=["POST"]),
         Route("/overview", reports.overview),
         Route("/briefing", reports.briefing),
         Route("/briefing.xlsx", reports.briefing_download),

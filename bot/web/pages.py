@@ -32,7 +32,7 @@ from dialogs.i18n import LOCALES, message
 from dialogs.schema import Outcome
 from storage import repositories as repo
 
-__all__ = ["approve", "home", "login", "logout", "queue", "send_back", "set_language", "visit", "visit_photo"]
+__all__ = ["approve", "home", "login", "logout", "queue", "reply", "send_back", "set_language", "visit", "visit_photo"]
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +268,7 @@ async def visit(request: Request) -> Response:
         finished=shown(record["finished_at"], p.zone, named=False),
         can_approve=ReviewAction.APPROVE in shown_page.actions,
         can_send_back=ReviewAction.SEND_BACK in shown_page.actions,
+        can_reply=ReviewAction.REPLY in shown_page.actions,
         next_visit=await _next_waiting(p, visit_id),
     )  # fmt: skip
 
@@ -306,6 +307,9 @@ async def _review_post(request: Request, action: ReviewAction) -> Response:
         if action is ReviewAction.APPROVE:
             await reviews.approve(visit_id, user, locale=p.locale)
             text = message("web_approved", p.locale, id=visit_id)
+        elif action is ReviewAction.REPLY:
+            await reviews.reply(visit_id, user, str(form.get("text", "")), locale=p.locale)
+            text = message("web_replied", p.locale, id=visit_id)
         else:
             await reviews.send_back(visit_id, user, str(form.get("comment", "")), locale=p.locale)
             text = message("web_returned", p.locale, id=visit_id)
@@ -319,6 +323,11 @@ async def _review_post(request: Request, action: ReviewAction) -> Response:
 async def approve(request: Request) -> Response:
     """POST ``/visits/{id}/approve``: approve through the core, then back to the page with what happened."""
     return await _review_post(request, ReviewAction.APPROVE)
+
+
+async def reply(request: Request) -> Response:
+    """POST ``/visits/{id}/reply``: the visit's officer answers the comment (as ``/reply`` on Telegram)."""
+    return await _review_post(request, ReviewAction.REPLY)
 
 
 async def send_back(request: Request) -> Response:

@@ -114,6 +114,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "回访 #{id} 已退回，意见已发送给信贷员。",
         "en": "Visit #{id} sent back; your comment goes to the officer.",
     },
+    "web_reply": {"zh-CN": "回复主管", "en": "Answer the supervisor"},
+    "web_reply_placeholder": {"zh-CN": "您的说明（会发送给主管）", "en": "Your answer (goes to the supervisor)"},
+    "web_replied": {
+        "zh-CN": "对回访 #{id} 的说明已发送给主管。",
+        "en": "Your answer about visit #{id} went to the supervisor.",
+    },
     "web_keys_visit": {
         "zh-CN": "快捷键：a 通过，r 填写退回意见，j/n 下一条",
         "en": "Keys: a approves, r writes a comment to send back, j/n next visit",

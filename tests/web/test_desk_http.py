@@ -299,6 +299,24 @@ def test_sending_back_queues_the_officers_notice(world: World) -> None:
     assert high in queue_ids(world.client.get("/queue?review=answered").text)
 
 
+def test_an_officer_answers_a_returned_visit_on_the_page(world: World) -> None:
+    high = world.visits["high"]
+    world.sign_in("刘主管")
+    csrf = world.csrf(f"/visits/{high}")
+    world.client.post(f"/visits/{high}/return", data={"csrf": csrf, "comment": "请补充照片"})
+    world.sign_in("王磊")
+    page = world.client.get(f"/visits/{high}")
+    assert 'id="reply"' in page.text and 'id="approve"' not in page.text
+    csrf = world.csrf(f"/visits/{high}")
+    assert world.client.post(f"/visits/{high}/reply", data={"text": "已补"}).status_code == 403
+    answered = world.client.post(f"/visits/{high}/reply", data={"csrf": csrf, "text": "照片已补拍"})
+    assert answered.status_code == 200 and "已发送给主管" in answered.text and 'id="reply"' not in answered.text
+    assert world.run(_review_status, world, high) == "answered"
+    assert "照片已补拍" in answered.text.split('id="review-history"')[1]
+    notices = [m for m in world.run(_outbox, world, high) if m.kind == "review_reply"]
+    assert [m.user_id for m in notices] == [3]  # the supervisor who sent it back
+
+
 def build_reviews(world: World):  # type: ignore[no-untyped-def]
     from bot.desk.review import ReviewDesk
 
