@@ -31,6 +31,7 @@ __all__ = ["briefing"]
 
 register(
     {
+        "briefing_col_total": {"zh-CN": "合计", "en": "total"},
         "briefing_help": {
             "zh-CN": "某月的回访工作简报：计划与完成、回访结果、风险预警及借款人、情况变差的借款人、采取的措施。",
             "en": "A month's visit briefing: plan vs done, outcomes, risk flags and their borrowers, borrowers "
@@ -103,7 +104,7 @@ def _officers(b: Briefing, locale: str) -> Table:
         cells = [o.officer_name, o.planned, o.planned_done, rate, o.visits, *(o.outcomes.get(c, 0) for c in codes)]
         table.add_row(*(Text(str(cell)) for cell in (*cells, o.flags, o.high_flags)))
     rate = f"{100 * b.planned_done // b.planned}%" if b.planned else "-"
-    total = [message("plan_col_total", locale), b.planned, b.planned_done, rate, b.visits]
+    total = [message("briefing_col_total", locale), b.planned, b.planned_done, rate, b.visits]
     total += [b.outcomes.get(c, 0) for c in codes]
     high = sum(kind.by_severity["high"] for kind in b.flags)
     table.add_row(*(Text(str(cell), style="bold") for cell in (*total, b.flag_count, high)))
