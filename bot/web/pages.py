@@ -214,10 +214,12 @@ async def visit(request: Request) -> Response:
         return refuse(p, 404, "web_not_found")
     record = shown_page.record
     locale = p.locale
+    photo_steps = {a["step"] for a in record["attachments"] if a["kind"] == "photo"}
     steps = [
         {
             "said": a["question"],
-            "raw": a["raw"],
+            # a photo's raw answer is the file store's key: the photo itself is shown below
+            "raw": message("web_photo_raw", locale) if a["step"] in photo_steps and not a["skipped"] else a["raw"],
             "parsed": a["display"] or ("" if a["value"] is None else str(a["value"])),
             "who": answered_by_label(a["answered_by"], locale) if a.get("answered_by") else "-",
             "skipped": a["skipped"],

@@ -92,6 +92,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "web_flag_step": {"zh-CN": "步骤 {step}", "en": "step {step}"},
     "web_section_photos": {"zh-CN": "照片", "en": "Photos"},
     "web_photo_alt": {"zh-CN": "照片：{step}", "en": "Photo: {step}"},
+    "web_photo_raw": {"zh-CN": "（照片，见下）", "en": "(a photo, below)"},
     "web_section_location": {"zh-CN": "位置", "en": "Location"},
     "web_no_location": {"zh-CN": "本次回访没有记录位置。", "en": "No location was recorded in this visit."},
     "web_address_on_file": {"zh-CN": "登记地址：{address}", "en": "Address on file: {address}"},

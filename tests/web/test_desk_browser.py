@@ -90,6 +90,8 @@ async def test_a_supervisor_signs_in_filters_opens_a_photo_and_sends_back(
     assert re.search(rf"/visits/{visits.onsite}/files/\d+$", await photo.get_attribute("src") or "")
     await photo.scroll_into_view_if_needed()
     assert await photo.evaluate("img => img.complete && img.naturalWidth") == 48  # the PNG kept, decoded
+    raws = await page.locator("#transcript .step .raw").all_inner_texts()
+    assert "（照片，见下）" in raws and not any(re.fullmatch(r"[0-9a-f/]{40,}\S*", r) for r in raws)  # no store key
     assert await page.locator("#location .coords").count() == 1  # where the on-site visit took place
     await page.screenshot(path=str(artefacts / "transcript.png"), full_page=True)
 
