@@ -180,6 +180,7 @@ class Visit(Base):
     __table_args__ = (
         Index("ix_visits_borrower_status", "borrower_id", "status"),
         Index("ix_visits_borrower_started", "borrower_id", "started_at"),
+        Index("ix_visits_finished_at", "finished_at"),  # the month's briefing and overview
         Index("ix_visits_review_queue", "status", "review_rank", "finished_at", "id"),  # the web desk's queue
         Index("ix_visits_officer_queue", "officer_id", "status", "review_rank", "finished_at", "id"),  # a team's
         # one open visit per borrower and script, even when two processes start one at once
