@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.postgres import scratch_database
+from bench.postgres import on_each_database
 from bot.desk import FixedClock
 from bot.desk.briefing import briefing_scope, make_briefing
 from bot.desk.briefing_xlsx import briefing_xlsx
 from bot.desk.overview import make_overview
 from storage.db import make_engine, make_sessionmaker
-from storage.migrate import upgrade
 from storage.models import Base
 
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
@@ -137,17 +134,7 @@ def main() -> None:
     parser.add_argument("--officers", type=int, default=200)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'briefing.db'}"
-            upgrade(url)
-            asyncio.run(one_database(url, args.visits, args.officers))
-    if args.only != "sqlite":
-        try:
-            with scratch_database() as url:
-                asyncio.run(one_database(url, args.visits, args.officers))
-        except OSError as exc:
-            print(f"postgresql: skipped ({exc})")
+    on_each_database(lambda url: asyncio.run(one_database(url, args.visits, args.officers)), args.only)
 
 
 if __name__ == "__main__":

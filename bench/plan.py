@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.postgres import scratch_database
+from bench.postgres import on_each_database
 from bot.desk import FixedClock
 from bot.desk.planning import make_plan
 from bot.settings import Settings
 from storage.db import make_engine, make_sessionmaker
-from storage.migrate import upgrade
 from storage.models import Base, PlanEntry
 
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
@@ -159,17 +156,7 @@ def main() -> None:
     parser.add_argument("--officers", type=int, default=200)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'plan.db'}"
-            upgrade(url)
-            asyncio.run(one_database(url, args.loans, args.officers))
-    if args.only != "sqlite":
-        try:
-            with scratch_database() as url:
-                asyncio.run(one_database(url, args.loans, args.officers))
-        except OSError as exc:
-            print(f"postgresql: skipped ({exc})")
+    on_each_database(lambda url: asyncio.run(one_database(url, args.loans, args.officers)), args.only)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -15,7 +17,7 @@ from sqlalchemy.engine import make_url
 from storage.db import create_database, make_engine
 from storage.migrate import upgrade
 
-__all__ = ["PG_SERVER", "scratch_database"]
+__all__ = ["PG_SERVER", "on_each_database", "scratch_database"]
 
 PG_SERVER = os.environ.get("VISITBOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
@@ -40,3 +42,19 @@ def scratch_database() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def on_each_database(run: Callable[[str], None], only: str | None = None) -> None:
+    """``run(url)`` on a fresh SQLite file, then on a scratch PostgreSQL database (``only``: one of them);
+    PostgreSQL unreachable: said and skipped."""
+    if only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            upgrade(url)
+            run(url)
+    if only != "sqlite":
+        try:
+            with scratch_database() as url:
+                run(url)
+        except OSError as exc:
+            print(f"postgresql: skipped ({exc})")

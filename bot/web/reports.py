@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.desk.briefing import briefing_scope, make_briefing, team_choices
+from bot.desk.briefing import Briefing, briefing_scope, make_briefing, team_choices
 from bot.desk.briefing_scope import BriefingScope
 from bot.desk.briefing_xlsx import SHEETS, briefing_xlsx, scope_label, sheet_rows
 from bot.desk.errors import NotFound
@@ -190,15 +190,23 @@ async def overview(request: Request) -> Response:
     return render(p, "overview.html", here=f"/overview?{form['query']}", **form, **_overview_page(p, ov))
 
 
-async def briefing(request: Request) -> Response:
-    """``/briefing?month=YYYY-MM[&team=ID]``: the monthly briefing as a printable page."""
+async def _briefing_of(request: Request) -> tuple[Page, BriefingScope, Briefing] | Response:
+    """The reader's page, the month and team asked for, and its briefing; or the refusal to show."""
     p = await page(request)
     if p.visitor is None:
         return refuse(p, 401, "web_sign_in_needed")
     scope = await _scope(p)
     if isinstance(scope, Response):
         return scope
-    made = await make_briefing(desk_of(request).services.sessions, scope)
+    return p, scope, await make_briefing(desk_of(request).services.sessions, scope)
+
+
+async def briefing(request: Request) -> Response:
+    """``/briefing?month=YYYY-MM[&team=ID]``: the monthly briefing as a printable page."""
+    found = await _briefing_of(request)
+    if isinstance(found, Response):
+        return found
+    p, scope, made = found
     sheets = sheet_rows(made, p.locale)
     tables = [
         {"name": name, "title": message(f"briefing_sheet_{name}", p.locale), "head": sheets[name][0],
@@ -219,13 +227,10 @@ def _cell(value: Any, zone: str) -> str:
 
 async def briefing_download(request: Request) -> Response:
     """``/briefing.xlsx?month=YYYY-MM[&team=ID]``: the same briefing as a workbook."""
-    p = await page(request)
-    if p.visitor is None:
-        return refuse(p, 401, "web_sign_in_needed")
-    scope = await _scope(p)
-    if isinstance(scope, Response):
-        return scope
-    made = await make_briefing(desk_of(request).services.sessions, scope)
+    found = await _briefing_of(request)
+    if isinstance(found, Response):
+        return found
+    p, scope, made = found
     data = briefing_xlsx(made, p.locale)
     name = f"briefing-{scope.month}" + (f"-team{scope.supervisor_id}" if scope.supervisor_id else "") + ".xlsx"
     headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
