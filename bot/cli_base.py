@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,11 +32,11 @@ from bot.app import Services, services
 from bot.cli_locale import cli_locale, configured_locale, localize_typer
 from bot.console import ConsoleStopped, UnknownLocale
 from bot.desk import NotFound
-from bot.logs import install_masking, mask
+from bot.logs import install_masking, mask, setup_logging
 from bot.settings import Settings
 from dialogs.errors import DialogError, InvalidAnswer
 from dialogs.i18n import LOCALES, message, register
-from storage.db import DatabaseUnavailable, check_connection, database_problem, is_sqlite
+from storage.db import DatabaseUnavailable, check_connection, database_problem, is_sqlite, make_engine
 from storage.migrate import upgrade
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "out",
     "print_table",
     "read_utf8",
+    "ready_to_serve",
     "report_error",
     "run",
     "settings_or_exit",
@@ -56,6 +58,24 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+def ready_to_serve(url: str) -> None:
+    """Before a server starts (the bot, the web desk): logs on, an SQLite file migrated, and the database
+    reached once, so a wrong URL or a server that is down is one clear line, not a stack of them later."""
+    setup_logging(logging.INFO)
+    if is_sqlite(url):
+        upgrade(url)
+    asyncio.run(_probe(url))
+
+
+async def _probe(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await check_connection(engine, url)
+    finally:
+        await engine.dispose()
+
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated
 
 import typer
 
 from bot.app import make_services
-from bot.cli_base import CommandError, h, settings_or_exit
-from bot.logs import setup_logging
+from bot.cli_base import CommandError, h, ready_to_serve, settings_or_exit
 from dialogs.i18n import message, register
-from storage.db import check_connection, is_sqlite, make_engine
-from storage.migrate import upgrade
 
 __all__ = ["bot"]
 
@@ -49,10 +44,7 @@ def bot(
 
     from bot.telegram.app import build_application
 
-    setup_logging(logging.INFO)
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    asyncio.run(_probe(settings.database_url))
+    ready_to_serve(settings.database_url)
     svc = make_services(settings)
     application = build_application(svc)
     if not webhook:
@@ -71,12 +63,3 @@ def bot(
         allowed_updates=Update.ALL_TYPES,
         drop_pending_updates=False,
     )
-
-
-async def _probe(url: str) -> None:
-    """Connect to the database once before starting, so a wrong URL or a server that is down is one clear line."""
-    engine = make_engine(url)
-    try:
-        await check_connection(engine, url)
-    finally:
-        await engine.dispose()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated
 
 import typer
 
 from bot.app import Services
-from bot.cli_base import CommandError, cli_locale, h, out, run, settings_or_exit
+from bot.cli_base import CommandError, cli_locale, h, out, ready_to_serve, run, settings_or_exit
 from bot.desk.weblogin import LoginRefused, WebLogins
-from bot.logs import setup_logging
 from dialogs.i18n import message, register
-from storage.db import check_connection, is_sqlite, make_engine
-from storage.migrate import upgrade
+from storage.db import is_sqlite
 
 __all__ = ["web", "web_link"]
 
@@ -59,10 +55,7 @@ def web(
         raise CommandError(message("web_workers_sqlite", locale, workers=workers), code=2)
     import uvicorn  # the server loads when the desk runs, not with every command
 
-    setup_logging(logging.INFO)
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    asyncio.run(_probe(settings.database_url))
+    ready_to_serve(settings.database_url)
     out.print(message("web_serving", locale, url=settings.web_url), markup=False)
     uvicorn.run(
         "bot.web.app:make_app",
@@ -74,15 +67,6 @@ def web(
         log_config=None,
         access_log=False,
     )
-
-
-async def _probe(url: str) -> None:
-    """Connect once before serving, so a wrong URL or a server that is down is one clear line."""
-    engine = make_engine(url)
-    try:
-        await check_connection(engine, url)
-    finally:
-        await engine.dispose()
 
 
 def web_link(telegram_id: Annotated[int, typer.Argument(help=h("web_help_telegram_id"))]) -> None:

@@ -49,3 +49,23 @@ async def walk(settings: Settings, code: str, script: str | None, answers: list[
             reply = await svc.desk.act(visit.visit_id, event, actor=actor, said=text)
             assert reply.turn.error is None, reply.turn.error
         assert reply.turn.finished
+
+
+RISKY = [
+    "是本人",
+    "记得",
+    "差",
+    "销量下滑",
+    "压力很大",
+    "否",
+    "否",
+    "按约定用途使用",
+    "/skip",
+    "/skip",
+    "否",
+    "否",
+    "否",
+]
+"""Answers to the default phone visit whose repayment pressure raises a high-risk flag."""
+CALM = ["是本人", "记得", "好", "否", "否", "按约定用途使用", "/skip", "/skip", "否", "否", "否"]
+"""Answers to the phone visit without a flag."""

@@ -23,31 +23,13 @@ from dialogs.engine import Event, Skip, Submit
 from dialogs.schema import AnswerKind
 from storage.models import Borrower, User
 from tests.bot import planted
+from tests.desks import CALM, RISKY
 
 WEST_TEAM = "城西支行"
 WEST_OFFICER_ID = 7004
 """孙平's Telegram id (the other team's officer)."""
 WEST_BORROWER = "B006"
 """The demo borrower handed to 孙平."""
-
-RISKY = [
-    "是本人",
-    "记得",
-    "差",
-    "销量下滑",
-    "压力很大",
-    "否",
-    "否",
-    "按约定用途使用",
-    "/skip",
-    "/skip",
-    "否",
-    "否",
-    "否",
-]
-"""A phone visit whose repayment pressure raises a high-risk flag."""
-CALM = ["是本人", "记得", "好", "否", "否", "按约定用途使用", "/skip", "/skip", "否", "否", "否"]
-"""A phone visit without a flag."""
 
 
 def png(width: int = 48, height: int = 32) -> bytes:

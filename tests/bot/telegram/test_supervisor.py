@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from tests.bot.telegram.harness import OFFICER_ID, OTHER_SUPERVISOR_ID, SUPERVISOR_ID, running
 from tests.botapi import BotApiDouble, FakeUser
+from tests.desks import CALM, RISKY
 
 
 async def visit(officer: FakeUser, code: str, answers: list[str]) -> None:
@@ -23,24 +24,6 @@ async def visit(officer: FakeUser, code: str, answers: list[str]) -> None:
         else:
             await officer.send(answer)
     await officer.wait_for_message("回访结束")
-
-
-RISKY = [
-    "是本人",
-    "记得",
-    "差",
-    "销量下滑",
-    "压力很大",
-    "否",
-    "否",
-    "按约定用途使用",
-    "/skip",
-    "/skip",
-    "否",
-    "否",
-    "否",
-]
-CALM = ["是本人", "记得", "好", "否", "否", "按约定用途使用", "/skip", "/skip", "否", "否", "否"]
 
 
 async def test_alert_review_and_export(double: BotApiDouble, env: dict[str, str], tmp_path: Path) -> None:
