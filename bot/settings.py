@@ -71,6 +71,32 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=1, le=65535, description="Port ``visitbot web`` listens on.")
     web_link_minutes: int = Field(default=15, ge=1, description="Minutes a one-time login link stays valid.")
     web_session_hours: float = Field(default=12.0, gt=0, description="Hours a browser stays signed in.")
+    # -- promises to pay (bot/desk/promises.py): followed up on the day, judged from imported repayments
+    promise_grace_days: int = Field(
+        default=1, ge=0, description="Days after the promised date before an unpaid promise counts as broken."
+    )
+    # -- visits that cannot be faked (形式化, bot/desk/quality.py): the quality flags' thresholds
+    quality_min_answer_seconds: float = Field(
+        default=3.0, ge=0, description="An answer given sooner than this after its question counts as too fast."
+    )
+    quality_fast_share: float = Field(
+        default=0.5, gt=0, le=1, description="The share of too-fast answers that flags a visit as implausibly fast."
+    )
+    quality_min_visit_seconds: float = Field(
+        default=60.0, ge=0, description="A whole visit (first to last answer) shorter than this is implausibly fast."
+    )
+    quality_min_answers: int = Field(
+        default=4, ge=1, description="Visits with fewer answers are not judged fast, all-first or copied."
+    )
+    quality_photo_distance: int = Field(
+        default=3, ge=0, le=3, description="Bits two photos' perceptual hashes may differ by and count as one photo."
+    )
+    quality_max_distance_km: float = Field(
+        default=1.0, gt=0, description="An on-site visit located farther than this from the address on file is flagged."
+    )
+    quality_max_speed_kmh: float = Field(
+        default=120.0, gt=0, description="Two on-site visits of one officer needing more speed than this: impossible."
+    )
     # -- the file store (photos given as answers); a local folder by default
     files_dir: str = Field(default="./visitbot-files", description="Folder where photos and files are kept.")
     # -- data care

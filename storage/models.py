@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -34,12 +35,15 @@ __all__ = [
     "ChatSession",
     "Consent",
     "ContactRefusal",
+    "Correction",
     "Dispute",
     "Invite",
     "Loan",
     "OutboxMessage",
     "PlanEntry",
     "ProcessedUpdate",
+    "Promise",
+    "ReliefRequest",
     "Repayment",
     "RiskFlag",
     "ScriptVersion",
@@ -134,6 +138,9 @@ class Borrower(Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(Stamp)
     opt_out_reason: Mapped[str | None] = mapped_column(String(200))
     preferred_channel: Mapped[str | None] = mapped_column(String(40))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    """The address on file as coordinates (WGS84, from the loan book): on-site visits are checked against it."""
+    longitude: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
 
     officer: Mapped[User | None] = relationship(lazy="joined")
@@ -219,6 +226,11 @@ class Visit(Base):
     """The review queue's order, set when the visit finishes (its flags no longer change): lower comes first;
     ``(3 - worst live severity) * 1000 + (999 - live high flags)`` (:func:`storage.web.rank_for_review`)."""
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    respondent_id: Mapped[int | None] = mapped_column(BigInteger)
+    """The Telegram account that answered a borrower's own check-in (compared with the one of last time)."""
+    measures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the script says to remember of this visit for the next (``remember:``), set when it finishes:
+    cross-visit risk rules compare a visit's measures with the borrower's earlier visits' ones."""
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 - SQLAlchemy's declared type
 
@@ -274,6 +286,15 @@ class RiskFlag(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     raised_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(Stamp)
+    kind: Mapped[str] = mapped_column(String(16), default="answer", server_default=text("'answer'"))
+    """``answer`` (a step's rule on its answer), ``history`` (a cross-visit rule: this visit against earlier
+    ones and the loan), ``quality`` (形式化: a visit that looks made up), ``promise`` (a broken promise to pay)."""
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What made the flag: the rule, both values and both visits (history), the figures (quality)."""
+    explained_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """A supervisor explained it (the reason in ``explanation``, the act in the audit log): no longer counts."""
+    explained_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    explanation: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessedUpdate(Base):
@@ -453,6 +474,14 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(80))
+    phash: Mapped[str | None] = mapped_column(String(16))
+    """The photo's perceptual hash (imagehash.phash, 64 bits as hex): a photo reused across visits is found
+    by it even re-encoded or resized. ``phash_0..3`` are its four 16-bit quarters, indexed: two hashes within
+    3 bits of each other share at least one quarter, so candidates are found by index, not by a scan."""
+    phash_0: Mapped[int | None] = mapped_column(Integer, index=True)
+    phash_1: Mapped[int | None] = mapped_column(Integer, index=True)
+    phash_2: Mapped[int | None] = mapped_column(Integer, index=True)
+    phash_3: Mapped[int | None] = mapped_column(Integer, index=True)
     source_ref: Mapped[str | None] = mapped_column(String(255))
     """Where it came from (a Telegram file_id, a console path)."""
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
@@ -551,3 +580,86 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(Stamp, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(Stamp)
     """Signed out (or ended by an admin): the cookie no longer works."""
+
+
+class Promise(Base):
+    """A promise to pay (承诺还款) made in a visit: a date and an amount, followed up and judged kept or broken.
+
+    ``status``: ``pending`` until decided from imported repayments (``kept``: paid enough by the date;
+    ``broken``: the date passed without it). The borrower's own "paid" answer sets ``claimed_paid_at``
+    only: unverified until a repayment confirms it.
+    """
+
+    __tablename__ = "promises"
+    __table_args__ = (Index("ix_promises_status_promised", "status", "promised_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    promised_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    made_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    """What the repayments showed paid between the promise and its date (when decided)."""
+    decided_at: Mapped[datetime | None] = mapped_column(Stamp)
+    followed_up_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """When the follow-up (a self-service check-in or an officer task) was queued."""
+    follow_up_task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    claimed_paid_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """The borrower said they paid (self-service): unverified until a repayment confirms it."""
+    claim_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
+
+    borrower: Mapped[Borrower] = relationship(lazy="joined")
+
+
+class ReliefRequest(Base):
+    """A hardship request (展期 extension or 分期 instalments) made in a visit, for a supervisor to decide."""
+
+    __tablename__ = "relief_requests"
+    __table_args__ = (Index("ix_relief_requests_status", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrowers.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    """``extension`` or ``instalments``."""
+    terms: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``approved`` or ``declined``."""
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(Stamp)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    borrower: Mapped[Borrower] = relationship(lazy="joined")
+
+
+class Correction(Base):
+    """A finished visit's answer changed after the fact: old and new value, who, why (更正记录).
+
+    The answer row holds the current value; the corrections of a visit, in order, are its history:
+    ``version`` counts them (the record as first given is version 1, after the first correction 2).
+    """
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id", ondelete="SET NULL"))
+    step_id: Mapped[str] = mapped_column(String(40))
+    old_raw: Mapped[str] = mapped_column(Text)
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    old_display: Mapped[str] = mapped_column(Text, default="")
+    new_raw: Mapped[str] = mapped_column(Text)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_display: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer)

@@ -251,15 +251,26 @@ async def add_answer(
     return answer
 
 
-async def add_flag(session: AsyncSession, visit_id: int, raised: FlagRaised, *, at: datetime) -> RiskFlag:
-    """Keep a risk flag the engine raised."""
+async def add_flag(
+    session: AsyncSession,
+    visit_id: int,
+    raised: FlagRaised,
+    *,
+    at: datetime,
+    kind: str = "answer",
+    evidence: dict[str, Any] | None = None,
+) -> RiskFlag:
+    """Keep a risk flag: one the engine raised on an answer (``kind`` ``answer``), or one the desk judged on
+    the whole visit (``history``, ``quality``, ``promise``) with its ``evidence``."""
     flag = RiskFlag(
         visit_id=visit_id,
         code=raised.flag,
         severity=raised.severity.value,
-        step_id=raised.step,
+        step_id=raised.step or None,
         note=raised.note,
         raised_at=at,
+        kind=kind,
+        evidence=evidence,
     )
     session.add(flag)
     return flag
@@ -289,7 +300,10 @@ async def undo_answer(
     if newest is not None:
         newest.undone_at = now
     raised = select(RiskFlag).where(
-        RiskFlag.visit_id == visit_id, RiskFlag.step_id == step_id, RiskFlag.cleared_at.is_(None)
+        RiskFlag.visit_id == visit_id,
+        RiskFlag.step_id == step_id,
+        RiskFlag.cleared_at.is_(None),
+        RiskFlag.kind == "answer",
     )
     remaining = list((await session.scalars(raised.order_by(RiskFlag.id.desc()))).all())
     for code in flags if flags is not None else [f.code for f in remaining]:

@@ -123,8 +123,10 @@ def rank_parts(rank: int | None) -> tuple[str | None, int]:
 
 
 async def rank_for_review(session: AsyncSession, visit_id: int) -> int:
-    """The review rank of a visit from its live flags now (set it on ``Visit.review_rank`` when it finishes)."""
-    live = (RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None))
+    """The review rank of a visit from its live flags now: set on ``Visit.review_rank`` when it finishes and
+    again whenever its flags change (a correction, a flag explained, a broken promise). Explained flags
+    no longer count."""
+    live = (RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None), RiskFlag.explained_at.is_(None))
     worst = await session.scalar(select(func.max(_RANK)).where(*live))
     high = await session.scalar(select(func.count(RiskFlag.id)).where(*live, RiskFlag.severity == "high"))
     return review_rank(_SEVERITY.get(int(worst or 0)), int(high or 0))

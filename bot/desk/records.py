@@ -70,9 +70,16 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
         {
             "code": f.code,
             "severity": f.severity,
+            "kind": f.kind,  # answer, history (cross-visit), quality (形式化), promise
             "step": f.step_id,
             "note": f.note,
             "raised_at": _iso(f.raised_at),
+            "evidence": f.evidence,  # the rule, both values and both visits; the figures of a quality flag
+            "explained": (
+                {"at": _iso(f.explained_at), "by": f.explained_by, "reason": f.explanation}
+                if f.explained_at is not None
+                else None
+            ),
         }
         for f in await repo.visit_flags(session, visit.id)
     ]

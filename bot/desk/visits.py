@@ -23,6 +23,7 @@ from bot.desk.contact import ContactWindow
 from bot.desk.errors import NotFound
 from bot.desk.facts import VisitFacts
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
+from bot.desk.judging import judge_visit
 from bot.desk.planning import fulfil_plan
 from bot.desk.review import INITIAL_REVIEW
 from bot.settings import Settings
@@ -362,7 +363,10 @@ class VisitDesk:
                 await self._finish(session, visit, record, reply, actor)
         visit.state = state.to_json()
         visit.step = None if state.finished else state.step
-        if visit.status == "finished" and visit.review_rank is None:  # its place in the web desk's review queue
+        if any(isinstance(record, VisitEnded) for record in turn.records):  # judged whole (bot.desk.judging):
+            # cross-visit and quality flags, and its place in the web desk's review queue
+            reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
+        if visit.status == "finished" and visit.review_rank is None:
             visit.review_rank = await rank_for_review(session, visit.id)
         for line in turn_lines(turn):
             await repo.add_transcript(session, visit.id, "out", line, actor="bot")

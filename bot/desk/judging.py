@@ -1,0 +1,87 @@
+"""Flags judged on a whole visit, not on one answer: kept in step with the visit whenever it changes.
+
+When a visit finishes (and again after a correction) the desk asks two judges:
+
+- :mod:`bot.desk.history_rules`: the script's cross-visit rules (``across_visits:``), this visit's
+  measures against the same borrower's earlier visits and the loan (flag kind ``history``);
+- :mod:`bot.desk.quality`: visits that look made up (形式化: too fast, all first options, copied, a
+  reused photo, far from the address, an impossible sequence; flag kind ``quality``).
+
+Each judge returns what holds now; :func:`sync_flags` makes the stored flags of that kind match it
+(new ones raised, ones that no longer hold cleared, a flag still holding keeps its explanation), and
+the visit's place in the review queue is recomputed (:func:`storage.web.rank_for_review`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.settings import Settings
+from dialogs.engine import FlagRaised, VisitEngine
+from dialogs.schema import Severity
+from storage import repositories as repo
+from storage.models import RiskFlag, Visit
+from storage.web import rank_for_review
+
+__all__ = ["Judged", "judge_visit", "refresh_rank", "sync_flags"]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A flag a judge finds holding on a visit, with what shows it (both values, both visits, the figures)."""
+
+    code: str
+    severity: Severity
+    note: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    step: str | None = None
+
+
+async def sync_flags(
+    session: AsyncSession, visit: Visit, kind: str, judged: Sequence[Judged], *, now: datetime
+) -> list[FlagRaised]:
+    """Make ``visit``'s live flags of ``kind`` be ``judged``; returns the flags newly raised (for alerts)."""
+    query = select(RiskFlag).where(RiskFlag.visit_id == visit.id, RiskFlag.kind == kind, RiskFlag.cleared_at.is_(None))
+    live = {flag.code: flag for flag in (await session.scalars(query)).all()}
+    wanted = {j.code: j for j in judged}
+    for code, gone in live.items():
+        if code not in wanted:
+            gone.cleared_at = now
+    raised: list[FlagRaised] = []
+    for code, j in wanted.items():
+        flag = live.get(code)
+        if flag is not None:  # still holds: the newest evidence, the explanation (if any) kept
+            flag.evidence, flag.severity, flag.note = j.evidence, j.severity.value, j.note
+            continue
+        record = FlagRaised(j.code, j.severity, j.step or "", j.note)
+        await repo.add_flag(session, visit.id, record, at=now, kind=kind, evidence=j.evidence)
+        raised.append(record)
+    await session.flush()
+    return raised
+
+
+async def refresh_rank(session: AsyncSession, visit: Visit) -> None:
+    """A finished visit's place in the review queue after its flags changed."""
+    await session.flush()
+    if visit.status == "finished":
+        visit.review_rank = await rank_for_review(session, visit.id)
+
+
+async def judge_visit(
+    session: AsyncSession, visit: Visit, engine: VisitEngine, settings: Settings, *, now: datetime
+) -> list[FlagRaised]:
+    """Judge a finished visit (again): history and quality flags in step, its review rank recomputed."""
+    from bot.desk import history_rules, quality  # each judge imports the desk's own modules
+
+    across = await history_rules.judge(session, visit, engine, now=now)
+    raised = await sync_flags(session, visit, "history", across, now=now)
+    made_up = await quality.judge(session, visit, settings, now=now)
+    raised += await sync_flags(session, visit, "quality", made_up, now=now)
+    await refresh_rank(session, visit)
+    return raised
