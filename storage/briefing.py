@@ -14,7 +14,18 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Answer, AuditEntry, Borrower, Dispute, Loan, RiskFlag, Task, User, Visit, WatchFlag
+from storage.models import (
+    Answer,
+    AuditEntry,
+    Borrower,
+    Dispute,
+    Loan,
+    ReliefRequest,
+    RiskFlag,
+    User,
+    Visit,
+    WatchFlag,
+)
 
 __all__ = [
     "REVIEW_ACTIONS",
@@ -196,16 +207,37 @@ async def review_events(
 
 async def relief_requests(
     session: AsyncSession, scope: Scope, since: datetime, until: datetime
-) -> list[tuple[datetime, int | None, str, str, int | None, str, datetime | None]]:
-    """(asked at, visit, borrower code, name, officer, note, done at) of the relief requests made in the month."""
+) -> list[tuple[datetime, int | None, str, str, int | None, str, str | None, str, datetime | None, str | None, str]]:
+    """Hardship requests made or decided in the month: (asked at, visit, borrower code, name, officer, kind,
+    terms, status, decided at, decided by, reason)."""
+    decider = aliased(User)
     query = (
-        select(Task.created_at, Task.visit_id, Borrower.code, Borrower.name, Task.officer_id, Task.note, Task.done_at)
-        .join(Borrower, Borrower.id == Task.borrower_id)
-        .where(Task.kind == "relief", *_officer_in(Task.officer_id, scope))
-        .order_by(Task.created_at, Task.id)
+        select(
+            ReliefRequest.requested_at,
+            ReliefRequest.visit_id,
+            Borrower.code,
+            Borrower.name,
+            ReliefRequest.officer_id,
+            ReliefRequest.kind,
+            ReliefRequest.terms,
+            ReliefRequest.status,
+            ReliefRequest.decided_at,
+            decider.name,
+            ReliefRequest.reason,
+        )
+        .join(Borrower, Borrower.id == ReliefRequest.borrower_id)
+        .outerjoin(decider, decider.id == ReliefRequest.decided_by)
+        .where(
+            or_(
+                (ReliefRequest.requested_at >= since) & (ReliefRequest.requested_at < until),
+                (ReliefRequest.decided_at >= since) & (ReliefRequest.decided_at < until),
+            ),
+            *_officer_in(ReliefRequest.officer_id, scope),
+        )
+        .order_by(ReliefRequest.requested_at, ReliefRequest.id)
     )
-    rows = (await session.execute(query.where(*_within(Task.created_at, since, until)))).all()
-    return [(r[0], r[1], r[2], r[3], r[4], r[5] or "", r[6]) for r in rows]
+    rows = (await session.execute(query)).all()
+    return [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10] or "") for r in rows]
 
 
 async def disputes(

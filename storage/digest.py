@@ -258,8 +258,10 @@ async def returned_reviews(session: AsyncSession, officer_ids: Sequence[int]) ->
 
 
 async def tasks_of(session: AsyncSession, *, officer_id: int | None, include_done: bool) -> Sequence[Task]:
-    """Tasks (of one officer, or everyone's), open ones first and soonest first; done ones only when asked."""
-    query = select(Task)
+    """Tasks (of one officer, or everyone's), open ones first and soonest first; done ones only when asked.
+
+    Relief tasks of before migration 0011 are left out: they became hardship requests (``relief_requests``)."""
+    query = select(Task).where(Task.kind != "relief")
     if officer_id is not None:
         query = query.where(Task.officer_id == officer_id)
     if not include_done:

@@ -375,6 +375,8 @@ class ChatSession(Base):
     """The visit the mode is about (the one being sent back), not the visit the chat is on."""
     mode_message_id: Mapped[int | None] = mapped_column(BigInteger)
     """The message that asked for the mode's input (a reply to it is that input)."""
+    mode_ref: Mapped[int | None] = mapped_column(BigInteger)
+    """The record a mode is about when it is no visit (``relief_approve``/``relief_decline``: the request)."""
     updated_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow, onupdate=utcnow)
 
 

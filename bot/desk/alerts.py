@@ -7,7 +7,7 @@ A front-end's delivery worker sends them later (:mod:`bot.telegram.outbox` on Te
 - A high-severity flag alerts the team's supervisors and every admin at once (internal, no window).
 - An opt-out tells the visit's officer; a call-back task tells its officer, and a call-back with a
   time becomes a reminder held until that time, moved into the borrower's contact window (unless the
-  borrower asked for that very time); a relief request goes to the supervisors for approval.
+  borrower asked for that very time). A hardship request's notice to supervisors is :mod:`bot.desk.relief`'s.
 """
 
 from __future__ import annotations
@@ -44,10 +44,6 @@ register(
             "en": "📞 Please call {code} {name} back{due}. Why: {note} (visit #{visit})",
         },
         "alert_due": {"zh-CN": "（约定时间 {at}）", "en": " (agreed time {at})"},
-        "alert_task_relief": {
-            "zh-CN": "📝 待审批：客户 {code} {name} 申请 {note}（信贷员 {officer}，回访 #{visit}）",
-            "en": "📝 To approve: borrower {code} {name} asks for {note} (officer {officer}, visit #{visit})",
-        },
         "alert_reminder": {
             "zh-CN": "⏰ 该回电了：客户 {code} {name}（约定 {at}，回访 #{visit}）。发送 /visit {code} 开始。",
             "en": "⏰ Time to call back {code} {name} (agreed {at}, visit #{visit}). Send /visit {code} to start.",
@@ -152,14 +148,7 @@ async def _put(
 async def _queue_task(
     session: AsyncSession, visit: Visit, task: Task, facts: dict[str, object], now: datetime, window: ContactWindow
 ) -> list[OutboxMessage]:
-    """A relief request to the supervisors; a call-back notice to the officer, and its reminder when due."""
-    if task.kind == "relief":
-        team = visit.officer.team if visit.officer else None
-        note = {"label": "task_note:relief", "code": task.note}
-        body = payload("alert_task_relief", {**facts, "note": note}, transcript_button(visit.id))
-        return [
-            await _put(session, "task", body, u.id, visit, now, task=task) for u in await staff_to_alert(session, team)
-        ]
+    """A call-back notice to the officer, and its reminder when due."""
     if task.officer_id is None:
         return []
     due = msg("alert_due", at=when(task.due_at)) if task.due_at else ""

@@ -8,7 +8,8 @@ For a month and a scope (:mod:`bot.desk.briefing_scope`) :func:`make_briefing` s
 - the borrowers whose answers got worse between their last two completed visits, step by step as
   :data:`bot.desk.worse.WORSE_RULES` declares;
 - what was done about it (采取措施): reviews returned, approved and answered, relief requests
-  (展期/分期) made, disputes raised and resolved, borrowers flagged for the next plan.
+  (展期/分期) made and approved or declined (with the reason), disputes raised and resolved, borrowers
+  flagged for the next plan.
 
 Every figure comes from a few set-based queries (:mod:`storage.briefing`), whatever the month's size.
 :mod:`bot.desk.briefing_xlsx` writes it as a workbook; the CLI and the web desk lay it out.
@@ -26,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk.briefing_scope import BriefingScope, briefing_scope, month_bounds, team_choices
 from bot.desk.planning import ProgressRow, progress
+from bot.desk.relief import detail_of as relief_detail
 from bot.desk.worse import WORSE_RULES, WorseRule, got_worse
 from storage import briefing as store
+from storage import flags as flag_store
 
 __all__ = [
     "ACTION_KINDS",
@@ -40,6 +43,7 @@ __all__ = [
     "FlagHit",
     "FlagKind",
     "OfficerFigures",
+    "QualityCount",
     "WorsenedBorrower",
     "briefing_scope",
     "make_briefing",
@@ -51,8 +55,8 @@ OUTCOMES = ("completed", "wrong_party", "callback", "refused", "unreachable", "o
 """Outcomes in the order the briefing lists them (others a script adds follow)."""
 SEVERITIES = ("high", "medium", "low")
 ACTION_KINDS = (
-    "review_returned", "review_approved", "review_replied", "relief_requested", "dispute_raised",
-    "dispute_resolved", "watch_flagged",
+    "review_returned", "review_approved", "review_replied", "relief_requested", "relief_approved",
+    "relief_declined", "dispute_raised", "dispute_resolved", "watch_flagged",
 )  # fmt: skip
 """What counts as an action taken (采取措施), in the order the briefing lists them."""
 NOBODY = "-"
@@ -139,7 +143,17 @@ class ActionItem:
     by_name: str
     """Who acted (the reviewer, the officer who asked, who resolved or flagged); ``-`` when unknown."""
     detail: str
-    """The comment, the relief asked for (``extension: 6个月``), the dispute's note or resolution, the reason."""
+    """The comment, the relief asked for (``extension: 6个月``) or the reason it was approved or declined, the
+    dispute's note or resolution, the reason."""
+
+
+@dataclass(frozen=True)
+class QualityCount:
+    """The month's quality flags (形式化) of one rule: raised on the visits that ended, and explained since."""
+
+    code: str
+    raised: int
+    explained: int
 
 
 @dataclass(frozen=True)
@@ -159,6 +173,8 @@ class Briefing:
     """Borrowers with two completed visits to compare (the worsened are among them)."""
     actions: tuple[ActionItem, ...]
     action_counts: dict[str, int] = field(default_factory=dict)
+    quality: tuple[QualityCount, ...] = ()
+    """Quality flags (形式化) by rule, most raised first (:func:`storage.flags.quality_by_rule`)."""
 
     @property
     def flag_count(self) -> int:
@@ -186,6 +202,7 @@ async def make_briefing(sessions: async_sessionmaker[AsyncSession], scope: Brief
         flag_rows = await store.flag_rows(session, flt, since, until)
         worsened, compared = await _worsened(session, scope, staff)
         actions = await _actions(session, scope, staff)
+        quality = await flag_store.quality_by_rule(session, flt, since, until)
 
     def name(officer_id: int | None) -> str:
         return staff[officer_id][0] if officer_id in staff else NOBODY
@@ -259,6 +276,7 @@ async def make_briefing(sessions: async_sessionmaker[AsyncSession], scope: Brief
         compared=compared,
         actions=tuple(actions),
         action_counts={kind: sum(a.kind == kind for a in actions) for kind in ACTION_KINDS},
+        quality=tuple(QualityCount(code, raised, explained) for code, raised, explained in quality),
     )
 
 
@@ -312,10 +330,15 @@ async def _actions(
             session, flt, since, until
         )
     ]
-    items += [
-        ActionItem("relief_requested", at, visit_id, code, borrower, name(officer), name(officer), note)
-        for at, visit_id, code, borrower, officer, note, _ in await store.relief_requests(session, flt, since, until)
-    ]
+    for at, visit_id, code, borrower, officer, kind, terms, status, decided, by, reason in await store.relief_requests(
+        session, flt, since, until
+    ):  # asked for, and approved or declined with a reason (bot.desk.relief)
+        if since <= at < until:
+            items.append(ActionItem("relief_requested", at, visit_id, code, borrower, name(officer), name(officer),
+                                    relief_detail(kind, terms)))  # fmt: skip
+        if decided is not None and since <= decided < until and status in ("approved", "declined"):
+            items.append(ActionItem(f"relief_{status}", decided, visit_id, code, borrower, name(officer),
+                                    by or NOBODY, reason))  # fmt: skip
     for _, raised, resolved, visit_id, code, borrower, officer, note, resolution, by in await store.disputes(
         session, flt, since, until
     ):

@@ -35,6 +35,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "briefing_worsened": {"zh-CN": "情况变差的借款人", "en": "borrowers worse than last visit"},
     "briefing_outcome": {"zh-CN": "结果：{outcome}", "en": "outcome: {outcome}"},
     "briefing_action": {"zh-CN": "措施：{action}", "en": "action: {action}"},
+    # quality flags (形式化) by rule: raised on the month's visits, and explained by a reviewer
+    "briefing_quality": {"zh-CN": "形式化预警", "en": "quality flags (形式化)"},
+    "briefing_quality_explained": {"zh-CN": "形式化预警已说明", "en": "quality flags explained"},
+    "briefing_quality_rule": {"zh-CN": "形式化：{rule}", "en": "quality: {rule}"},
+    "briefing_quality_rule_explained": {"zh-CN": "形式化已说明：{rule}", "en": "quality explained: {rule}"},
+    "briefing_col_raised": {"zh-CN": "预警", "en": "raised"},
+    "briefing_col_explained": {"zh-CN": "已说明", "en": "explained"},
     # columns
     "briefing_reason_planned": {"zh-CN": "{reason}：计划", "en": "{reason}: planned"},
     "briefing_reason_done": {"zh-CN": "{reason}：完成", "en": "{reason}: done"},
@@ -75,6 +82,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "briefing_action_review_approved": {"zh-CN": "审核通过", "en": "review approved"},
     "briefing_action_review_replied": {"zh-CN": "信贷员已答复", "en": "officer answered a review"},
     "briefing_action_relief_requested": {"zh-CN": "展期/分期申请", "en": "relief requested"},
+    "briefing_action_relief_approved": {"zh-CN": "展期/分期获批", "en": "relief approved"},
+    "briefing_action_relief_declined": {"zh-CN": "展期/分期未获批", "en": "relief declined"},
     "briefing_action_dispute_raised": {"zh-CN": "登记异议（暂停催收）", "en": "dispute recorded (collection paused)"},
     "briefing_action_dispute_resolved": {"zh-CN": "异议已处理", "en": "dispute resolved"},
     "briefing_action_watch_flagged": {"zh-CN": "标记下月回访", "en": "flagged for next plan"},

@@ -17,7 +17,7 @@ from bot.desk.briefing import ActionItem, Briefing, Change
 from bot.desk.briefing_scope import BriefingScope
 from bot.desk.briefing_text import MESSAGES
 from bot.desk.export import ILLEGAL_CHARACTERS_RE, inert
-from bot.desk.labels import flag_label, label, outcome_label, severity_label, task_note_label
+from bot.desk.labels import flag_label, label, outcome_label, relief_label, severity_label
 from bot.desk.planning import PLAN_REASONS
 from dialogs.i18n import has_message, message, register
 
@@ -52,7 +52,7 @@ def action_label(kind: str, locale: str) -> str:
 
 def action_detail(item: ActionItem, locale: str) -> str:
     """An action's detail in words: a relief request's kind in ``locale`` (展期：6个月), other text as it is."""
-    return task_note_label("relief", item.detail, locale) if item.kind == "relief_requested" else item.detail
+    return relief_label(item.detail, locale) if item.kind == "relief_requested" else item.detail
 
 
 def _answer(change: Change, value: Any, text: str) -> Any:
@@ -67,6 +67,19 @@ def _answer(change: Change, value: Any, text: str) -> Any:
 
 def _heads(locale: str, *names: str) -> list[str]:
     return [message(f"briefing_col_{n}", locale) for n in names]
+
+
+def _quality(b: Briefing, locale: str) -> list[list[Any]]:
+    """The summary's lines of quality flags (形式化): all raised and explained, then by rule."""
+    lines: list[list[Any]] = [
+        [message("briefing_quality", locale), sum(q.raised for q in b.quality)],
+        [message("briefing_quality_explained", locale), sum(q.explained for q in b.quality)],
+    ]
+    for q in b.quality:
+        rule = flag_label(q.code, locale)
+        lines.append([message("briefing_quality_rule", locale, rule=rule), q.raised])
+        lines.append([message("briefing_quality_rule_explained", locale, rule=rule), q.explained])
+    return lines
 
 
 def sheet_rows(briefing: Briefing, locale: str) -> dict[str, list[list[Any]]]:
@@ -86,6 +99,7 @@ def sheet_rows(briefing: Briefing, locale: str) -> dict[str, list[list[Any]]]:
         [m("briefing_compared", locale), b.compared],
         [m("briefing_worsened", locale), len(b.worsened)],
         *([m("briefing_action", locale, action=action_label(k, locale)), n] for k, n in b.action_counts.items()),
+        *_quality(b, locale),
         [m("briefing_zone", locale, zone=b.scope.zone), ""],
     ]
     outcome_codes = list(b.outcomes)

@@ -8,6 +8,7 @@ asks for a label for every code a shipped script uses).
 
 from __future__ import annotations
 
+from bot.desk.relief_text import MESSAGES as RELIEF_MESSAGES
 from dialogs.i18n import has_message, message, register
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "label",
     "outcome_label",
     "reason_label",
+    "relief_label",
     "severity_label",
     "task_label",
     "task_note_label",
@@ -35,6 +37,13 @@ FLAGS: dict[str, dict[str, str]] = {
     "flag_wrong_party_repeated": {"zh-CN": "多次非本人接听", "en": "wrong person answered repeatedly"},
     "flag_risky_investment": {"zh-CN": "高风险对外投资", "en": "high-risk investments"},
     "flag_collateral_impaired": {"zh-CN": "抵押物受损或贬值", "en": "collateral impaired"},
+    # quality flags (形式化, bot.desk.quality): visits that look made up rather than done
+    "flag_too_fast": {"zh-CN": "用时过短", "en": "implausibly fast"},
+    "flag_all_first": {"zh-CN": "全选第一项", "en": "every answer the first option"},
+    "flag_copied_previous": {"zh-CN": "与上次相同", "en": "same answers as the last visit"},
+    "flag_photo_reused": {"zh-CN": "照片重复使用", "en": "photo reused"},
+    "flag_far_location": {"zh-CN": "位置与登记地址不符", "en": "far from the address on file"},
+    "flag_impossible_sequence": {"zh-CN": "行程不可能", "en": "physically impossible sequence"},
 }
 """Risk flags: the shared vocabulary of SCRIPTS.md, every one a shipped script raises and more."""
 
@@ -62,14 +71,18 @@ CHANNELS: dict[str, dict[str, str]] = {
 
 TASKS: dict[str, dict[str, str]] = {
     "task_callback": {"zh-CN": "回电", "en": "call back"},
-    "task_relief": {"zh-CN": "展期/分期申请", "en": "relief request"},
     "task_note_callback": {"zh-CN": "约定的回电", "en": "call-back booked"},
     "task_note_wants_call": {"zh-CN": "借款人希望回电", "en": "the borrower asked for a call"},
-    "task_relief_extension": {"zh-CN": "展期", "en": "term extension"},
-    "task_relief_instalments": {"zh-CN": "分期", "en": "instalment plan"},
-    "task_relief_neither": {"zh-CN": "都不需要", "en": "no relief needed"},
+    "task_promise": {"zh-CN": "还款承诺跟进", "en": "promise to pay: follow up"},
+    "task_note_promise_due": {
+        "zh-CN": "承诺 {date} 还款 {amount} 元：请核实是否到账",
+        "en": "promised {amount} yuan by {date}: check it arrived",
+    },
 }
-"""Officers' task kinds, and the words of a task's note (why the call-back, which relief)."""
+"""Officers' task kinds, and the words of a task's note (why the call-back).
+
+A hardship request's kind (``relief_kind_extension`` …) is :mod:`bot.desk.relief_text`'s, registered here
+too so a label reads the same wherever this module alone is imported."""
 
 ANSWERED_BY: dict[str, dict[str, str]] = {
     "answered_by_borrower": {"zh-CN": "借款人本人", "en": "the borrower themself"},
@@ -86,6 +99,7 @@ PLAN: dict[str, dict[str, str]] = {
     "plan_reason_flagged": {"zh-CN": "客户经理标记", "en": "Flagged by the officer"},
     "plan_reason_sample": {"zh-CN": "随机抽查", "en": "Random sample"},
     "plan_reason_overdue": {"zh-CN": "逾期提醒", "en": "Overdue reminder"},
+    "plan_reason_broken_promise": {"zh-CN": "未履行还款承诺", "en": "Broken promise to pay"},
     "plan_action_call": {"zh-CN": "电话回访", "en": "Call"},
     "plan_action_invite": {"zh-CN": "客户自助回访", "en": "Self-service invite"},
     "plan_action_hold": {"zh-CN": "暂缓（争议未解决）", "en": "On hold (open dispute)"},
@@ -93,6 +107,7 @@ PLAN: dict[str, dict[str, str]] = {
 """Why a borrower is in the month's plan (``plan_reason``) and what the officer does (``plan_action``)."""
 
 register(FLAGS | REASONS | CHANNELS | TASKS | ANSWERED_BY | PLAN)
+register({key: words for key, words in RELIEF_MESSAGES.items() if key.startswith("relief_kind_")})
 
 
 def _separator(locale: str) -> str:
@@ -137,28 +152,36 @@ def channel_label(code: str | None, locale: str) -> str:
 
 
 def task_label(code: str | None, locale: str) -> str:
-    """A task kind in words (call back, relief request …)."""
+    """A task kind in words (call back …)."""
     return label("task", code, locale)
 
 
 def task_note_label(kind: str, note: str | None, locale: str) -> str:
-    """A task's note in words: a call-back's reason (its high flags, the borrower's wish), a relief's terms.
+    """A task's note in words: a call-back's reason (its high flags, the borrower's wish).
 
-    The desk writes notes as codes (``funds_diverted, other_debt``, ``wants_call``, ``extension: 6个月``);
-    text that is no code (an officer's words, a relief's terms) is kept as it is.
+    The desk writes notes as codes (``funds_diverted, other_debt``, ``wants_call``); text that is no
+    code (an officer's words) is kept as it is.
     """
     if not note:
         return "-"
-    if kind == "relief":
-        relief, colon, terms = note.partition(":")
-        shown = label("task_relief", relief.strip(), locale)
-        return f"{shown}{'：' if locale.startswith('zh') else ': '}{terms.strip()}" if colon else shown
+    if kind == "promise":  # a promise's follow-up (bot.desk.promises): "<date> <amount>"
+        day, _, amount = note.partition(" ")
+        return message("task_note_promise_due", locale, date=day, amount=amount or "-")
     parts = [part.strip() for part in note.split(",")]
     if all(has_message(f"flag_{p}") or has_message(f"task_note_{p}") for p in parts):
         return _separator(locale).join(
             flag_label(p, locale) if has_message(f"flag_{p}") else message(f"task_note_{p}", locale) for p in parts
         )
     return note
+
+
+def relief_label(detail: str | None, locale: str) -> str:
+    """A hardship request in words: its kind and terms (``extension: 6个月`` reads 展期：6个月)."""
+    if not detail:
+        return "-"
+    kind, colon, terms = detail.partition(":")
+    shown = label("relief_kind", kind.strip(), locale)
+    return f"{shown}{'：' if locale.startswith('zh') else ': '}{terms.strip()}" if colon else shown
 
 
 def answered_by_label(kind: str | None, locale: str) -> str:

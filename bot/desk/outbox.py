@@ -51,7 +51,7 @@ __all__ = [
     "when",
 ]
 
-WINDOWED_KINDS = frozenset({"reminder", "invite", "digest"})
+WINDOWED_KINDS = frozenset({"reminder", "invite", "digest", "relief_decided"})
 """Bot-initiated contact about a borrower: held until the borrower's contact window opens."""
 MAX_ATTEMPTS = 6
 """Delivery attempts before a message is given up (each attempt already retries a flaky call a few times)."""

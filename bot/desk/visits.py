@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.desk import contact
+from bot.desk import contact, promises
 from bot.desk.alerts import queue_effects
 from bot.desk.choices import channel_for, not_offered_text, offered_outcomes
 from bot.desk.clock import Clock, SystemClock
@@ -25,6 +25,8 @@ from bot.desk.facts import VisitFacts
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
 from bot.desk.judging import judge_visit
 from bot.desk.planning import fulfil_plan
+from bot.desk.relief import KINDS as RELIEF_KINDS
+from bot.desk.relief import request_relief
 from bot.desk.review import INITIAL_REVIEW
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
@@ -384,7 +386,7 @@ class VisitDesk:
         """The attachment row of a photo answer, and a transcript note saying where it is kept."""
         await add_attachment(
             session, visit.id, answer.step, store_key=kept.key, sha256=kept.sha256, size=kept.size,
-            content_type=kept.content_type, source_ref=kept.source_ref, at=self.clock.now(),
+            content_type=kept.content_type, source_ref=kept.source_ref, phash=kept.phash, at=self.clock.now(),
         )  # fmt: skip
         note = message("files_photo_kept", locale, question=answer.question[:60], file=kept.key)
         await repo.add_transcript(session, visit.id, "note", note, actor="system")
@@ -427,11 +429,8 @@ class VisitDesk:
             await contact.mark_asked(session, task, visit, asked=reply.borrower_asked, locale=visit.locale)
         await contact.keep_disputes(session, self.settings, visit, reply.turn.state, self.clock.now())
         await fulfil_plan(session, visit, self.clock.now(), timezone=self.settings.timezone)  # the month's plan
+        await promises.record_promise(session, visit, ended.fields, now=self.clock.now())  # bot.desk.promises
         relief = ended.fields.get("relief_request")
-        if relief in ("extension", "instalments"):
+        if relief in RELIEF_KINDS:  # a hardship request for a supervisor to decide (bot.desk.relief)
             terms = ended.fields.get("relief_terms")
-            task = await add_task(
-                session, kind="relief", borrower_id=borrower.id, officer_id=visit.officer_id, visit_id=visit.id,
-                note=f"{relief}: {terms}" if terms else str(relief),
-            )  # fmt: skip
-            reply.tasks.append(task.id)
+            await request_relief(session, visit, str(relief), str(terms) if terms else None, now=self.clock.now())

@@ -15,6 +15,7 @@ from bot.desk.labels import (
     flag_label,
     label,
     reason_label,
+    relief_label,
     task_label,
     task_note_label,
 )
@@ -23,7 +24,7 @@ from dialogs.i18n import LOCALES, has_message, message
 
 SCRIPTS = default_scripts_dir()
 FILES = sorted([*SCRIPTS.glob("*.yaml"), *(SCRIPTS / "fragments").glob("*.yaml")])
-LABELLED_FIELDS = {"opt_out_reason": "reason", "preferred_channel": "channel", "relief_request": "task_relief"}
+LABELLED_FIELDS = {"opt_out_reason": "reason", "preferred_channel": "channel", "relief_request": "relief_kind"}
 """A step that fills one of these visit fields writes its option ids as codes of that kind."""
 
 
@@ -56,7 +57,7 @@ SHIPPED = sorted({code for path in FILES for code in codes_in(path)})
 
 def test_the_scripts_use_codes_that_need_labels() -> None:
     kinds = {kind for kind, _ in SHIPPED}
-    assert kinds == {"flag", "reason", "channel", "task_relief"}
+    assert kinds == {"flag", "reason", "channel", "relief_kind"}
     assert ("flag", "funds_diverted") in SHIPPED and ("channel", "self_service") in SHIPPED
 
 
@@ -88,7 +89,6 @@ def test_labels_read_as_words_in_each_language() -> None:
     assert channel_label("self", "en") == "borrower's self-service"
     assert channel_label(None, "en") == "-"
     assert task_label("callback", "zh-CN") == "回电"
-    assert task_label("relief", "en") == "relief request"
 
 
 def test_an_unknown_code_shows_as_itself() -> None:
@@ -98,8 +98,8 @@ def test_an_unknown_code_shows_as_itself() -> None:
 def test_task_notes_in_words() -> None:
     assert task_note_label("callback", "funds_diverted, other_debt", "zh-CN") == "贷款资金挪用、其他负债"
     assert task_note_label("callback", "wants_call", "en") == "the borrower asked for a call"
-    assert task_note_label("relief", "extension: 6个月", "zh-CN") == "展期：6个月"
-    assert task_note_label("relief", "instalments", "en") == "instalment plan"
+    assert relief_label("extension: 6个月", "zh-CN") == "展期：6个月"
+    assert relief_label("instalments", "en") == "instalment plan"
     assert task_note_label("callback", "客户说下午再打", "zh-CN") == "客户说下午再打"
 
 

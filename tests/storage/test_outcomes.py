@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.desk import Actor, VisitDesk
 from dialogs.answers import Reply
 from dialogs.engine import Skip, Submit
-from storage.models import Borrower, Task
+from storage.models import Borrower, ReliefRequest, Task
 from storage.self_service import open_tasks
 from tests.desks import demo_desk
 
@@ -41,10 +41,12 @@ async def test_a_callback_becomes_a_task_for_the_officer(desk: VisitDesk) -> Non
 
 
 async def test_hardship_relief_becomes_a_request_to_approve(desk: VisitDesk) -> None:
-    await walk(desk, "B008", "overdue_reminder", ["1", "4", "生病住院", "1", "三个月"])
+    visit_id = await walk(desk, "B008", "overdue_reminder", ["1", "4", "生病住院", "1", "三个月"])
     async with desk.sessions() as session:
         tasks = (await session.scalars(select(Task))).all()
-    assert [(t.kind, t.note) for t in tasks] == [("relief", "extension: 三个月")]
+        requests = (await session.scalars(select(ReliefRequest))).all()
+    assert tasks == []  # a request for a supervisor (bot.desk.relief), no officer task
+    assert [(r.kind, r.terms, r.status, r.visit_id) for r in requests] == [("extension", "三个月", "pending", visit_id)]
 
 
 async def test_opting_out_is_kept_on_the_borrower(desk: VisitDesk) -> None:

@@ -153,6 +153,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("explanation", sa.Text(), nullable=True))
         batch_op.create_foreign_key(batch_op.f("fk_risk_flags_explained_by_users"), "users", ["explained_by"], ["id"])
 
+    with op.batch_alter_table("chat_sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("mode_ref", sa.BigInteger(), nullable=True))
+
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.add_column(sa.Column("respondent_id", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("measures", sa.JSON(), nullable=True))
@@ -162,6 +165,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chat_sessions", schema=None) as batch_op:
+        batch_op.drop_column("mode_ref")
+
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.drop_column("measures")
         batch_op.drop_column("respondent_id")
