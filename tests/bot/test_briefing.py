@@ -111,54 +111,31 @@ async def plant(session: AsyncSession, staff: dict[str, User]) -> dict[str, int]
     for key, user in staff.items():
         user.telegram_id = TELEGRAM[key]
     jia, yi, bing = staff["officer"], staff["colleague"], staff["stranger"]
-    b01, b02, b03, b04 = (
-        await _borrower(session, "B01", jia),
-        await _borrower(session, "B02", jia),
-        await _borrower(session, "B03", jia, overdue_days=20),
-        await _borrower(session, "B04", jia),
-    )
+    b01, b02, b03, b04 = (await _borrower(session, "B01", jia), await _borrower(session, "B02", jia),
+                          await _borrower(session, "B03", jia, overdue_days=20), await _borrower(session, "B04", jia))
     b05, b06 = await _borrower(session, "B05", yi), await _borrower(session, "B06", yi, overdue_days=5)
     w01, w02 = await _borrower(session, "W01", bing), await _borrower(session, "W02", bing, overdue_days=3)
     good, fair, poor = ("good", "好"), ("fair", "一般"), ("poor", "差")
     # B01 got worse since October (business poor, staff 10 -> 7); August's poor is not what it is compared with
     await _visit(session, b01, jia, at("2026-08-10"), answers={"business_status": poor, "staff_total": (4, "4")})
-    await _visit(
-        session,
-        b01,
-        jia,
-        at("2026-10-10"),
-        answers={"business_status": good, "staff_total": (10, "10"), "repayment_pressure": ("none", "没有")},
-    )
+    await _visit(session, b01, jia, at("2026-10-10"),
+                 answers={"business_status": good, "staff_total": (10, "10"), "repayment_pressure": ("none", "没有")})
     now = {"business_status": poor, "staff_total": (7, "7"), "repayment_pressure": ("none", "没有")}
     v_b01 = await _visit(session, b01, jia, at("2026-11-05"), flags=(("business_worse", "medium"),), answers=now)
     # B02 answered as in September: compared, not worse
     same = {"business_status": fair, "staff_total": (5, "5")}
     await _visit(session, b02, jia, at("2026-09-01"), answers=same)
-    v_b02 = await _visit(
-        session,
-        b02,
-        jia,
-        at("2026-11-12"),
-        answers=same,
-        flags=(("funds_diverted", "high"),),
-        cleared=(("other_debt", "medium"),),
-    )
+    v_b02 = await _visit(session, b02, jia, at("2026-11-12"), answers=same,
+                         flags=(("funds_diverted", "high"),), cleared=(("other_debt", "medium"),))
     v_b03 = await _visit(session, b03, jia, at("2026-11-20"), "unreachable")
     await _visit(session, b04, jia, at("2026-10-31", 16, 30), "refused")  # 1 November 00:30 in Shanghai
     await _visit(session, b04, jia, at("2026-11-30", 16, 30))  # 1 December 00:30: not November's
-    v_b05 = await _visit(
-        session,
-        b05,
-        yi,
-        at("2026-11-18"),
-        flags=(("repayment_pressure_high", "high"),),
-        answers={"repayment_pressure": ("heavy", "压力很大")},
-    )
+    v_b05 = await _visit(session, b05, yi, at("2026-11-18"), flags=(("repayment_pressure_high", "high"),),
+                         answers={"repayment_pressure": ("heavy", "压力很大")})
     await _visit(session, b06, yi, at("2026-11-25"), "callback")
     await _visit(session, w01, bing, at("2026-10-08"), answers={"business_status": good})
-    v_w01 = await _visit(
-        session, w01, bing, at("2026-11-10"), answers={"business_status": poor}, flags=(("business_worse", "medium"),)
-    )
+    v_w01 = await _visit(session, w01, bing, at("2026-11-10"), answers={"business_status": poor},
+                         flags=(("business_worse", "medium"),))
     await _visit(session, w02, bing, at("2026-11-11"), "wrong_party")
     session.add_all([
         _entry(b01, ["policy"], v_b01), _entry(b02, ["policy", "flagged"], v_b02), _entry(b03, ["overdue"]),
@@ -238,20 +215,12 @@ async def test_the_institution_month_figure_by_figure(month: Month) -> None:
                                "watch_flagged": 1}  # fmt: skip
     returned = next(a for a in b.actions if a.kind == "review_returned")
     assert (returned.borrower_code, returned.by_name, returned.detail, returned.visit_id) == (
-        "B01",
-        "主管",
-        "补充照片",
-        month.visits["b01"],
-    )
+        "B01", "主管", "补充照片", month.visits["b01"])
     relief = next(a for a in b.actions if a.kind == "relief_requested")
     assert (relief.borrower_code, relief.detail, relief.officer_name) == ("B05", "extension: 6个月", "信贷员乙")
     declined = next(a for a in b.actions if a.kind == "relief_declined")
     assert (declined.borrower_code, declined.by_name, declined.detail, declined.at) == (
-        "B05",
-        "主管",
-        "已展期过一次",
-        at("2026-11-20"),
-    )
+        "B05", "主管", "已展期过一次", at("2026-11-20"))
     resolved = next(a for a in b.actions if a.kind == "dispute_resolved")
     assert (resolved.by_name, resolved.detail) == ("主管", "核实无误")
     assert [a.at for a in b.actions] == sorted(a.at for a in b.actions)
@@ -265,9 +234,7 @@ async def test_a_borrower_worse_than_last_time_and_one_unchanged(month: Month) -
     b01 = worse["B01"]
     assert b01.visit_id == month.visits["b01"] and b01.previous_finished_at == at("2026-10-10")
     assert [(c.step_id, c.before, c.after) for c in b01.changes] == [
-        ("business_status", "good", "poor"),
-        ("staff_total", 10, 7),
-    ]  # repayment pressure stayed "none"
+        ("business_status", "good", "poor"), ("staff_total", 10, 7)]  # repayment pressure stayed "none"
     assert (b01.changes[0].before_text, b01.changes[0].after_text) == ("好", "差")
     assert [c.step_id for c in worse["W01"].changes] == ["business_status"]
     assert b.worsened[0].borrower_code == "B01"  # most changes first
@@ -333,10 +300,7 @@ async def test_the_workbook_reads_back_the_same_figures(month: Month) -> None:
     assert b01[6] == month.visits["b01"] and b01[7] == datetime(2026, 11, 5, 11, 0)  # Shanghai time
     worse = list(book["情况变差"].iter_rows(min_row=2, values_only=True))
     assert [(row[0], row[7], row[9], row[10]) for row in worse] == [
-        ("B01", "经营状况", "好", "差"),
-        ("B01", "员工人数", 10, 7),
-        ("W01", "经营状况", "好", "差"),
-    ]
+        ("B01", "经营状况", "好", "差"), ("B01", "员工人数", 10, 7), ("W01", "经营状况", "好", "差")]
     english = load_workbook(io.BytesIO(briefing_xlsx(b, "en")))
     assert english.sheetnames == ["summary", "officers", "flags", "worsened", "actions"]
     actions = list(english["actions"].iter_rows(values_only=True))
@@ -358,14 +322,11 @@ async def test_the_overview_by_week_overdue_and_opt_outs(month: Month) -> None:
     assert [w.flags["medium"] for w in view.weeks] == [0, 1, 1, 0, 0, 0]
     # B03 (20 days, called on 20 November) was called; B06 (since 27 November) and W02 (since 29th) were not
     assert [(o.borrower_code, o.overdue_since) for o in view.overdue_uncalled] == [
-        ("B06", date(2026, 11, 27)),
-        ("W02", date(2026, 11, 29)),
-    ]
+        ("B06", date(2026, 11, 27)), ("W02", date(2026, 11, 29))]
     assert [(o.borrower_code, o.in_month) for o in view.opt_outs] == [("B04", True), ("W02", False)]
     assert view.opted_out_this_month == 1
     team = await make_overview(
-        month.sessions,
-        await briefing_scope(month.sessions, MONTH, zone=ZONE, viewer=month.staff["supervisor"]),
+        month.sessions, await briefing_scope(month.sessions, MONTH, zone=ZONE, viewer=month.staff["supervisor"]),
         FixedClock(NOW),
     )
     assert [o.borrower_code for o in team.overdue_uncalled] == ["B06"] and len(team.opt_outs) == 1
