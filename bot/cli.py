@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bot import cli_admin, cli_bot, cli_briefing, cli_contact, cli_plan, cli_share, cli_web
+from bot import cli_admin, cli_bot, cli_briefing, cli_contact, cli_corrections, cli_plan, cli_share, cli_web
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, h, out, run, settings_or_exit
 from bot.cli_import import import_command
@@ -48,6 +48,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(borrowers_app, name="borrowers")
 app.add_typer(visits_app, name="visits")
+visits_app.command("correct", help=h("cli_help_visits_correct"))(cli_corrections.correct)  # bot/cli_corrections.py
 app.add_typer(users_app, name="users")
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(cli_contact.disputes_app, name="disputes")  # the rules of contact (bot/cli_contact.py)

@@ -345,6 +345,26 @@ class VisitEngine:
                 found[target] = value
         return found
 
+    def standing_flags(
+        self, state: VisitState, facts: dict[str, Any], notes: list[str] | None = None
+    ) -> list[FlagRaised]:
+        """The step risk rules that hold on the state's answers as they are now (after a correction).
+
+        Each answered step's rules (skipped ones have none), in the order first asked, see every answer
+        the visit has now; the path through the script is not walked again."""
+        found: list[FlagRaised] = []
+        for step_id in dict.fromkeys(state.history):
+            value = state.answers.get(step_id)
+            if value is None:
+                continue
+            context = self._context(state, facts, step_id, answer=value)
+            for compiled_rule in self.compiled.rules[step_id]:
+                if _holds(compiled_rule, context, notes):
+                    rule = compiled_rule.rule
+                    note = pick(rule.note, state.locale) if rule.note else ""
+                    found.append(FlagRaised(rule.flag, rule.severity, step_id, note))
+        return found
+
     def _callback_at(self, state: VisitState) -> str | None:
         value = self.fields(state).get("callback_at")
         return value if isinstance(value, str) else None

@@ -39,6 +39,7 @@ ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 """Control characters a workbook cannot hold (openpyxl's own pattern; openpyxl loads only for an XLSX)."""
 
 __all__ = [
+    "CORRECTION_COLUMNS",
     "VISIT_COLUMNS",
     "Cell",
     "ExportFile",
@@ -52,10 +53,17 @@ __all__ = [
 VISIT_COLUMNS = (
     "visit_id", "borrower_code", "borrower_name", "officer", "script", "script_version", "channel",
     "status", "outcome", "started_at", "finished_at", "callback_at", "review_status", "risk_flags",
-    "max_severity", "remark", "risk_flag_labels", "answered_by",
+    "max_severity", "remark", "risk_flag_labels", "answered_by", "record_version", "corrections",
 )  # fmt: skip
 """``risk_flags`` keeps the codes (for filters and formulas); ``risk_flag_labels`` names them in words;
-``answered_by`` says who gave the answers (the borrower themself, or staff for the borrower on a call)."""
+``answered_by`` says who gave the answers (the borrower themself, or staff for the borrower on a call);
+``record_version`` is the version of the record the row shows (1 as first given, +1 per correction: the
+answer columns hold the corrected values) and ``corrections`` sums up each change (the XLSX has them in
+the sheet ``corrections``, one row each)."""
+CORRECTION_COLUMNS = (
+    "visit_id", "borrower_code", "version", "step", "question", "old", "new", "reason", "by", "at",
+)  # fmt: skip
+"""The sheet ``corrections``: each change of an answer after the fact, with the record version it made."""
 FLAG_COLUMNS = (
     "visit_id", "borrower_code", "borrower_name", "flag", "severity", "step", "note", "raised_at", "flag_label",
 )  # fmt: skip
@@ -174,8 +182,10 @@ async def export_rows(
     viewer: User | None = None,
     catalog: ScriptCatalog | None = None,
     locale: str | None = None,
+    corrections: list[list[Any]] | None = None,
 ) -> tuple[list[str], list[list[Any]], list[list[Any]]]:
-    """Header and rows for visits (one column per question step, in first-seen order) and flags.
+    """Header and rows for visits (one column per question step, in first-seen order) and flags;
+    the rows of the corrections sheet (:data:`CORRECTION_COLUMNS`) appended to ``corrections`` when given.
 
     Times are :class:`Cell` values, and with ``catalog`` so are dates and numbers given as answers.
     With ``viewer``, phone and ID numbers are masked in the rows of borrowers whose numbers the
@@ -211,6 +221,7 @@ async def export_rows(
                 ", ".join(f["code"] for f in r["flags"]), worst, r["remark"] or "",
                 sep.join(flag_label(f["code"], lang) for f in r["flags"]),
                 sep.join(dict.fromkeys(answered_by_label(a.get("answered_by"), lang) for a in r["answers"])),
+                r.get("version", 1), _changes(r),
                 *(by_step.get(step, "") for step in steps),
             ]
         )  # fmt: skip
@@ -219,7 +230,30 @@ async def export_rows(
              f["note"], _time(f["raised_at"]), flag_label(f["code"], lang)]
             for f in r["flags"]
         )  # fmt: skip
+        if corrections is not None:
+            questions = {a["step"]: a["question"] for a in r["answers"]}
+            corrections.extend(
+                [r["id"], r["borrower"]["code"], c["version"], c["step"], questions.get(c["step"], ""),
+                 _said(c["old"]), _said(c["new"]), c["reason"], _by(c), _time(c["at"])]
+                for c in r.get("corrections", [])
+            )  # fmt: skip
     return header, visits, flags
+
+
+def _said(side: dict[str, Any]) -> str:
+    return str(side.get("display") or side.get("raw") or "")
+
+
+def _by(change: dict[str, Any]) -> str:
+    return str(change["by"]["name"]) if change.get("by") else str(change.get("actor") or "")
+
+
+def _changes(record: dict[str, Any]) -> str:
+    """A record's corrections on one line: ``v2 step: old → new (who: why)``, oldest first."""
+    return "; ".join(
+        f"v{c['version']} {c['step']}: {_said(c['old'])} → {_said(c['new'])} ({_by(c)}: {c['reason']})"
+        for c in record.get("corrections", [])
+    )
 
 
 def _titles(columns: Sequence[str], rows: list[list[Any]], zone: str) -> list[str]:
@@ -229,8 +263,16 @@ def _titles(columns: Sequence[str], rows: list[list[Any]], zone: str) -> list[st
     return [f"{title} ({zone})" if i in timed else title for i, title in enumerate(columns)]
 
 
-def export_xlsx(header: Sequence[str], visits: list[list[Any]], flags: list[list[Any]], *, zone: str = "UTC") -> bytes:
-    """An Excel workbook with the sheets ``visits`` and ``risk_flags``; times shown in ``zone``."""
+def export_xlsx(
+    header: Sequence[str],
+    visits: list[list[Any]],
+    flags: list[list[Any]],
+    *,
+    zone: str = "UTC",
+    corrections: list[list[Any]] | None = None,
+) -> bytes:
+    """An Excel workbook with the sheets ``visits`` and ``risk_flags`` (and ``corrections`` when given);
+    times shown in ``zone``."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -239,7 +281,10 @@ def export_xlsx(header: Sequence[str], visits: list[list[Any]], flags: list[list
     sheet = book.active
     assert sheet is not None
     sheet.title = "visits"
-    for title, rows, columns in (("visits", visits, header), ("risk_flags", flags, FLAG_COLUMNS)):
+    sheets = [("visits", visits, header), ("risk_flags", flags, FLAG_COLUMNS)]
+    if corrections is not None:
+        sheets.append(("corrections", corrections, CORRECTION_COLUMNS))
+    for title, rows, columns in sheets:
         ws = sheet if title == "visits" else book.create_sheet(title)
         ws.append(_row(_titles(columns, rows, zone), xlsx=True))
         for cell in ws[1]:
@@ -282,8 +327,12 @@ async def export_visits(
     the file leaves: an export is its own unit of work.
     """
     flt = visible_filter(viewer, flt)
-    header, visits, flags = await export_rows(session, flt, viewer=viewer, catalog=catalog)
-    data = export_xlsx(header, visits, flags, zone=zone) if kind == "xlsx" else export_csv(header, visits)
+    changes: list[list[Any]] = []
+    header, visits, flags = await export_rows(session, flt, viewer=viewer, catalog=catalog, corrections=changes)
+    if kind == "xlsx":
+        data = export_xlsx(header, visits, flags, zone=zone, corrections=changes)
+    else:
+        data = export_csv(header, visits)
     await audit.record(
         session,
         audit.EXPORTED,

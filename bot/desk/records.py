@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.desk import audit
 from bot.desk.access import can_see, sees_numbers
+from bot.desk.correction_record import add_corrections, mask_corrections
 from bot.logs import mask
 from dialogs.parsing import mask_phone
 from storage import repositories as repo
@@ -66,8 +67,10 @@ async def visit_record(session: AsyncSession, visit: Visit) -> dict[str, Any]:
         }
         for a in await repo.visit_answers(session, visit.id)
     ]
+    await add_corrections(session, visit.id, record)  # version, the history, each answer's "corrected"
     record["flags"] = [
         {
+            "id": f.id,  # what `visitbot flags explain` and /explain take
             "code": f.code,
             "severity": f.severity,
             "kind": f.kind,  # answer, history (cross-visit), quality (形式化), promise
@@ -125,6 +128,7 @@ def masked_record(record: dict[str, Any]) -> dict[str, Any]:
     ]
     masked["flags"] = [{**f, "note": _masked(f.get("note"))} for f in record.get("flags", [])]
     masked["transcript"] = [{**m, "text": _masked(m.get("text"))} for m in record.get("transcript", [])]
+    masked.update(mask_corrections(masked, _masked))  # old and new answers and reasons of corrections
     masked["masked"] = True
     return masked
 
