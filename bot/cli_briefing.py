@@ -63,6 +63,7 @@ register(
         "briefing_t_officers": {"zh-CN": "分类汇总：信贷员", "en": "Per officer"},
         "briefing_t_reasons": {"zh-CN": "计划完成情况（按原因，完成/计划）", "en": "Plan by reason (done / planned)"},
         "briefing_t_flags": {"zh-CN": "风险预警（按规则）", "en": "Risk flags by rule"},
+        "briefing_t_quality": {"zh-CN": "形式化检查（按规则）", "en": "Quality flags (形式化) by rule"},
         "briefing_t_worsened": {"zh-CN": "比上次回访变差的借款人", "en": "Borrowers worse than at their last visit"},
         "briefing_t_actions": {"zh-CN": "采取的措施", "en": "Actions taken"},
         "briefing_none": {"zh-CN": "（无）", "en": "(none)"},
@@ -137,6 +138,15 @@ def _flags(b: Briefing, locale: str) -> Table:
     return table
 
 
+def _quality(b: Briefing, locale: str) -> Table:
+    """Quality flags (形式化) by rule: raised on the month's visits, and how many a reviewer explained."""
+    cols = ("flag", "raised", "explained")
+    table = Table(*(message(f"briefing_col_{c}", locale) for c in cols), title=message("briefing_t_quality", locale))
+    for q in b.quality:
+        table.add_row(Text(flag_label(q.code, locale)), Text(str(q.raised)), Text(str(q.explained)))
+    return table
+
+
 def _worsened(b: Briefing, locale: str) -> Table:
     cols = ("code", "name", "officer", "step", "before", "after", "finished")
     table = Table(*(message(f"briefing_col_{c}", locale) for c in cols), title=message("briefing_t_worsened", locale))
@@ -198,6 +208,7 @@ def briefing(
         ("briefing_t_officers", _officers, b.officers),
         ("briefing_t_reasons", _reasons, b.progress[:-1]),
         ("briefing_t_flags", _flags, b.flags),
+        ("briefing_t_quality", _quality, b.quality),
         ("briefing_t_worsened", _worsened, b.worsened),
         ("briefing_t_actions", _actions, b.actions),
     ):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.flags import open_flags_of_kind
 from storage.models import Attachment, RiskFlag, User, Visit, WebLogin, WebSession
 from storage.repositories import VisitFilter, visit_conditions
 
@@ -149,12 +150,14 @@ async def review_page(
     script_id: str | None = None,
     after: QueueCursor | None = None,
     limit: int = 50,
+    open_kind: str | None = None,
 ) -> tuple[list[tuple[Visit, str | None, int]], QueueCursor | None]:
     """One page of finished visits matching ``flt``, highest live risk first, then the longest waiting.
 
     Keyset pagination over ``ix_visits_review_queue`` (status, review_rank, finished_at, id): ``after`` is
     the previous page's cursor; the cursor of this page comes back when there is a next page (one row
-    more is read to know). Each row: the visit, its worst live flag's severity, its live high flags."""
+    more is read to know). Each row: the visit, its worst live flag's severity, its live high flags.
+    ``open_kind``: only visits with a live flag of that kind nobody explained (``quality``: 形式化)."""
     officers: list[int | None] = [None]  # None: every officer's visits (the index on status, review_rank, …)
     if flt.officer_id is not None:
         officers = [flt.officer_id]
@@ -176,6 +179,8 @@ async def review_page(
         conditions.append(or_(allowed, Visit.review_status.is_(None)) if "pending" in states else allowed)
     if script_id:
         conditions.append(Visit.script_id == script_id)
+    if open_kind is not None:
+        conditions.append(open_flags_of_kind(open_kind))
     order = (Visit.review_rank, Visit.finished_at, Visit.id)
 
     def where_of(officer: int | None) -> list[Any]:

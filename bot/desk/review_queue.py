@@ -10,15 +10,17 @@ person may see is :func:`bot.desk.access.visible_filter`'s; the transcript comes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk.access import can_see, visible_filter
+from bot.desk.flag_review import ReviewedFlag, flags_of
 from bot.desk.records import view_record
 from bot.desk.review import INITIAL_REVIEW, QueueEntry, ReviewAction, ReviewEvent, actions_for, history, review_state
+from storage import flags as flag_store
 from storage import repositories as repo
 from storage import web as store
 from storage.models import Attachment, User
@@ -42,6 +44,8 @@ class QueuePage:
 
     entries: list[QueueEntry]
     next: QueueCursor | None
+    quality: dict[int, list[str]] = field(default_factory=dict)
+    """Each visit's live quality flags (形式化) nobody explained yet: their codes, by visit id."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class VisitPage:
     """Locations given as answers: ``step``, ``question``, ``lat``, ``lon``."""
     address: str | None
     """The borrower's address on file."""
+    flags: list[ReviewedFlag] = field(default_factory=list)
+    """Its live flags with their evidence, explained or not (:mod:`bot.desk.flag_review`)."""
 
 
 async def queue_page(
@@ -67,17 +73,26 @@ async def queue_page(
     script_id: str | None = None,
     after: QueueCursor | None = None,
     limit: int = 50,
+    quality: bool = False,
 ) -> QueuePage:
-    """Finished visits ``user`` may see matching ``flt`` in the review ``view``, highest risk first."""
+    """Finished visits ``user`` may see matching ``flt`` in the review ``view``, highest risk first
+    (``quality``: only those with a quality flag nobody explained yet)."""
     if view not in REVIEW_VIEWS:
         raise ValueError(f"unknown review view {view!r}")
     narrowed = visible_filter(user, flt)
     async with sessions() as session:
         rows, cursor = await store.review_page(
-            session, narrowed, view=view, script_id=script_id, after=after, limit=limit
+            session,
+            narrowed,
+            view=view,
+            script_id=script_id,
+            after=after,
+            limit=limit,
+            open_kind="quality" if quality else None,
         )
+        badges = await flag_store.quality_codes(session, [visit.id for visit, _, _ in rows])
     entries = [QueueEntry(visit, review_state(visit) or INITIAL_REVIEW, worst, high) for visit, worst, high in rows]
-    return QueuePage(entries, cursor)
+    return QueuePage(entries, cursor, badges)
 
 
 def _locations(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,7 +117,8 @@ async def visit_page(
         actions = actions_for(user, visit)
         events = await history(session, visit_id)
         address = visit.borrower.address
-    return VisitPage(record, actions, events, _locations(record), address)
+    flags = await flags_of(sessions, user, visit_id=visit_id)
+    return VisitPage(record, actions, events, _locations(record), address, flags)
 
 
 async def visit_file(
