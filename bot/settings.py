@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=1, description="The share of too-fast answers that flags a visit as implausibly fast."
     )
     quality_min_visit_seconds: float = Field(
-        default=60.0, ge=0, description="A whole visit (first to last answer) shorter than this is implausibly fast."
+        default=60.0, ge=0, description="A whole visit (start to last answer) shorter than this is implausibly fast."
     )
     quality_min_answers: int = Field(
         default=4, ge=1, description="Visits with fewer answers are not judged fast, all-first or copied."

@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Attachment, utcnow
 
-__all__ = ["add_attachment", "drop_step_attachments", "key_in_use", "visit_attachments"]
+__all__ = ["add_attachment", "drop_step_attachments", "key_in_use", "phash_quarters", "visit_attachments"]
+
+
+def phash_quarters(phash: str) -> tuple[int, int, int, int]:
+    """A 64-bit perceptual hash (hex) as its four 16-bit quarters, high first (the indexed columns)."""
+    bits = int(phash, 16)
+    return (bits >> 48 & 0xFFFF, bits >> 32 & 0xFFFF, bits >> 16 & 0xFFFF, bits & 0xFFFF)
 
 
 async def add_attachment(
@@ -24,9 +30,11 @@ async def add_attachment(
     kind: str = "photo",
     content_type: str | None = None,
     source_ref: str | None = None,
+    phash: str | None = None,
     at: datetime | None = None,
 ) -> Attachment:
-    """Record a file kept for an answer of ``step_id``."""
+    """Record a file kept for an answer of ``step_id``; a photo's perceptual hash (16 hex digits) with its quarters."""
+    quarters = phash_quarters(phash) if phash else (None, None, None, None)
     row = Attachment(
         visit_id=visit_id,
         step_id=step_id,
@@ -36,6 +44,11 @@ async def add_attachment(
         size=size,
         content_type=content_type,
         source_ref=(source_ref or "")[:255] or None,
+        phash=phash,
+        phash_0=quarters[0],
+        phash_1=quarters[1],
+        phash_2=quarters[2],
+        phash_3=quarters[3],
         created_at=at or utcnow(),
     )
     session.add(row)

@@ -18,6 +18,9 @@ PRODUCTS = ("个人经营贷", "小微企业流动资金贷", "商户信用贷")
 PURPOSES = ("进货备货", "购置设备", "门店装修", "支付货款", "扩大经营")
 BUSINESSES = ("餐饮", "建材批发", "服装零售", "农产品收购", "汽车维修", "五金加工", "超市", "物流运输")
 TIERS = ("low", "low", "medium", "high")
+CENTRE = (31.2304, 121.4737)
+"""Where the demo borrowers are (人民广场, Shanghai): each within a few hundred metres, so a location typed as
+``31.23,121.47`` on the console is near every address on file (bot.desk.quality checks on-site visits)."""
 
 
 async def load_demo(session: AsyncSession, *, seed: int = 20261123, borrowers: int = 8) -> bool:
@@ -29,6 +32,7 @@ async def load_demo(session: AsyncSession, *, seed: int = 20261123, borrowers: i
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     rng = random.Random(seed)
+    around = random.Random(seed + 1)  # the coordinates' own draws: the other demo values stay as they were
     officers = [
         User(name="王磊", role="officer", team=DEMO_TEAM, phone="+8613900139001"),
         User(name="陈静", role="officer", team=DEMO_TEAM, phone="+8613900139002"),
@@ -45,6 +49,8 @@ async def load_demo(session: AsyncSession, *, seed: int = 20261123, borrowers: i
             address=fake.address().split(" ")[0],
             officer_id=officers[(index - 1) % len(officers)].id,
             risk_tier=TIERS[index % len(TIERS)],
+            latitude=round(CENTRE[0] + around.uniform(-0.003, 0.003), 6),
+            longitude=round(CENTRE[1] + around.uniform(-0.003, 0.003), 6),
         )
         session.add(borrower)
         await session.flush()

@@ -23,6 +23,11 @@ os.environ.setdefault("VISITBOT_CONTACT_WINDOW_END", "00:00")
 """The suite runs at any hour: the contact window is off (start == end) unless a test sets it, as
 tests/bot/test_contact_rules.py and the contact e2e tests do, with a frozen clock or a chosen zone."""
 
+os.environ.setdefault("VISITBOT_QUALITY_MIN_ANSWER_SECONDS", "0")
+os.environ.setdefault("VISITBOT_QUALITY_MIN_VISIT_SECONDS", "0")
+"""The suite answers visits in milliseconds (or on a clock that stands still): the too-fast check is off
+unless a test sets its floors, as tests/bot/test_quality.py does with a clock it moves between answers."""
+
 os.environ.setdefault("VISITBOT_DIGEST", "false")
 """No morning digest in a bot the suite starts (started after 08:30 it would send one at once, into
 another test's chat): the digest tests turn it on."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import logging
 import mimetypes
 import os
 import re
@@ -25,7 +27,9 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from dialogs.i18n import register
 
-__all__ = ["FileStore", "FileStoreError", "KeptFile", "LocalFileStore", "keep", "keep_path"]
+__all__ = ["FileStore", "FileStoreError", "KeptFile", "LocalFileStore", "keep", "keep_path", "photo_hash"]
+
+log = logging.getLogger(__name__)
 
 register(
     {
@@ -60,6 +64,8 @@ class KeptFile:
     content_type: str | None = None
     source_ref: str | None = None
     """Where it came from: a Telegram file_id, a console path."""
+    phash: str | None = None
+    """The picture's perceptual hash (:func:`photo_hash`); None for a file that is no image."""
 
 
 @runtime_checkable
@@ -160,10 +166,24 @@ class LocalFileStore:
         self._file(key).unlink(missing_ok=True)
 
 
+def photo_hash(data: bytes) -> str | None:
+    """The perceptual hash of a picture (``imagehash.phash``, 64 bits as 16 hex digits), the same for the photo
+    re-encoded or resized; None (logged) when the bytes are no image Pillow can read."""
+    import imagehash  # imported when a photo is kept: numpy and Pillow are slow to import
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return str(imagehash.phash(picture))
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:  # truncated, bombs
+        log.info("a kept file is no readable image, so it has no perceptual hash: %s", exc)
+        return None
+
+
 def _kept(store: FileStore, data: bytes, name: str, content_type: str | None, source_ref: str | None) -> KeptFile:
     key = store.put(data, name)
     kind = content_type or mimetypes.guess_type(name)[0]
-    return KeptFile(key, hashlib.sha256(data).hexdigest(), len(data), kind, source_ref)
+    return KeptFile(key, hashlib.sha256(data).hexdigest(), len(data), kind, source_ref, photo_hash(data))
 
 
 async def keep(

@@ -81,7 +81,7 @@ async def judge_visit(
 
     across = await history_rules.judge(session, visit, engine, now=now)
     raised = await sync_flags(session, visit, "history", across, now=now)
-    made_up = await quality.judge(session, visit, settings, now=now)
+    made_up = await quality.judge(session, visit, settings, now=now, engine=engine)
     raised += await sync_flags(session, visit, "quality", made_up, now=now)
     await refresh_rank(session, visit)
     return raised
