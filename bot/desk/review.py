@@ -421,4 +421,6 @@ async def history(session: AsyncSession, visit_id: int) -> list[ReviewEvent]:
 
 
 def _mode_of(chat: ChatSession | None) -> str:
-    return chat.mode if chat is not None and chat.mode else CommentMode.IDLE.value
+    """The chat's comment mode; another mode (a relief request's reason, bot.desk.relief) is idle here."""
+    modes = {m.value for m in CommentMode}
+    return chat.mode if chat is not None and chat.mode in modes else CommentMode.IDLE.value

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram import contact as contact_commands
 from bot.telegram import plan as plan_commands
+from bot.telegram import relief as relief_commands
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.digest import install as schedule_digests
@@ -49,7 +50,7 @@ OFFICERS = ("officer", "admin")
 REVIEWERS = ("supervisor", "admin")
 
 OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply", "plan", "flag", "web")
-SUPERVISOR_COMMANDS = ("review", "transcript", "export", "resolve", "refusals", "progress", "web")
+SUPERVISOR_COMMANDS = ("review", "relief", "transcript", "export", "resolve", "refusals", "progress", "web")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
     "borrower": borrower.BORROWER_COMMANDS,
@@ -189,6 +190,9 @@ async def buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Se
             await supervisor.ask_comment(update, context, sender, visit_id)
     elif kind == "x" and (parsed := _cancel_data(rest)) is not None:
         await officer.cancel_button(update, context, sender, *parsed)
+    elif kind == relief_commands.DATA_PREFIX and sender.role in REVIEWERS and (pressed := _staff_data(rest)):
+        await answer_query(query)
+        await relief_commands.press(update, context, sender, *pressed)  # a hardship request's Approve / Decline
     elif kind == INVITE_DATA:
         await press_invite(update, context, sender, rest)
     else:
@@ -215,6 +219,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
     """/cancel: leave a pending review comment first (the chat's visit goes on); else end the visit."""
     if sender.role in REVIEWERS and await supervisor.cancel_comment(update, context, sender):
         return
+    if sender.role in REVIEWERS and await relief_commands.cancel_reason(update, context, sender):
+        return
     if sender.role in OFFICERS:
         await officer.cancel(update, context, sender)
     else:
@@ -224,6 +230,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sen
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Sender) -> None:
     """A typed message: a supervisor's pending review comment, else an answer to the chat's visit."""
     if sender.role in REVIEWERS and await supervisor.pending_comment(update, context, sender):
+        return
+    if sender.role in REVIEWERS and await relief_commands.pending_reason(update, context, sender):
         return
     if sender.role == "supervisor":
         await start(update, context, sender)
@@ -371,6 +379,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("invite", guarded(borrower.invite, officers)))
     application.add_handler(CommandHandler("reply", guarded(supervisor.reply_to_review, officers)))
     application.add_handler(CommandHandler("review", guarded(supervisor.review, REVIEWERS)))
+    application.add_handler(CommandHandler("relief", guarded(relief_commands.relief, REVIEWERS)))
     application.add_handler(CommandHandler("comment", guarded(supervisor.comment, REVIEWERS)))
     application.add_handler(CommandHandler("transcript", guarded(supervisor.transcript, STAFF)))
     application.add_handler(CommandHandler("export", guarded(supervisor.export, REVIEWERS)))

@@ -19,7 +19,7 @@ from bot.desk.files import FileStore, LocalFileStore
 from bot.desk.review import ReviewDesk
 from bot.desk.weblogin import WebLogins
 from bot.settings import Settings
-from bot.web import pages, reports
+from bot.web import corrections, flags, pages, relief, reports
 from bot.web.http import Desk, page, refuse
 
 __all__ = ["STATIC", "build_app", "make_app"]
@@ -68,6 +68,10 @@ def build_app(services: Services, *, files: FileStore | None = None, own_service
         Route("/visits/{visit_id}/approve", pages.approve, methods=["POST"]),
         Route("/visits/{visit_id}/return", pages.send_back, methods=["POST"]),
         Route("/visits/{visit_id}/reply", pages.reply, methods=["POST"]),
+        Route("/relief", relief.relief_page),
+        Route("/relief/{request_id}/decide", relief.decide, methods=["POST"]),
+        Route("/visits/{visit_id}/correct", corrections.correct, methods=["POST"]),  # bot/web/corrections.py
+        Route("/visits/{visit_id}/flags/{flag_id}/explain", flags.explain, methods=["POST"]),
         Route("/overview", reports.overview),
         Route("/briefing", reports.briefing),
         Route("/briefing.xlsx", reports.briefing_download),

@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.desk.files import FileStoreError
-from bot.desk.labels import answered_by_label, flag_label, outcome_label, severity_label
+from bot.desk.labels import answered_by_label, outcome_label, severity_label
 from bot.desk.review import ReviewAction, ReviewRefused
 from bot.desk.review_queue import REVIEW_VIEWS, QueueCursor, queue_page, visible_officers, visit_file, visit_page
 from bot.desk.timefmt import day_start, shown
+from bot.web.corrections import correction_view
+from bot.web.flags import flag_rows, quality_badge
 from bot.web.http import (
     LANG_COOKIE,
     SECURITY_HEADERS,
@@ -28,6 +30,7 @@ from bot.web.http import (
     render,
     with_flash,
 )
+from bot.web.relief import visit_relief
 from dialogs.i18n import LOCALES, message
 from dialogs.schema import Outcome
 from storage import repositories as repo
@@ -38,7 +41,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FILTERS = ("since", "until", "officer", "script", "outcome", "risk", "review")
+FILTERS = ("since", "until", "officer", "script", "outcome", "risk", "review", "quality")
 RISKS = ("low", "medium", "high")
 
 
@@ -131,6 +134,8 @@ def _filters(params: Any, zone: str) -> tuple[dict[str, str], dict[str, Any]]:
         if given["risk"] not in RISKS:
             raise ValueError("risk")
         typed["risk"] = given["risk"]
+    if given["quality"] not in ("", "1"):  # only visits with a quality flag (形式化) nobody explained yet
+        raise ValueError("quality")
     given["review"] = given["review"] or "pending"
     if given["review"] not in REVIEW_VIEWS:
         raise ValueError("review")
@@ -153,7 +158,7 @@ async def queue(request: Request) -> Response:
     user = p.visitor.user
     result = await queue_page(
         desk.services.sessions, user, repo.VisitFilter(**typed), view=given["review"],
-        script_id=given["script"] or None, after=after, limit=PAGE_SIZE,
+        script_id=given["script"] or None, after=after, limit=PAGE_SIZE, quality=given["quality"] == "1",
     )  # fmt: skip
     kept = {k: v for k, v in given.items() if v}
     rows = [
@@ -168,6 +173,8 @@ async def queue(request: Request) -> Response:
             "high": e.high_flags,
             "review": message(f"review_state_{e.state.value}", p.locale),
             "finished": shown(e.visit.finished_at, p.zone, named=False),
+            "quality": result.quality.get(e.visit.id, []),
+            "quality_words": quality_badge(result.quality.get(e.visit.id, []), p.locale),
         }
         for e in result.entries
     ]
@@ -227,17 +234,7 @@ async def visit(request: Request) -> Response:
         }
         for a in record["answers"]
     ]
-    flags = [
-        {
-            "rule": flag_label(f["code"], locale),
-            "code": f["code"],
-            "severity": f["severity"],
-            "severity_label": severity_label(f["severity"], locale),
-            "note": f["note"] or "",
-            "step": f["step"] or "",
-        }
-        for f in record["flags"]
-    ]
+    flags = flag_rows(p, shown_page.flags)  # each with its kind, evidence, explanation (bot.web.flags)
     photos = [a for a in record["attachments"] if a["kind"] == "photo"]
     notes = [m for m in record["transcript"] if m["direction"] == "note" and not m["text"].startswith("[review ")]
     directions = {d: message(f"web_direction_{d}", locale) for d in ("in", "out", "note")}
@@ -264,6 +261,8 @@ async def visit(request: Request) -> Response:
     return render(
         p, "visit.html", record=record, steps=steps, flags=flags, photos=photos, notes=notes,
         messages=messages_, events=events, locations=shown_page.locations, address=shown_page.address,
+        corrections=await correction_view(p, record),  # old → new on the answers, the form (bot.web.corrections)
+        promises=shown_page.promises,  # promises to pay (bot.desk.promises)
         outcome=outcome_label(record["outcome"], locale) if record.get("outcome") else record["status"],
         review=message(f"review_state_{state}", locale) if state else "",
         started=shown(record["started_at"], p.zone, named=False),
@@ -272,6 +271,7 @@ async def visit(request: Request) -> Response:
         can_send_back=ReviewAction.SEND_BACK in shown_page.actions,
         can_reply=ReviewAction.REPLY in shown_page.actions,
         next_visit=await _next_waiting(p, visit_id),
+        relief=await visit_relief(p, visit_id),  # its hardship requests (bot.web.relief)
     )  # fmt: skip
 
 
