@@ -17,6 +17,8 @@ from bot import cli_admin, cli_bot, cli_briefing, cli_contact, cli_corrections, 
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, h, out, run, settings_or_exit
 from bot.cli_import import import_command
+from bot.cli_promises import promises_app
+from bot.cli_relief import relief_app
 from bot.cli_scripts import scripts_app
 from bot.cli_tasks import tasks as tasks_command
 from bot.console import ConsoleVisit, known_locale, stdin_reader
@@ -53,6 +55,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(cli_contact.disputes_app, name="disputes")  # the rules of contact (bot/cli_contact.py)
 app.command("refusals", help=cli_contact.h("contact_help_refusals"))(cli_contact.refusals)
+app.add_typer(promises_app, name="promises")  # promises to pay (bot/cli_promises.py)
+app.add_typer(relief_app, name="relief")  # hardship requests (bot/cli_relief.py)
 
 register(
     {
