@@ -143,6 +143,8 @@ def import_command(
     except ImportFileError as exc:
         raise CommandError(message(exc.key, locale, **exc.params), code=2) from exc
 
+    decided: list[str] = []
+
     async def job(svc: Services) -> ImportResult:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -156,6 +158,12 @@ def import_command(
                 dry_run=dry_run,
                 progress=lambda done: bar.update(task, completed=done),
             )
+        if kind == "repayments" and not dry_run:  # the repayments decide promises to pay (bot.desk.promises)
+            from bot.cli_promises import checked_lines
+            from bot.desk.promises import check_promises
+
+            checked = await check_promises(svc.sessions, svc.settings, clock=svc.clock)
+            decided.append(checked_lines(checked, locale))
         return result
 
     try:
@@ -163,5 +171,7 @@ def import_command(
     except ImportFileError as exc:
         raise CommandError(message(exc.key, locale, **exc.params), code=2) from exc
     _report(result, locale)
+    for line in decided:
+        out.print(line, markup=False)
     if result.bad_rows:
         raise typer.Exit(1)

@@ -44,7 +44,7 @@ __all__ = [
     "working_days",
 ]
 
-PLAN_REASONS = ("overdue", "new_loan", "policy", "flagged", "sample")
+PLAN_REASONS = ("overdue", "broken_promise", "new_loan", "policy", "flagged", "sample")
 """Reason codes, in display order."""
 REACHED = frozenset({"completed", "callback", "refused", "opted_out"})
 """Outcomes that reached the borrower: any of them fulfils an entry that is there for being overdue only."""

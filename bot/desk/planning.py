@@ -9,6 +9,8 @@ reason that applies (:data:`PLAN_REASONS`); months are calendar months in the de
   due date); the reminder (script ``overdue_reminder``) is planned on the first working day the plan
   allows and due ``VISITBOT_PLAN_OVERDUE_WITHIN`` (7) days after it went overdue, never before it is
   planned (a loan long overdue is due at once).
+- ``broken_promise``: a promise to pay judged broken (:mod:`bot.desk.promises`) whose borrower no
+  visit reached since (an outcome in :data:`REACHED`).
 - ``new_loan``: a loan disbursed in the calendar month before the plan's month.
 - ``policy``: a borrower with an open loan (active or overdue) whose tier asks for a visit every N
   months (``VISITBOT_PLAN_EVERY_HIGH/MEDIUM/LOW``: 1, 3, 6) is required when they have no *completed*
@@ -60,6 +62,7 @@ from bot.settings import Settings
 from dialogs.i18n import DEFAULT_LOCALE, message, register
 from storage import importing as loan_book
 from storage import planning as store
+from storage import promises as promise_book
 from storage import repositories as repo
 from storage.models import User, Visit, WatchFlag
 
@@ -228,6 +231,9 @@ async def _found(
     for borrower_id, (loan_id, days, amount) in worst.items():
         since = (today - timedelta(days=days)).isoformat()
         add(borrower_id, "overdue", {"loan_id": loan_id, "since": since, "amount": str(amount)}, loan_id)
+    for broken in await promise_book.broken_unvisited(session, REACHED):  # bot.desk.promises
+        promised = {"promise": broken.promise_id, "promised_on": broken.promised_on.isoformat()}
+        add(broken.borrower_id, "broken_promise", {**promised, "amount": str(broken.amount)}, broken.loan_id)
     for loan_id, borrower_id, disbursed in await store.new_loans(session, rules.shift(first, -1), first - timedelta(1)):
         add(borrower_id, "new_loan", {"loan_id": loan_id, "disbursed_on": disbursed.isoformat()}, loan_id)
     visited = await store.last_completed(session, rules.instant(first, zone))

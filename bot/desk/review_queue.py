@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk.access import can_see, visible_filter
 from bot.desk.flag_review import ReviewedFlag, flags_of
+from bot.desk.promises import PromiseView, visit_promises
 from bot.desk.records import view_record
 from bot.desk.review import INITIAL_REVIEW, QueueEntry, ReviewAction, ReviewEvent, actions_for, history, review_state
 from storage import flags as flag_store
@@ -62,6 +63,8 @@ class VisitPage:
     """The borrower's address on file."""
     flags: list[ReviewedFlag] = field(default_factory=list)
     """Its live flags with their evidence, explained or not (:mod:`bot.desk.flag_review`)."""
+    promises: list[PromiseView] = field(default_factory=list)
+    """The promises to pay the visit recorded, kept, broken or pending (:mod:`bot.desk.promises`)."""
 
 
 async def queue_page(
@@ -117,8 +120,9 @@ async def visit_page(
         actions = actions_for(user, visit)
         events = await history(session, visit_id)
         address = visit.borrower.address
+        promised = await visit_promises(session, visit_id)
     flags = await flags_of(sessions, user, visit_id=visit_id)
-    return VisitPage(record, actions, events, _locations(record), address, flags)
+    return VisitPage(record, actions, events, _locations(record), address, flags, promises=promised)
 
 
 async def visit_file(

@@ -118,6 +118,12 @@ WALKS: dict[str, list[Walk]] = {
         w("no_visits_medium", "opted_out", "policy_medium", ["3", "5", "太麻烦", "2"], borrower__risk_tier="medium"),
         w("no_visits_high", "opted_out", "policy_high", ["3", "4", "3"], borrower__risk_tier="high"),
     ],
+    "promise_checkin": [
+        w("paid", "completed", "paid_thanks", ["1", "1"]),
+        w("not_yet_call_me", "completed", "closing", ["1", "3", "y"]),
+        w("partly", "completed", "closing", ["1", "2", "n"]),
+        w("declined", "opted_out", "consent_declined", ["2"]),
+    ],
     "visit_refusal": [
         w("low", "opted_out", "policy_low", ["1", "1", "1"], borrower__risk_tier="low"),
         w("medium", "opted_out", "policy_medium", ["1", "2", "2"], borrower__risk_tier="medium"),

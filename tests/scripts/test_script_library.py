@@ -25,6 +25,7 @@ def catalog() -> ScriptCatalog:
 
 def test_the_library_is_complete(catalog: ScriptCatalog) -> None:
     expected = {"officer_phone_visit", "onsite_visit", "self_checkin", "visit_refusal", "overdue_reminder"}
+    expected |= {"promise_checkin"}
     assert set(SHIPPED) == expected
     assert set(catalog.ids) == expected  # fragments are not loaded as scripts
 

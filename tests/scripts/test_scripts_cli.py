@@ -31,7 +31,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_check_passes_on_the_shipped_scripts(runner: CliRunner, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["scripts", "check"], env=env)
     assert result.exit_code == 0, result.output
-    assert "已检查 5 个文件：0 个错误，0 个警告" in result.output
+    assert "已检查 6 个文件：0 个错误，0 个警告" in result.output
 
 
 def test_check_fails_on_errors_and_names_file_and_line(runner: CliRunner, env: dict[str, str]) -> None:
@@ -70,7 +70,7 @@ def test_try_runs_a_script_without_writing_anything(runner: CliRunner, env: dict
     result = runner.invoke(app, ["scripts", "try", "overdue_reminder", "--answers", str(answers)], env=env)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "试运行：overdue_reminder v2" in out and "不保存任何记录" in out
+    assert "试运行：overdue_reminder v3" in out and "不保存任何记录" in out
     assert "逾期5天" in out and "约定2099年11月28日之前还款4,500元" in out
     assert "试运行结束：已完成" in out and "未保存任何记录" in out
     assert not (tmp_path / "never.db").exists()
