@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk import audit
 from bot.desk.access import can_see
@@ -40,7 +40,15 @@ from storage import corrections as store
 from storage import repositories as repo
 from storage.models import RiskFlag, User, Visit
 
-__all__ = ["CORRECTED", "Corrected", "CorrectionDesk", "CorrectionRefused", "correctable_answers", "may_correct"]
+__all__ = [
+    "CORRECTED",
+    "Corrected",
+    "CorrectionDesk",
+    "CorrectionRefused",
+    "correctable_answers",
+    "may_correct",
+    "may_correct_visit",
+]
 
 CORRECTED = "answer_corrected"
 """The audit log's action of a correction."""
@@ -146,6 +154,13 @@ def may_correct(user: User, visit: Visit) -> bool:
     if user.role in ("admin", "supervisor"):
         return True
     return user.role == "officer" and review_state(visit) is not ReviewState.APPROVED
+
+
+async def may_correct_visit(sessions: async_sessionmaker[AsyncSession], user: User, visit_id: int) -> bool:
+    """Whether ``user`` may correct this visit's answers now (:func:`may_correct`; False when there is none)."""
+    async with sessions() as session:
+        visit = await repo.load_visit(session, visit_id)
+        return visit is not None and may_correct(user, visit)
 
 
 def correctable_answers(record: dict[str, Any]) -> list[dict[str, Any]]:
