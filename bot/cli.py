@@ -16,6 +16,7 @@ from rich.text import Text
 from bot import cli_admin, cli_bot, cli_briefing, cli_contact, cli_corrections, cli_plan, cli_share, cli_web
 from bot.app import Services
 from bot.cli_base import CommandError, VisitbotGroup, cli_locale, emit_json, h, out, run, settings_or_exit
+from bot.cli_flags import flags_app
 from bot.cli_import import import_command
 from bot.cli_promises import promises_app
 from bot.cli_relief import relief_app
@@ -57,6 +58,7 @@ app.add_typer(cli_contact.disputes_app, name="disputes")  # the rules of contact
 app.command("refusals", help=cli_contact.h("contact_help_refusals"))(cli_contact.refusals)
 app.add_typer(promises_app, name="promises")  # promises to pay (bot/cli_promises.py)
 app.add_typer(relief_app, name="relief")  # hardship requests (bot/cli_relief.py)
+app.add_typer(flags_app, name="flags")  # flags with their evidence, explained by reviewers (bot/cli_flags.py)
 
 register(
     {
