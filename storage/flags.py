@@ -45,6 +45,7 @@ async def list_flags(
     kind: str | None = None,
     open_only: bool = False,
     limit: int = 200,
+    flag_id: int | None = None,
 ) -> list[FlagRow]:
     """Live flags of the visits matching ``flt`` (newest visit first), with who explained them.
 
@@ -60,6 +61,8 @@ async def list_flags(
     )
     if visit_id is not None:
         query = query.where(RiskFlag.visit_id == visit_id)
+    if flag_id is not None:
+        query = query.where(RiskFlag.id == flag_id)
     if kind is not None:
         query = query.where(RiskFlag.kind == kind)
     if open_only:

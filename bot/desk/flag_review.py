@@ -203,12 +203,15 @@ async def flags_of(
     kind: str | None = None,
     open_only: bool = False,
     limit: int = 200,
+    flag_id: int | None = None,
 ) -> list[ReviewedFlag]:
     """The live flags ``viewer`` may see (their team's, their own, all), newest visit first; one visit's with
-    ``visit_id`` (none when they may not see it), one ``kind``, or only the unexplained (``open_only``)."""
+    ``visit_id`` (none when they may not see it), one ``kind``, only the unexplained (``open_only``), one flag."""
     flt = visible_filter(viewer, repo.VisitFilter())
     async with sessions() as session:
-        rows = await store.list_flags(session, flt, visit_id=visit_id, kind=kind, open_only=open_only, limit=limit)
+        rows = await store.list_flags(
+            session, flt, visit_id=visit_id, kind=kind, open_only=open_only, limit=limit, flag_id=flag_id
+        )
     return [_view(flag, visit, name, viewer) for flag, visit, name in rows if can_see(viewer, visit)]
 
 

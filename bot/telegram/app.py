@@ -24,6 +24,7 @@ from bot.desk.invites import INVITE_DATA
 from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram import contact as contact_commands
+from bot.telegram import flags as flag_commands
 from bot.telegram import plan as plan_commands
 from bot.telegram import relief as relief_commands
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
@@ -380,6 +381,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("reply", guarded(supervisor.reply_to_review, officers)))
     application.add_handler(CommandHandler("review", guarded(supervisor.review, REVIEWERS)))
     application.add_handler(CommandHandler("relief", guarded(relief_commands.relief, REVIEWERS)))
+    application.add_handler(CommandHandler("explain", guarded(flag_commands.explain, REVIEWERS)))  # a flag explained
     application.add_handler(CommandHandler("comment", guarded(supervisor.comment, REVIEWERS)))
     application.add_handler(CommandHandler("transcript", guarded(supervisor.transcript, STAFF)))
     application.add_handler(CommandHandler("export", guarded(supervisor.export, REVIEWERS)))
