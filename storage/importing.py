@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 BORROWER_FIELDS = ("code", "name", "phone", "business", "address", "officer_id", "risk_tier", "timezone", "locale")
-"""The borrower columns an import writes (the rest — Telegram id, opt-out, created — stay as they are)."""
+"""The borrower columns an import writes (the rest — Telegram id, opt-out, created — stay as they are); also
+``latitude`` and ``longitude`` when its rows hold them (a file with those columns)."""
 LOAN_FIELDS = ("contract_no", "borrower_id", "product", "amount", "disbursed_on", "due_on", "purpose", "status")
 """The loan columns an import writes (overdue days and amount follow from the repayments)."""
 REPAYMENT_FIELDS = ("loan_id", "due_on", "amount_due", "amount_paid", "paid_on")
@@ -128,9 +129,11 @@ async def staff_directory(session: AsyncSession) -> list[Staff]:
 
 
 async def upsert_borrowers(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> Written:
-    """Insert or update borrowers by ``code``; each row holds :data:`BORROWER_FIELDS` and ``created_at``."""
+    """Insert or update borrowers by ``code``; each row holds :data:`BORROWER_FIELDS` and ``created_at`` (and
+    the same coordinates keys as the others)."""
     existing = {(code,) for code in await borrower_ids(session, [row["code"] for row in rows])}
-    return await _upsert(session, _table("borrowers"), rows, ("code",), BORROWER_FIELDS, existing)
+    fields = BORROWER_FIELDS + (("latitude", "longitude") if rows and "latitude" in rows[0] else ())
+    return await _upsert(session, _table("borrowers"), rows, ("code",), fields, existing)
 
 
 async def upsert_loans(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> Written:

@@ -27,6 +27,7 @@ from bot.desk.sheets import (
     Sheet,
     SheetRow,
     cell_choice,
+    cell_coordinate,
     cell_date,
     cell_locale,
     cell_money,
@@ -43,6 +44,7 @@ from storage.models import Borrower, Loan
 
 __all__ = [
     "COLUMNS",
+    "COORDINATES",
     "KINDS",
     "REQUIRED",
     "ImportFileError",
@@ -59,11 +61,17 @@ register(MESSAGES)
 
 KINDS = ("borrowers", "loans", "repayments")
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "borrowers": ("code", "name", "phone", "business", "address", "officer", "risk_tier", "timezone", "locale"),
+    "borrowers": (
+        *("code", "name", "phone", "business", "address", "officer", "risk_tier", "timezone", "locale"),
+        *("latitude", "longitude"),
+    ),
     "loans": ("contract_no", "borrower_code", "product", "amount", "disbursed_on", "due_on", "purpose", "status"),
     "repayments": ("contract_no", "due_on", "amount_due", "amount_paid", "paid_on"),
 }
 """Each file's columns, in the template's order."""
+COORDINATES = ("latitude", "longitude")
+"""The address on file as WGS84 degrees (on-site visits are checked against it): both or neither. A borrowers
+file without these columns leaves the coordinates on file as they are."""
 REQUIRED: dict[str, frozenset[str]] = {
     "borrowers": frozenset({"code", "name", "risk_tier"}),
     "loans": frozenset({"contract_no", "borrower_code", "product", "amount", "disbursed_on"}),
@@ -115,8 +123,19 @@ def _borrower(row: SheetRow, now: datetime) -> dict[str, Any]:
         "risk_tier": row.parsed("risk_tier", lambda v: cell_choice(cell_text(v), TIERS, "import_bad_tier")),
         "timezone": row.parsed("timezone", lambda v: cell_zone(cell_text(v)), "Asia/Shanghai"),
         "locale": row.parsed("locale", lambda v: cell_locale(cell_text(v)), "zh-CN"),
+        **_coordinates(row),
         "created_at": now,
     }
+
+
+def _coordinates(row: SheetRow) -> dict[str, float | None]:
+    """The address's latitude and longitude: in range, and both given or neither."""
+    lat = row.parsed("latitude", lambda v: cell_coordinate(v, 90, "import_bad_latitude"))
+    lon = row.parsed("longitude", lambda v: cell_coordinate(v, 180, "import_bad_longitude"))
+    given = [name for name in COORDINATES if cell_text(row.cells.get(name))]
+    if len(given) == 1 and (lat, lon) != (None, None):  # one given and good: the other is missing
+        row.fail(COORDINATES[given[0] == "latitude"], "import_coordinates_pair")
+    return {"latitude": lat, "longitude": lon}
 
 
 def _phone(value: Any) -> str:
@@ -269,6 +288,7 @@ async def import_sheet(
     result = ImportResult(kind, ignored_columns=ignored, dry_run=dry_run, today=today)
     parse, key = _PARSERS[kind], _KEYS[kind]
     required = REQUIRED[kind]
+    unlocated = kind == "borrowers" and not set(COORDINATES) & set(where.values())  # keep those on file
     seen: dict[tuple[Any, ...], int] = {}
     touched: set[int] = set()
     async with sessions() as session:
@@ -284,6 +304,8 @@ async def import_sheet(
                     number, {name: cells[i] for i, name in where.items() if i < len(cells)}, required, LIMITS
                 )
                 values = parse(row, now)
+                if unlocated:
+                    del values["latitude"], values["longitude"]
                 if not row.problems:
                     identity = tuple(values[name] for name in key)
                     first = seen.setdefault(identity, number)

@@ -60,6 +60,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "“{value}”不是支持的语言：填 zh-CN 或 en",
         "en": "'{value}' is not a supported language: use zh-CN or en",
     },
+    "import_bad_latitude": {
+        "zh-CN": "“{value}”不是纬度（-90 到 90 之间的小数度数，例如 31.2304）",
+        "en": "'{value}' is not a latitude (decimal degrees from -90 to 90, like 31.2304)",
+    },
+    "import_bad_longitude": {
+        "zh-CN": "“{value}”不是经度（-180 到 180 之间的小数度数，例如 121.4737）",
+        "en": "'{value}' is not a longitude (decimal degrees from -180 to 180, like 121.4737)",
+    },
+    "import_coordinates_pair": {
+        "zh-CN": "纬度和经度要么都填，要么都不填",
+        "en": "give both the latitude and the longitude, or neither",
+    },
     "import_bad_status": {
         "zh-CN": "“{value}”不是贷款状态：填 active、overdue、closed 或 written_off（正常、逾期、结清、核销）",
         "en": "'{value}' is not a loan status: use active, overdue, closed or written_off",

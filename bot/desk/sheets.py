@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = [
     "Sheet",
     "SheetRow",
     "cell_choice",
+    "cell_coordinate",
     "cell_date",
     "cell_locale",
     "cell_money",
@@ -199,6 +201,21 @@ def cell_money(value: Any, *, positive: bool) -> Decimal:
     if positive and amount <= 0:
         raise CellError("import_money_zero", value=cell_text(value))
     return amount
+
+
+def cell_coordinate(value: Any, limit: float, key: str) -> float:
+    """A latitude (``limit`` 90) or longitude (180) in decimal degrees (``31.2304``, ``121.4737°``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        text = fold(cell_text(value)).rstrip("°").strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise CellError(key, value=cell_text(value)) from None
+    if not math.isfinite(number) or abs(number) > limit:
+        raise CellError(key, value=cell_text(value))
+    return number
 
 
 def cell_zone(text: str) -> str:

@@ -290,3 +290,44 @@ async def test_unknown_kind_and_format_are_file_errors(sqlite_url: str, tmp_path
     with pytest.raises(ImportFileError):
         await imported(sqlite_url, "payments", write(tmp_path / "x.csv", ["a"], []))
     assert await rows_of(sqlite_url, func.count(Borrower.id)) == [(0,)]
+
+
+# -- the address on file as coordinates (on-site visits are checked against them, bot.desk.quality) --------------
+LOCATED = [
+    ["B101", "张三", "", "", "", "", "low", "", "", "31.2304", "121.4737"],
+    ["B102", "李四", "", "", "", "", "low", "", "", "９１", "121.4"],  # beyond the pole (full-width digits read)
+    ["B103", "王五", "", "", "", "", "low", "", "", "31.2", ""],  # latitude without longitude
+    ["B104", "赵六", "", "", "", "", "low", "", "", "", "东经121度"],
+    ["B105", "钱七", "", "", "", "", "low", "", "", "", ""],  # neither: no coordinates on file
+    ["B106", "孙八", "", "", "", "", "low", "", "", "-33.8688°", "151.2093"],
+]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+async def test_borrower_coordinates_from_the_loan_book(database_url: str, tmp_path: Path, suffix: str) -> None:
+    await demo(database_url)
+    path = write(tmp_path / f"located{suffix}", COLUMNS["borrowers"], LOCATED)
+    result = await imported(database_url, "borrowers", path)
+    assert problems(result) == [
+        (3, "latitude", "import_bad_latitude"),
+        (4, "longitude", "import_coordinates_pair"),
+        (5, "longitude", "import_bad_longitude"),
+    ]
+    zh = [message(p.key, "zh-CN", **p.params) for p in result.problems]
+    assert zh == [
+        "“９１”不是纬度（-90 到 90 之间的小数度数，例如 31.2304）",
+        "纬度和经度要么都填，要么都不填",
+        "“东经121度”不是经度（-180 到 180 之间的小数度数，例如 121.4737）",
+    ]
+    located = (Borrower.code, Borrower.latitude, Borrower.longitude)
+    stored = {row[0]: row[1:] for row in await rows_of(database_url, *located)}
+    assert stored["B101"] == (31.2304, 121.4737) and stored["B106"] == (-33.8688, 151.2093)
+    assert stored["B105"] == (None, None) and not {"B102", "B103", "B104"} & set(stored)
+    # a file without the columns keeps the coordinates on file; one with them blank clears them
+    plain = [c for c in COLUMNS["borrowers"] if c not in ("latitude", "longitude")]
+    again = await imported(database_url, "borrowers", write(tmp_path / f"plain{suffix}", plain, [LOCATED[0][:9]]))
+    assert again.written == store.Written(unchanged=1)
+    assert {r[0]: r[1:] for r in await rows_of(database_url, *located)}["B101"] == (31.2304, 121.4737)
+    blank = write(tmp_path / f"blank{suffix}", COLUMNS["borrowers"], [[*LOCATED[0][:9], "", ""]])
+    assert (await imported(database_url, "borrowers", blank)).written == store.Written(updated=1)
+    assert {r[0]: r[1:] for r in await rows_of(database_url, *located)}["B101"] == (None, None)
