@@ -63,6 +63,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Hello {name}: after review, your request for a {kind} was not approved. Your officer {officer} "
         "will contact you soon about other arrangements.",
     },
+    # a supervisors' notice queued before migration 0011 (relief as an officer task), still deliverable
+    "alert_task_relief": {
+        "zh-CN": "📝 待审批：客户 {code} {name} 申请 {note}（信贷员 {officer}，回访 #{visit}）",
+        "en": "📝 To approve: borrower {code} {name} asks for {note} (officer {officer}, visit #{visit})",
+    },
     "relief_approve_button": {"zh-CN": "✅ 批准", "en": "✅ Approve"},
     "relief_decline_button": {"zh-CN": "❌ 不批准", "en": "❌ Decline"},
     "relief_open_transcript": {"zh-CN": "查看记录", "en": "Open transcript"},

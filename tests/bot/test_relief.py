@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from bot.desk import Actor, FixedClock, VisitDesk
 from bot.desk.outbox import render
-from bot.desk.relief import ReliefDesk, ReliefRefused
+from bot.desk.relief import Decision, ReliefDesk, ReliefRefused
 from dialogs.answers import Reply
 from dialogs.engine import Submit
-from storage.models import AuditEntry, Borrower, OutboxMessage, ReliefRequest, Task, User
+from storage.models import AuditEntry, Borrower, ChatSession, OutboxMessage, ReliefRequest, Task, User
 from tests.desks import demo_desk
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -177,3 +177,25 @@ async def test_only_the_teams_supervisors_and_admins_decide_and_only_with_a_reas
     assert request is not None and request.status == "pending" and request.decided_by is None
     assert not [row for row in await outbox(world, "relief_decided_approved")]
     assert not await audit(world, "relief_approved") and not await audit(world, "relief_declined")
+
+
+async def test_the_reason_mode_takes_only_a_reply_while_a_visit_is_open(world: World) -> None:
+    request_id = await hardship_visit(world)
+    supervisor, chat = world.people["刘主管"], 9002
+    await world.relief.ask_reason(chat, request_id, Decision.DECLINE, prompt_message_id=41)
+    assert await world.relief.leave_reason(chat) == request_id  # /cancel
+    assert await world.relief.take_reason(chat, supervisor, "晚了", replying_to=None) is None
+    await world.relief.ask_reason(chat, request_id, Decision.DECLINE, prompt_message_id=42)
+    async with world.desk.sessions() as session, session.begin():  # the chat is on a visit meanwhile
+        row = await session.get(ChatSession, chat)
+        assert row is not None and row.mode == "relief_decline" and row.mode_ref == request_id
+        row.visit_id = (await session.get(ReliefRequest, request_id)).visit_id  # type: ignore[union-attr]
+    assert await world.relief.take_reason(chat, supervisor, "是本人", replying_to=None) is None  # the visit's
+    with pytest.raises(ReliefRefused):
+        await world.relief.take_reason(chat, supervisor, "  ", replying_to=42)
+    done = await world.relief.take_reason(chat, supervisor, "已有两次展期记录", replying_to=42)
+    assert done is not None and (done.request_id, done.status) == (request_id, "declined")
+    async with world.desk.sessions() as session:
+        row = await session.get(ChatSession, chat)
+    assert row is not None and row.mode is None and row.mode_ref is None and row.visit_id is not None
+    assert await world.relief.leave_reason(chat) is None
