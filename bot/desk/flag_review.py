@@ -51,6 +51,8 @@ FLAG_KINDS = ("quality", "history", "promise", "answer")
 """Flag kinds in the order a reviewer reads them: 形式化 first (the visit itself may not be real)."""
 REVIEWERS = ("supervisor", "admin")
 REASON_LIMIT = 500
+FIGURES = frozenset({"values", "labels", "shown"})
+"""Evidence keys that hold figures and words, never visits (a measure may be named ``visits``)."""
 
 MESSAGES: dict[str, dict[str, str]] = {
     "flag_kind_quality": {"zh-CN": "形式化检查", "en": "quality (形式化)"},
@@ -145,6 +147,8 @@ def linked_visits(evidence: dict[str, Any] | None, *, own: int | None = None) ->
 
     def scan(part: dict[str, Any]) -> None:
         for key, value in part.items():
+            if key in FIGURES:
+                continue
             if isinstance(value, dict):
                 scan(value)
             elif "visit" in key.lower():

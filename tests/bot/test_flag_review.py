@@ -157,6 +157,9 @@ async def test_the_evidence_reads_with_the_visits_it_names(flagged: Flagged) -> 
     [flag] = await flags_of(flagged.sessions, flagged.staff["admin"], kind="quality")
     assert linked_visits(flag.evidence, own=flag.visit_id) == [flagged.earlier]
     assert linked_visits({"visits": [flagged.visit, 7, 7], "before": {"visit_id": 9}}, own=flagged.visit) == [7, 9]
+    history = {"rule": "staff_collapse", "now": {"visit": 14, "values": {"visits": 3}},
+               "before": [{"visit": 12, "values": {"staff": 8}}, {"visit": 11, "values": {"staff": 9}}]}  # fmt: skip
+    assert linked_visits(history, own=14) == [12, 11], "both visits of a cross-visit flag, never a figure"
     [line] = evidence_text(flag.kind, flag.code, flag.evidence, "zh-CN")
     assert f"#{flagged.earlier}" in line and "2026-10-05" in line
     assert evidence_text("quality", "too_fast", {"old": 1}, "en") == ["old: 1"], "evidence of another shape: as it is"
