@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.desk import Actor, FixedClock, VisitDesk
+from bot.desk.corrections import CorrectionDesk
 from bot.desk.evidence import evidence_lines
 from bot.desk.files import keep, photo_hash
 from bot.desk.quality import distance_km
@@ -24,7 +25,7 @@ from dialogs.engine import Event, Skip, Submit
 from dialogs.schema import AnswerKind
 from storage import repositories as repo
 from storage.attachments import visit_attachments
-from storage.models import Borrower
+from storage.models import Borrower, User
 from tests.desks import CALM, demo_desk
 
 WANG = Actor("officer", 1)  # 王磊: B001, B003, B005, B007 are his
@@ -227,6 +228,12 @@ async def test_answers_copied_from_the_previous_visit(desk: VisitDesk, clock: Fi
     ]
     # another borrower's visit with the same answers is not a copy of this one
     assert (await phone_visit(desk, clock, "B003", PHONE_HONEST, seconds=12)).flags == {}
+    # a supervisor corrects what the borrower really said: the visit is judged again, the copy flag cleared
+    async with desk.sessions() as session:
+        boss = (await session.scalars(select(User).where(User.role == "supervisor"))).first()
+    assert boss is not None
+    await CorrectionDesk(desk).correct(copied.visit_id, "needs", "想申请提额", reason="回听录音", user=boss)
+    assert (await walked(desk, copied.visit_id)).flags == {}
 
 
 async def test_a_photo_reused_for_two_borrowers(desk: VisitDesk, clock: FixedClock) -> None:
