@@ -118,6 +118,8 @@ class CallbackRow:
     code: str
     name: str
     zone: str
+    kind: str = "callback"
+    """``callback``, or ``promise``: a promise to pay's follow-up on its day (bot.desk.promises)."""
 
 
 @dataclass(frozen=True)
@@ -181,18 +183,19 @@ async def open_plan_entries(session: AsyncSession, officer_ids: Sequence[int], *
 
 
 async def callbacks_due(session: AsyncSession, officer_ids: Sequence[int], *, before: datetime) -> list[CallbackRow]:
-    """The officers' call-backs not done whose time is before ``before`` (the end of their day), soonest first."""
+    """The officers' call-backs (and promise follow-ups) not done whose time is before ``before`` (the end of
+    their day), soonest first."""
     if not officer_ids:
         return []
     query = (
         select(
             Task.officer_id, Task.id, Task.due_at, Task.note, Task.borrower_asked, Borrower.code, Borrower.name,
-            Borrower.timezone,
+            Borrower.timezone, Task.kind,
         )
         .join(Borrower, Borrower.id == Task.borrower_id)
         .where(
             Task.officer_id.in_(list(officer_ids)),
-            Task.kind == "callback",
+            Task.kind.in_(("callback", "promise")),
             Task.done_at.is_(None),
             Task.due_at.is_not(None),
             Task.due_at < before,
@@ -200,8 +203,8 @@ async def callbacks_due(session: AsyncSession, officer_ids: Sequence[int], *, be
         .order_by(Task.due_at, Task.id)
     )  # fmt: skip
     return [
-        CallbackRow(int(officer or 0), task_id, due_at, note, asked, code, name, zone)
-        for officer, task_id, due_at, note, asked, code, name, zone in (await session.execute(query)).all()
+        CallbackRow(int(officer or 0), task_id, due_at, note, asked, code, name, zone, kind)
+        for officer, task_id, due_at, note, asked, code, name, zone, kind in (await session.execute(query)).all()
         if due_at is not None
     ]
 

@@ -134,6 +134,8 @@ class DueCallback:
     allowed_at: datetime
     """``booked_at``, or the next opening of the borrower's window when it falls outside."""
     borrower_asked: bool
+    kind: str = "callback"
+    """``callback``, or ``promise``: a promise to pay due today, to check (bot.desk.promises)."""
 
     @property
     def moved(self) -> bool:
@@ -214,7 +216,7 @@ async def build_digests(
     callbacks: dict[int, list[DueCallback]] = defaultdict(list)
     for task in await store.callbacks_due(session, user_ids, before=day_start(day, zone, end=True)):
         allowed = callback_allowed_at(task.due_at, task.zone, window, borrower_asked=task.borrower_asked)
-        due = DueCallback(task.code, task.name, task.note, task.due_at, allowed, task.borrower_asked)
+        due = DueCallback(task.code, task.name, task.note, task.due_at, allowed, task.borrower_asked, task.kind)
         callbacks[task.officer_id].append(due)
     after = settings.digest_overdue_after
     loans = await store.overdue_loans(session, user_ids, past_days=after)
@@ -268,7 +270,7 @@ def _callback_line(callback: DueCallback) -> dict[str, Any]:
         "at": when(callback.booked_at),
         "code": callback.code,
         "name": callback.name,
-        "note": label_of("task_note:callback", callback.note),
+        "note": label_of(f"task_note:{callback.kind}", callback.note),
     }
     if callback.borrower_asked:
         return msg("digest_callback_asked_line", **params)

@@ -32,6 +32,7 @@ from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.digest import install as schedule_digests
 from bot.telegram.invites import press_invite
 from bot.telegram.outbox import install as deliver_outbox
+from bot.telegram.promises import install as check_promises
 from bot.telegram.reminders import expire_old_updates, forget_old_updates
 from bot.telegram.render import record_id
 from bot.telegram.visits import load_chat, on_button, on_input, reshow
@@ -267,6 +268,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         deliver_outbox(application)  # alerts, notices, reminders: polled, and at once after a commit
         if svc.settings.digest:
             schedule_digests(application)  # the morning digest, one daily job per officers' zone
+        check_promises(application)  # promises to pay: decided and followed up (bot.desk.promises)
         application.job_queue.run_repeating(expire_old_updates, interval=3600, first=3600)
     await forget_old_updates(svc)
     async with svc.sessions() as session:

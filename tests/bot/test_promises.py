@@ -13,7 +13,7 @@ import asyncio
 import csv
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from typer.testing import CliRunner
 from bot.app import make_services
 from bot.cli import app
 from bot.desk import Actor, FixedClock, VisitDesk, planning
+from bot.desk.digest import build_digests, digest_payload
 from bot.desk.evidence import evidence_lines
+from bot.desk.outbox import render
 from bot.desk.promises import check_promises
 from bot.desk.weblogin import WebLogins
 from bot.settings import Settings
@@ -187,6 +189,10 @@ def test_a_promise_kept_and_one_broken_from_an_imported_repayments_file(database
             )
             [notice] = await _rows(desk, OutboxMessage, OutboxMessage.task_id == task.id)
             assert notice.user_id == b007.officer_id and notice.payload["key"] == "promise_task_notice"
+            async with desk.sessions() as session:  # the officer's morning digest lists it with the call-backs
+                [digest] = await build_digests(session, [task.officer_id], "Asia/Shanghai", date(2026, 12, 3), settings)
+            text = render(digest_payload(digest), "zh-CN", "Asia/Shanghai").text
+            assert "承诺 2026-12-03 还款 3000.00 元：请核实是否到账" in text
             checkin = await _checkin(desk, "B008", ["1", "1"])  # agrees, "paid"
             b008 = await _promise(desk, "B008")
             assert (b008.claimed_paid_at, b008.claim_visit_id, b008.status) == (ON_THE_DAY, checkin, "pending")
