@@ -24,13 +24,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk import audit
-from bot.desk.access import can_see
+from bot.desk.access import can_see, sees_numbers
 from bot.desk.alerts import queue_effects
 from bot.desk.contact import ContactWindow
 from bot.desk.judging import judge_visit
 from bot.desk.labels import flag_label
 from bot.desk.review import ReviewState, review_state
 from bot.desk.visits import VisitDesk
+from bot.logs import mask
 from dialogs.answers import Reply, format_value, parse_answer
 from dialogs.engine import FlagRaised, VisitEngine, VisitState
 from dialogs.errors import InvalidAnswer
@@ -173,6 +174,16 @@ def correctable_answers(record: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _check(visit: Visit | None, visit_id: int, user: User, lang: str) -> None:
+    """Refuse a visit that is not there, not theirs to see, not finished or not theirs to correct."""
+    if visit is None or not can_see(user, visit):
+        raise CorrectionRefused("not_found", message("correct_no_visit", lang, id=visit_id))
+    if visit.status != "finished":
+        raise CorrectionRefused("not_finished", message("correct_not_finished", lang, id=visit_id))
+    if not may_correct(user, visit):
+        raise CorrectionRefused("not_allowed", message("correct_not_allowed", lang, id=visit_id))
+
+
 def _shown(display: str | None, raw: str | None) -> str:
     return display or raw or "-"
 
@@ -203,13 +214,27 @@ class CorrectionDesk:
             raise CorrectionRefused("reason", message("correct_need_reason", lang, max=MAX_REASON))
         async with self.desk.sessions() as session, session.begin():
             visit = await repo.load_visit(session, visit_id, for_update=True)
-            if visit is None or not can_see(user, visit):
-                raise CorrectionRefused("not_found", message("correct_no_visit", lang, id=visit_id))
-            if visit.status != "finished":
-                raise CorrectionRefused("not_finished", message("correct_not_finished", lang, id=visit_id))
-            if not may_correct(user, visit):
-                raise CorrectionRefused("not_allowed", message("correct_not_allowed", lang, id=visit_id))
+            _check(visit, visit_id, user, lang)
+            assert visit is not None
             return await self._correct(session, visit, step_id.strip(), value, reason, user, actor, lang)
+
+    async def answers(self, visit_id: int, *, user: User, locale: str | None = None) -> list[tuple[str, str, str]]:
+        """The answers ``user`` may correct now, as ``(step, question, answer shown)``; refused as
+        :meth:`correct` would be (numbers masked where the viewer may not read them)."""
+        lang = locale or user.locale or self.desk.settings.locale
+        async with self.desk.sessions() as session:
+            visit = await repo.load_visit(session, visit_id)
+            _check(visit, visit_id, user, lang)
+            assert visit is not None
+            engine = await self._engine(session, visit)
+            shown = (lambda text: text) if sees_numbers(user, visit.borrower) else mask
+            found: dict[str, tuple[str, str, str]] = {}
+            for a in await repo.visit_answers(session, visit.id):
+                step = engine.compiled.steps.get(a.step_id)
+                if step is None or step.ask is None or step.ask.kind in NOT_BY_TEXT or step.sets is not None:
+                    continue
+                found[a.step_id] = (a.step_id, shown(a.question), shown(_shown(a.display, a.raw)))  # a loop's newest
+            return list(found.values())
 
     async def _engine(self, session: AsyncSession, visit: Visit) -> VisitEngine:
         catalog = self.desk.catalog

@@ -24,6 +24,7 @@ from bot.desk.invites import INVITE_DATA
 from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
 from bot.telegram import contact as contact_commands
+from bot.telegram import corrections as correction_commands
 from bot.telegram import flags as flag_commands
 from bot.telegram import plan as plan_commands
 from bot.telegram import relief as relief_commands
@@ -51,8 +52,10 @@ STAFF = ("officer", "supervisor", "admin")
 OFFICERS = ("officer", "admin")
 REVIEWERS = ("supervisor", "admin")
 
-OFFICER_COMMANDS = ("visit", "resume", "back", "skip", "cancel", "note", "invite", "reply", "plan", "flag", "web")
-SUPERVISOR_COMMANDS = ("review", "relief", "transcript", "export", "resolve", "refusals", "progress", "web")
+OFFICER_COMMANDS = (
+    "visit", "resume", "back", "skip", "cancel", "note", "invite", "reply", "correct", "plan", "flag", "web",
+)  # fmt: skip
+SUPERVISOR_COMMANDS = ("review", "relief", "transcript", "correct", "export", "resolve", "refusals", "progress", "web")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "stranger": ("start", "help"),
     "borrower": borrower.BORROWER_COMMANDS,
@@ -381,6 +384,7 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("note", guarded(officer.note, officers)))
     application.add_handler(CommandHandler("invite", guarded(borrower.invite, officers)))
     application.add_handler(CommandHandler("reply", guarded(supervisor.reply_to_review, officers)))
+    application.add_handler(CommandHandler("correct", guarded(correction_commands.correct, STAFF)))  # after the fact
     application.add_handler(CommandHandler("review", guarded(supervisor.review, REVIEWERS)))
     application.add_handler(CommandHandler("relief", guarded(relief_commands.relief, REVIEWERS)))
     application.add_handler(CommandHandler("explain", guarded(flag_commands.explain, REVIEWERS)))  # a flag explained

@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -63,7 +64,7 @@ async def live_flags(desk: VisitDesk, visit_id: int) -> set[str]:
         return {f.code for f in await repo.visit_flags(session, visit_id)}
 
 
-async def record_of(desk: VisitDesk, visit_id: int) -> dict[str, object]:
+async def record_of(desk: VisitDesk, visit_id: int) -> dict[str, Any]:
     async with desk.sessions() as session:
         visit = await repo.load_visit(session, visit_id)
         assert visit is not None
@@ -114,7 +115,7 @@ async def test_a_correction_that_stops_a_rule_clears_its_flag_and_one_that_start
         (3, "loan_use", "按约定用途使用", "用于其他用途", "刘主管"),
     ]
     assert history[1]["reason"] == "回访后核实：资金用于购房" and history[1]["new"]["value"] == "elsewhere"
-    notes = [m["text"] for m in record["transcript"] if m["direction"] == "note"]  # type: ignore[index]
+    notes = [m["text"] for m in record["transcript"] if m["direction"] == "note"]
     assert any("“压力很大” → “有点压力”" in n and "王磊" in n and "听错了" in n for n in notes)
 
 
