@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, UndefinedError
 from transitions import Machine
 
+from dialogs.across import Memory
 from dialogs.errors import ScriptError
 from dialogs.expressions import answer_samples, attribute_problems, kind_samples, probe, rule_problems
 from dialogs.i18n import message, register
@@ -159,6 +160,7 @@ class CompiledScript:
         if strict:
             self._render_samples()
             self._probe_conditions()
+        self.memory = Memory(script, self.steps, self._fail, strict=strict)  # remember: / across_visits:
         self.machine = self._build_machine()
 
     # -- validation -----------------------------------------------------------------------------

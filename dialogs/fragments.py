@@ -177,7 +177,7 @@ def _include_block(item: dict[str, Any], folder: Path, source: str, default_word
 def _resolve_next(steps: list[dict[str, Any]], ends: dict[int, int], source: str) -> None:
     """Replace ``@next`` in each included step by the id of the step after its question."""
     for index, step in enumerate(steps):
-        branches = step.get("next")
+        branches = step.get("next") if isinstance(step, dict) else None  # a broken step: the schema says so
         if index not in ends or not isinstance(branches, list):
             continue
         uses_next = [b for b in branches if isinstance(b, dict) and b.get("goto") == NEXT]

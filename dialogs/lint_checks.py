@@ -32,6 +32,11 @@ RISK_FLAGS = frozenset(
         "wrong_party_repeated",
         "risky_investment",
         "collateral_impaired",
+        "fine_while_overdue_grows",
+        "staff_collapse",
+        "stock_collapse",
+        "other_debt_growing",
+        "respondent_changed",
     }
 )
 """The shared risk vocabulary (SCRIPTS.md, plus the on-site bank's investment and collateral flags)."""
@@ -334,6 +339,11 @@ def check_flags(ctx: LintContext) -> Iterator[Problem]:
                 message = f"risk flag '{rule.flag}' is not in the shared vocabulary"
                 hint = f"use one of {', '.join(sorted(RISK_FLAGS))}, or add it to RISK_FLAGS"
                 yield ctx.problem(step.id, "unknown_flag", message, hint, at=at, severity="warning")
+    for across in ctx.script.across_visits:
+        if across.flag not in RISK_FLAGS:
+            message = f"cross-visit flag '{across.flag}' is not in the shared vocabulary"
+            hint = f"use one of {', '.join(sorted(RISK_FLAGS))}, or add it to RISK_FLAGS"
+            yield Problem(ctx.source, None, None, "unknown_flag", message, hint, severity="warning")
 
 
 CHECKS: tuple[Callable[[LintContext], Iterator[Problem]], ...] = (

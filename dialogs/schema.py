@@ -6,15 +6,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dialogs.parsing import MAX_INTEGER, MAX_MONEY
 
 __all__ = [
+    "AcrossRule",
     "AnswerKind",
     "Bound",
     "Branch",
     "LocalText",
+    "Measure",
     "Option",
     "Outcome",
     "Question",
@@ -195,6 +197,31 @@ class Step(_Model):
         return self
 
 
+class Measure(_Model):
+    """What a finished visit remembers for the next ones (``remember:``): an expression over its context."""
+
+    value: str
+    """A sandboxed expression over ``answers``, ``loan``, ``borrower``, ``visit`` (with ``outcome``, ``respondent``)."""
+    label: LocalText | None = None
+    """How the evidence of a cross-visit flag names the measure (the measure's name when absent)."""
+
+
+class AcrossRule(_Model):
+    """A cross-visit risk rule (``across_visits:``): this visit's measures against the borrower's earlier ones.
+
+    ``when`` sees ``now`` (this visit's measures), ``before`` (the newest earlier visit that measured all of
+    ``uses``) and ``history`` (up to ``look_back`` such visits, newest first). The rule is tested only when
+    this visit measured all of ``uses`` and at least one earlier visit did.
+    """
+
+    flag: Identifier
+    severity: Severity
+    uses: tuple[Identifier, ...] = Field(min_length=1, max_length=10)
+    look_back: int = Field(default=1, ge=1, le=10)
+    when: str
+    note: LocalText | None = None
+
+
 class Script(_Model):
     """A whole visit script, one version of it."""
 
@@ -207,6 +234,18 @@ class Script(_Model):
     identity_step: Identifier | None = None
     """The step that confirms who we talk to; nothing about the loan may be said before it."""
     steps: tuple[Step, ...]
+    remember: dict[Identifier, Measure] = Field(default_factory=dict)
+    """What a finished visit keeps for later visits to compare with (measure name -> expression)."""
+    across_visits: tuple[AcrossRule, ...] = ()
+    """Risk rules comparing this visit's measures with the borrower's earlier visits'."""
+
+    @field_validator("remember", mode="before")
+    @classmethod
+    def _short_measures(cls, value: object) -> object:
+        """``staff: "answers.staff_total"`` is short for ``staff: {value: "answers.staff_total"}``."""
+        if isinstance(value, dict):
+            return {k: {"value": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @property
     def first_step(self) -> str:

@@ -37,6 +37,12 @@ FLAGS: dict[str, dict[str, str]] = {
     "flag_wrong_party_repeated": {"zh-CN": "多次非本人接听", "en": "wrong person answered repeatedly"},
     "flag_risky_investment": {"zh-CN": "高风险对外投资", "en": "high-risk investments"},
     "flag_collateral_impaired": {"zh-CN": "抵押物受损或贬值", "en": "collateral impaired"},
+    # cross-visit flags (跨次回访, bot.desk.history_rules): this visit against the borrower's earlier ones
+    "flag_fine_while_overdue_grows": {"zh-CN": "称经营正常但逾期加重", "en": "business fine, overdue growing"},
+    "flag_staff_collapse": {"zh-CN": "员工人数骤减", "en": "staff numbers collapsed"},
+    "flag_stock_collapse": {"zh-CN": "库存骤减", "en": "stock collapsed"},
+    "flag_other_debt_growing": {"zh-CN": "其他借款增加", "en": "other borrowing growing"},
+    "flag_respondent_changed": {"zh-CN": "作答账号与上次不同", "en": "answered from another account"},
     # quality flags (形式化, bot.desk.quality): visits that look made up rather than done
     "flag_too_fast": {"zh-CN": "用时过短", "en": "implausibly fast"},
     "flag_all_first": {"zh-CN": "全选第一项", "en": "every answer the first option"},

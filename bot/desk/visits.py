@@ -72,6 +72,8 @@ class Actor:
 
     kind: str
     user_id: int | None = None
+    telegram_id: int | None = None
+    """The Telegram account of a borrower answering their own check-in (kept as the visit's respondent)."""
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,8 @@ class VisitDesk:
     ) -> None:
         turn = reply.turn
         state = turn.state
+        if actor.kind == "borrower" and actor.telegram_id is not None:  # who answered (bot.desk.history_rules)
+            visit.respondent_id = actor.telegram_id
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
                 await repo.add_answer(

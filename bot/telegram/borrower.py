@@ -145,8 +145,9 @@ async def open_invite(
         return
     await set_borrower_menu(context, dataclasses.replace(sender, borrower=invite.borrower))
     try:
+        actor = Actor("borrower", telegram_id=sender.telegram_id)  # who answers is kept (the visit's respondent)
         reply = await svc.desk.begin(
-            code, actor=Actor("borrower"), officer_id=None, script_id=script_id, channel="self", locale=sender.locale
+            code, actor=actor, officer_id=None, script_id=script_id, channel="self", locale=sender.locale
         )
     except NotFound as exc:
         await send(context, sender.chat_id, html.escape(exc.text))

@@ -79,7 +79,7 @@ def actor_of(sender: Sender) -> Actor:
     """Who answers: the staff member, or the borrower themself."""
     if sender.user is not None:
         return Actor("officer" if sender.user.role == "officer" else sender.user.role, sender.user.id)
-    return Actor("borrower", None)
+    return Actor("borrower", None, telegram_id=sender.telegram_id)  # kept as who answered (respondent)
 
 
 def update_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

@@ -58,7 +58,8 @@ def test_officer_phone_visit_v1_is_unchanged_by_the_move_to_includes() -> None:
     before = Path(__file__).parent / "fixtures" / "officer_phone_visit_v1_before_includes.yaml"
     old = parse_script(before.read_text(encoding="utf-8"), source=str(before))
     new, _ = read_script(SCRIPTS / "officer_phone_visit.yaml")
-    assert new == old  # same version number, so it must be the same script step for step
+    assert new.steps == old.steps  # step for step the same (v2 only adds remember: / across_visits:)
+    assert new.version == 2 and new.remember and not old.remember
 
 
 @pytest.mark.parametrize("script_id", SHIPPED)

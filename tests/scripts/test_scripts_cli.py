@@ -70,7 +70,7 @@ def test_try_runs_a_script_without_writing_anything(runner: CliRunner, env: dict
     result = runner.invoke(app, ["scripts", "try", "overdue_reminder", "--answers", str(answers)], env=env)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "试运行：overdue_reminder v3" in out and "不保存任何记录" in out
+    assert "试运行：overdue_reminder v4" in out and "不保存任何记录" in out
     assert "逾期5天" in out and "约定2099年11月28日之前还款4,500元" in out
     assert "试运行结束：已完成" in out and "未保存任何记录" in out
     assert not (tmp_path / "never.db").exists()

@@ -1,0 +1,46 @@
+"""Queries of the cross-visit risk rules (:mod:`bot.desk.history_rules`): what the borrower's earlier visits
+remembered. Read-only; the caller holds the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Visit
+
+__all__ = ["EARLIER", "Remembered", "earlier_measures"]
+
+EARLIER = 50
+"""Earlier visits read at most (newest first): enough for any ``look_back``, whichever scripts they ran."""
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """An earlier finished visit and what it remembered (``Visit.measures``)."""
+
+    visit_id: int
+    finished_at: datetime
+    measures: dict[str, Any]
+
+
+async def earlier_measures(session: AsyncSession, visit: Visit, *, limit: int = EARLIER) -> list[Remembered]:
+    """The borrower's visits finished before ``visit`` (by time, then id) that remembered something, newest first."""
+    at = visit.finished_at
+    query = select(Visit.id, Visit.finished_at, Visit.measures).where(
+        Visit.borrower_id == visit.borrower_id,
+        Visit.id != visit.id,
+        Visit.status == "finished",
+        Visit.finished_at.is_not(None),
+    )
+    if at is not None:
+        query = query.where(or_(Visit.finished_at < at, and_(Visit.finished_at == at, Visit.id < visit.id)))
+    rows = await session.execute(query.order_by(Visit.finished_at.desc(), Visit.id.desc()).limit(limit))
+    return [
+        Remembered(visit_id, finished_at, measures)
+        for visit_id, finished_at, measures in rows.all()
+        if isinstance(measures, dict) and measures and finished_at is not None
+    ]
