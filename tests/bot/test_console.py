@@ -57,7 +57,7 @@ def test_piped_visit_completes_and_is_recorded(env: dict[str, str]) -> None:
     answers = {a["step"]: a for a in record["answers"]}  # type: ignore[union-attr]
     assert answers["needs"]["raw"] == "希望利率低一点"
     assert answers["products"]["skipped"] is True
-    assert record["script"] == {"id": "officer_phone_visit", "version": 1}
+    assert record["script"] == {"id": "officer_phone_visit", "version": 2}
     assert record["flags"] == []
 
 

@@ -55,7 +55,7 @@ async def test_a_visit_is_recorded_with_raw_and_parsed_answers(desk: VisitDesk) 
         visit = await repo.load_visit(session, started.visit_id)
         assert visit is not None
         record = await visit_record(session, visit)
-    assert record["script"] == {"id": "officer_phone_visit", "version": 1}
+    assert record["script"] == {"id": "officer_phone_visit", "version": 2}
     assert record["status"] == "open" and record["step"] == "changes"
     amount = next(a for a in record["answers"] if a["step"] == "other_borrowing_amount")
     assert amount["raw"] == "5w" and amount["value"] == "50000" and amount["display"] == "5万元"

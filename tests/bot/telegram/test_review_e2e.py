@@ -209,7 +209,7 @@ def test_transcript_times_and_labels_are_the_viewers() -> None:
     at = "2026-11-30T18:48:10+00:00"
     record = {
         "id": 7, "borrower": {"code": "B001", "name": "张健"}, "officer": {"name": "王磊"},
-        "script": {"id": "officer_phone_visit", "version": 1}, "outcome": "completed", "status": "finished",
+        "script": {"id": "officer_phone_visit", "version": 2}, "outcome": "completed", "status": "finished",
         "started_at": at, "review_status": "pending",
         "flags": [{"code": "funds_diverted", "severity": "high", "note": ""}],
         "answers": [{"question": "资金用在哪儿了？", "display": "买房", "raw": "买房", "answered_by": "officer"}],
