@@ -185,7 +185,6 @@ def flags_explain(
 ) -> None:
     """Explain a flag with a reason, as a supervisor or an admin."""
     from bot.desk.flag_review import FlagRefused, explain_flag
-    from bot.desk.labels import flag_label
 
     locale = cli_locale()
     if as_user is None:
@@ -204,4 +203,6 @@ def flags_explain(
     if as_json:
         emit_json(_as_json(done, locale))
         return
-    out.print(message("flag_explained_done", locale, id=done.id, rule=flag_label(done.code, locale)), markup=False)
+    from bot.desk.flag_review import explained_text
+
+    out.print(explained_text(done, locale), markup=False)

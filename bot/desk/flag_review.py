@@ -21,6 +21,7 @@ from bot.desk import audit
 from bot.desk.access import can_see, sees_numbers, visible_filter
 from bot.desk.evidence import evidence_lines
 from bot.desk.judging import refresh_rank
+from bot.desk.labels import flag_label
 from bot.desk.timefmt import shown
 from bot.logs import mask
 from dialogs.i18n import message, register
@@ -37,6 +38,7 @@ __all__ = [
     "ReviewedFlag",
     "evidence_text",
     "explain_flag",
+    "explained_text",
     "flags_of",
     "kind_label",
     "linked_visits",
@@ -123,6 +125,11 @@ class ReviewedFlag:
 def kind_label(kind: str, locale: str) -> str:
     """A flag kind in words (形式化检查, cross-visit …)."""
     return message(f"flag_kind_{kind}", locale) if kind in FLAG_KINDS else kind
+
+
+def explained_text(flag: ReviewedFlag, locale: str) -> str:
+    """What the explainer is told once a flag is explained (every front-end says the same)."""
+    return message("flag_explained_done", locale, id=flag.id, rule=flag_label(flag.code, locale))
 
 
 def may_explain(user: User, visit: Visit) -> bool:

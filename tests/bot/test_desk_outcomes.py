@@ -195,7 +195,7 @@ def test_script_words_and_channels() -> None:
     channels = {s: channel_for(catalog.latest(s).script) for s in catalog.ids}
     assert channels == {
         "officer_phone_visit": "phone", "onsite_visit": "onsite", "overdue_reminder": "phone",
-        "self_checkin": "self", "visit_refusal": "phone",
+        "self_checkin": "self", "visit_refusal": "phone", "promise_checkin": "self",
     }  # fmt: skip
 
 
