@@ -27,6 +27,7 @@ from bot.desk import audit
 from bot.desk.access import can_see, sees_numbers
 from bot.desk.alerts import queue_effects
 from bot.desk.contact import ContactWindow
+from bot.desk.errors import Refused
 from bot.desk.judging import judge_visit
 from bot.desk.labels import flag_label
 from bot.desk.review import ReviewState, review_state
@@ -109,13 +110,8 @@ register(
 )
 
 
-class CorrectionRefused(Exception):
+class CorrectionRefused(Refused):
     """A correction not made (nothing changed); ``reason`` for code, ``text`` ready to show."""
-
-    def __init__(self, reason: str, text: str) -> None:
-        self.reason = reason
-        self.text = text
-        super().__init__(text)
 
 
 @dataclass(frozen=True)

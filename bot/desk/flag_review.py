@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk import audit
 from bot.desk.access import can_see, sees_numbers, visible_filter
+from bot.desk.errors import Refused
 from bot.desk.evidence import evidence_lines
 from bot.desk.judging import refresh_rank
 from bot.desk.labels import flag_label
@@ -84,13 +85,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 register(MESSAGES)
 
 
-class FlagRefused(Exception):
+class FlagRefused(Refused):
     """A flag that may not be explained (``reason``: not_found, not_reviewer, no_reason, already); ``text`` says why."""
-
-    def __init__(self, reason: str, text: str) -> None:
-        self.reason = reason
-        self.text = text
-        super().__init__(text)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from bot.desk import audit, outbox
 from bot.desk.alerts import contact_hold
 from bot.desk.clock import Clock, SystemClock
 from bot.desk.contact import ContactWindow
+from bot.desk.errors import Refused
 from bot.desk.relief_text import MESSAGES
 from bot.desk.timefmt import shown
 from bot.settings import Settings
@@ -82,13 +83,8 @@ class Decision(StrEnum):
 MODES = {d.mode: d for d in Decision}
 
 
-class ReliefRefused(Exception):
+class ReliefRefused(Refused):
     """A decision that is not allowed; ``text`` says why, in the person's language (nothing was changed)."""
-
-    def __init__(self, reason: str, text: str) -> None:
-        self.reason = reason
-        self.text = text
-        super().__init__(text)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from transitions import Machine, MachineError
 from bot.desk import audit, outbox
 from bot.desk.access import can_see, team_filter
 from bot.desk.clock import Clock, SystemClock
+from bot.desk.errors import Refused
 from bot.desk.review_text import MESSAGES
 from bot.settings import Settings
 from dialogs.i18n import message, register
@@ -182,13 +183,8 @@ def comment_target(chat: ChatSession | None, *, replying_to: int | None, explici
     return None
 
 
-class ReviewRefused(Exception):
+class ReviewRefused(Refused):
     """A review change that is not allowed; ``text`` says why, in the person's language."""
-
-    def __init__(self, reason: str, text: str) -> None:
-        self.reason = reason
-        self.text = text
-        super().__init__(text)
 
 
 @dataclass(frozen=True)
