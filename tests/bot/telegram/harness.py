@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 TOKEN = "4242:TESTtoken"
 OFFICER_ID = 7001
@@ -126,6 +126,27 @@ async def running(env: dict[str, str], log: Path, *args: str) -> AsyncIterator[B
         yield process
     finally:
         await asyncio.to_thread(process.stop)
+
+
+Seeded = TypeVar("Seeded")
+
+
+@asynccontextmanager
+async def seeded_bot(
+    folder: Path, seed: Callable[[str], Awaitable[Seeded]]
+) -> AsyncIterator[tuple[Any, dict[str, str], Seeded]]:
+    """The Bot API double, a migrated SQLite database filled by ``seed(database_url)``, and the bot polling it:
+    yields (double, env, what ``seed`` returned) once the bot asks for updates."""
+    from tests.botapi import BotApiDouble
+
+    async with BotApiDouble(token=TOKEN, bot_username="visit_test_bot") as double:
+        env = bot_env(f"sqlite+aiosqlite:///{folder / 'bot.db'}", double.base_url)
+        await asyncio.to_thread(prepare, env)
+        seeded = await seed(env["VISITBOT_DATABASE_URL"])
+        since = len(double.requests)
+        async with running(env, folder / "bot.log"):
+            await double.wait_for_request("getUpdates", since=since, timeout=60)
+            yield double, env, seeded
 
 
 async def until(predicate: object, timeout: float = 15.0) -> None:  # noqa: ASYNC109

@@ -7,7 +7,6 @@ raises one, and the new high flag reaches them as a risk alert through the outbo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from dialogs.engine import Submit
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Correction, RiskFlag
-from tests.bot.telegram.harness import OFFICER_ID, SUPERVISOR_ID, TOKEN, BotProcess, bot_env, prepare
+from tests.bot.telegram.harness import OFFICER_ID, SUPERVISOR_ID, seeded_bot
 from tests.botapi import BotApiDouble
 from tests.desks import RISKY
 
@@ -78,18 +77,8 @@ async def stored(env: dict[str, str], visit_id: int) -> tuple[list[int], set[str
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    folder = tmp_path_factory.mktemp("corrections")
-    async with BotApiDouble(token=TOKEN, bot_username="visit_test_bot") as double:
-        env = bot_env(f"sqlite+aiosqlite:///{folder / 'bot.db'}", double.base_url)
-        await asyncio.to_thread(prepare, env)
-        visit_id = await seed(env["VISITBOT_DATABASE_URL"])
-        since = len(double.requests)
-        bot = BotProcess(env, folder / "bot.log")
-        try:
-            await double.wait_for_request("getUpdates", since=since, timeout=60)
-            yield Stack(double, env, visit_id)
-        finally:
-            await asyncio.to_thread(bot.stop)
+    async with seeded_bot(tmp_path_factory.mktemp("corrections"), seed) as (double, env, visit_id):
+        yield Stack(double, env, visit_id)
 
 
 @IN_MODULE_LOOP

@@ -3,7 +3,6 @@ reads the flag with its evidence, explains it with a reason (once), and the flag
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,7 @@ from dialogs.engine import Submit
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from storage.models import RiskFlag
-from tests.bot.telegram.harness import OFFICER_ID, SUPERVISOR_ID, TOKEN, BotProcess, bot_env, prepare
+from tests.bot.telegram.harness import OFFICER_ID, SUPERVISOR_ID, seeded_bot
 from tests.botapi import BotApiDouble
 from tests.desks import RISKY
 
@@ -71,18 +70,8 @@ async def explanation(env: dict[str, str], flag_id: int) -> str | None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    folder = tmp_path_factory.mktemp("explain")
-    async with BotApiDouble(token=TOKEN, bot_username="visit_test_bot") as double:
-        env = bot_env(f"sqlite+aiosqlite:///{folder / 'bot.db'}", double.base_url)
-        await asyncio.to_thread(prepare, env)
-        flag_id = await seed(env["VISITBOT_DATABASE_URL"])
-        since = len(double.requests)
-        bot = BotProcess(env, folder / "bot.log")
-        try:
-            await double.wait_for_request("getUpdates", since=since, timeout=60)
-            yield Stack(double, env, flag_id)
-        finally:
-            await asyncio.to_thread(bot.stop)
+    async with seeded_bot(tmp_path_factory.mktemp("explain"), seed) as (double, env, flag_id):
+        yield Stack(double, env, flag_id)
 
 
 @IN_MODULE_LOOP
