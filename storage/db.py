@@ -16,6 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 __all__ = [
     "ASYNC_DRIVERS",
+    "SQLITE_SYNCHRONOUS",
     "DatabaseUnavailable",
     "StorageError",
     "check_connection",
@@ -93,10 +94,16 @@ def check_url(url: str) -> None:
         raise DatabaseUnavailable("driver", _shown(parsed), parsed.drivername, ASYNC_DRIVERS.get(backend, "")) from exc
 
 
+SQLITE_SYNCHRONOUS = "FULL"
+"""SQLite syncs the write-ahead log at every commit: an answer the bot acknowledged survives a power
+loss (``NORMAL`` in WAL mode syncs only at checkpoints, so the last commits can vanish)."""
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine that never puts statement parameters (personal data) in errors or logs.
 
-    SQLite gets WAL, a busy timeout, foreign keys and one connection.
+    SQLite gets WAL with ``synchronous=FULL`` (:data:`SQLITE_SYNCHRONOUS`), a busy timeout, foreign keys
+    and one connection.
     """
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
@@ -114,7 +121,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from bot.desk import Actor, NotFound, VisitDesk
 from bot.desk.records import visit_record
@@ -160,5 +162,17 @@ async def test_a_transcript_line_with_control_characters_is_stored(database_url:
         async with sessions() as session:
             lines = await repo.visit_transcript(session, visit.id)
         assert [line.text for line in lines] == ["好的\n第二行"]
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_syncs_every_commit_to_disk(tmp_path: Path) -> None:
+    """An acknowledged answer survives a power loss: SQLite runs WAL with synchronous=FULL, not NORMAL
+    (which in WAL mode syncs only at checkpoints)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'durable.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(sql("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(sql("PRAGMA synchronous"))).scalar() == 2  # FULL
     finally:
         await engine.dispose()
