@@ -273,7 +273,8 @@ class Bench:
         event.listen(sync, "before_cursor_execute", self._statement)  # an executemany counts once
         for name in ("begin", "commit", "rollback"):
             event.listen(sync, name, self._counter(name))
-        event.listen(sync, "checkout", self._counter("checkout"))
+        event.listen(sync, "checkout", self._counter("checkout"))  # a session's connection taken from the pool
+        event.listen(sync, "reset", self._counter("reset"))  # … and reset (rolled back) as it goes back
 
     def _statement(self, *args: Any) -> None:
         self.db["sql"] += 1
@@ -515,6 +516,7 @@ def summary(name: str, phases: list[Phase], plan: Plan) -> dict[str, Any]:
         "commits_per_answer": seq.per_answer(seq.db["commit"]),
         "rollbacks_per_answer": seq.per_answer(seq.db["rollback"]),
         "checkouts_per_answer": seq.per_answer(seq.db["checkout"]),
+        "pool_resets_per_answer": seq.per_answer(seq.db["reset"]),
         "api_calls_per_answer": seq.per_answer(sum(seq.calls.values())),
         "limited_calls_per_answer": seq.per_answer(seq.limited),
         "calls_per_answer": {k: round(seq.per_answer(v), 3) for k, v in sorted(seq.calls.items())},
@@ -547,7 +549,8 @@ def print_phases(name: str, phases: list[Phase]) -> None:
             f" {p.per_answer(p.limited):>6.1f}  {p.finished}/{p.failed}/{p.stuck}"
         )
     calls = ", ".join(f"{k} {v / phases[0].answers:.2f}" for k, v in sorted(phases[0].calls.items()))
-    print(f"  Bot API calls per answer (sequential): {calls}")
+    resets = phases[0].per_answer(phases[0].db["reset"])
+    print(f"  Bot API calls per answer (sequential): {calls}; pool resets per answer {resets:.1f}")
 
 
 GOALS = (
@@ -568,7 +571,8 @@ def print_anchors(rows: list[dict[str, Any]], anchors_path: Path) -> None:
     print(f"  {'name':<28} {'µs/answer':>10} {'rps_200':>8} {'rps_1000':>8} {'p50@200':>8} {'p99@200':>8}")
 
     def cell(value: object, spec: str) -> str:
-        return format(value, spec) if isinstance(value, int | float) else "-"
+        width = int(spec.split(".")[0] or 0)
+        return format(value, spec) if isinstance(value, int | float) else "-".rjust(width)
 
     for row in [*anchors.values(), *rows]:
         print(
