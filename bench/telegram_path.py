@@ -30,6 +30,7 @@ import asyncio
 import itertools
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -311,6 +312,8 @@ async def measure(url: str, *, limited: bool, first: int, plan: Plan) -> list[Ph
         for at_once in plan.at_once:
             group, rest = rest[:at_once], rest[at_once:]
             phases.append(await run_phase(bench, group, sequential=False, limit=limit))
+            done = phases[-1]
+            print(f"  … {at_once} at once: {done.answers} answers in {done.seconds:.1f} s", file=sys.stderr, flush=True)
     finally:
         if app.running:
             await app.stop()
