@@ -5,7 +5,9 @@
   messages queues behind itself only.
 - :class:`ChatPacedLimiter` keeps the bot within Telegram's limits and rides out what still goes wrong:
   every call about a chat passes one overall :class:`aiolimiter.AsyncLimiter` (about 30 messages/s per
-  bot, as PTB's ``AIORateLimiter``); a bot-initiated send (the outbox's, ``rate_limit_args=OUTBOUND``)
+  bot, as PTB's ``AIORateLimiter``), whose turns go round-robin over the chats waiting
+  (:class:`~bot.telegram.turns.FairTurns`: one busy chat never delays the others); a bot-initiated
+  send (the outbox's, ``rate_limit_args=OUTBOUND``)
   also keeps 1 s between calls to its chat, while a reply to a user goes at once. A call that failed
   on the way (5xx, a timeout, a lost connection) is retried with backoff, and a 429's ``retry_after``
   pauses the chat it was about only: other chats' calls go on (``AIORateLimiter`` halts them all).
@@ -27,6 +29,8 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from bot.telegram.turns import FairTurns
 
 __all__ = [
     "OUTBOUND",
@@ -186,8 +190,10 @@ class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the applicat
     transient failures retried with backoff; a flood wait pauses only its own chat.
 
     The overall limiter is a bucket of one, so calls are spaced evenly and no second ever holds more
-    than ``per_bot``; ``per_bot=0`` switches it off. Paced sends take their turn at it one at a time,
-    so a reply to a user waits behind at most one outbox message, never behind a backlog."""
+    than ``per_bot``; ``per_bot=0`` switches it off. Its turns go round-robin over the chats with calls
+    waiting, so a chat's call waits at most one turn per other busy chat, never behind a chat's backlog.
+    Paced sends take their turn at it one at a time, so a reply to a user waits behind at most one
+    outbox message, never behind a backlog."""
 
     def __init__(
         self,
@@ -207,6 +213,7 @@ class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the applicat
         self.backoff = backoff
         self.margin = margin
         self._overall = AsyncLimiter(1, 1 / (per_bot * (1 - margin))) if per_bot else None
+        self._fair = FairTurns(self._overall.acquire) if self._overall is not None else None
         self._bulk = asyncio.Lock()
         self._paused_until: dict[object, float] = {}
         self._last_call: dict[object, float] = {}
@@ -217,7 +224,9 @@ class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the applicat
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Forget the chats' pauses and last calls."""
+        """Forget the chats' pauses and last calls; stop handing out turns."""
+        if self._fair is not None:
+            await self._fair.close()
         self._paused_until.clear()
         self._last_call.clear()
 
@@ -250,7 +259,7 @@ class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the applicat
         """Wait until this call may go: the chat's pause, its pace (paced sends), the bot's overall rate."""
         if pace is None:
             await self._chat_turn(chat)
-            await self._overall_turn()
+            await self._overall_turn(chat)
             self._called(chat)
             yield
             return
@@ -264,7 +273,7 @@ class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the applicat
                 if last is not None and (gap := last + pace.every * (1 + self.margin) - loop.time()) > 0:
                     await asyncio.sleep(gap)
                 async with self._bulk:
-                    await self._overall_turn()
+                    await self._overall_turn(chat)
                 self._called(chat)
         finally:
             lock, waiting = self._pacing[chat]
@@ -274,9 +283,10 @@ class ChatPacedLimiter(BaseRateLimiter[Any]):  # Any, not ChatPace: the applicat
                 del self._pacing[chat]
         yield
 
-    async def _overall_turn(self) -> None:
-        if self._overall is not None:
-            await self._overall.acquire()
+    async def _overall_turn(self, chat: object) -> None:
+        """The bot's next overall turn that falls to this chat (round-robin over the chats waiting)."""
+        if self._fair is not None:
+            await self._fair.turn(chat)
 
     def _called(self, chat: object) -> None:
         """Remember when a call to ``chat`` went (forgetting chats quiet for a minute, now and then)."""
