@@ -27,8 +27,10 @@ answer would be:
 Per anchor: µs per answer with one conversation at a time (the median of a few rounds), answers/s with
 200 and 1,000 conversations at once (concurrent tasks in one process; the median of the rounds), and the
 p50 / p99 reply latency in ms at 200 and 1,000 (update in, before it is parsed → the Bot API call showing
-the reply made). ``--quick`` runs fewer rounds (a smoke run); ``--json PATH`` writes the rows;
-``--only NAME`` (repeatable) measures only those anchors.
+the reply made). Also in each row: ``cpu_us_per_answer`` (this process's CPU time per answer, sequentially:
+steadier than wall time on a busy machine) and ``loadavg_1m`` (when the anchor started). ``--quick`` runs
+fewer rounds (a smoke run); ``--json PATH`` writes the rows; ``--only NAME`` (repeatable) measures only those
+anchors. Exit status 1 if a conversation got stuck (a reply never came).
 """
 
 from __future__ import annotations
@@ -284,6 +286,8 @@ class Run:
     at_once: int
     answers: int
     seconds: float
+    cpu_seconds: float
+    """CPU time of this process (not of Redis or the database server)."""
     latencies: list[float]
     stuck: int
 
@@ -307,15 +311,16 @@ async def run_phase(driver: Driver, chats: list[int], *, sequential: bool) -> Ru
     await within(asyncio.gather(*(opened(c) for c in conversations)), conversations, driver)
     await driver.settle()
     gc.collect()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await within(answered(), conversations, driver)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     await driver.settle()
     latencies = [x for c in conversations for x in c.latencies]
     return Run(
         at_once=1 if sequential else len(conversations),
         answers=len(latencies),
         seconds=seconds,
+        cpu_seconds=cpu,
         latencies=latencies,
         stuck=sum(c.stuck for c in conversations),
     )
@@ -843,10 +848,12 @@ async def measure(name: str, plan: Plan) -> dict[str, Any]:
     await driver.start()
     try:
         await run_phase(driver, [next(chats) for _ in range(3)], sequential=True)  # warm up
-        samples = []
+        samples, cpu = [], []
+        load = os.getloadavg()[0]
         for _ in range(plan.sequential_rounds):
             run = await run_phase(driver, [next(chats) for _ in range(plan.sequential_conversations)], sequential=True)
             samples.append(run.seconds / run.answers * 1e6)
+            cpu.append(run.cpu_seconds / run.answers * 1e6)
         row: dict[str, Any] = {"name": name, "us_per_answer": round(statistics.median(samples), 1)}
         stuck = 0
         for at_once in plan.at_once:
@@ -860,6 +867,8 @@ async def measure(name: str, plan: Plan) -> dict[str, Any]:
             row[f"p50_ms_{at_once}"] = round(percentile_ms(latencies, 0.50), 2)
             row[f"p99_ms_{at_once}"] = round(percentile_ms(latencies, 0.99), 2)
         row["versions"] = driver.versions()
+        row["cpu_us_per_answer"] = round(statistics.median(cpu), 1)  # this process only: robust to a busy machine
+        row["loadavg_1m"] = round(load, 2)
         if stuck:
             row["stuck"] = stuck
         return row
@@ -873,17 +882,23 @@ async def measure(name: str, plan: Plan) -> dict[str, Any]:
 def print_table(rows: list[dict[str, Any]]) -> None:
     echo = next((r["us_per_answer"] for r in rows if r["name"] == "ptb_echo"), None)
     print(
-        f"{'anchor':<26} {'µs/answer':>9} {'× echo':>7} {'ans/s@200':>9} {'p50@200':>8} {'p99@200':>8}"
-        f" {'ans/s@1000':>10} {'p50@1000':>9} {'p99@1000':>9}"
+        f"{'anchor':<26} {'µs/answer':>9} {'× echo':>7} {'cpu µs':>7} {'ans/s@200':>9} {'p50@200':>8} {'p99@200':>8}"
+        f" {'ans/s@1000':>10} {'p50@1000':>9} {'p99@1000':>9} {'load':>5}"
     )
     for row in rows:
         ratio = f"{row['us_per_answer'] / echo:7.2f}" if echo else f"{'-':>7}"
         print(
-            f"{row['name']:<26} {row['us_per_answer']:9.0f} {ratio} {row['rps_200']:9.0f} {row['p50_ms_200']:8.1f}"
-            f" {row['p99_ms_200']:8.1f} {row['rps_1000']:10.0f} {row['p50_ms_1000']:9.1f} {row['p99_ms_1000']:9.1f}"
+            f"{row['name']:<26} {row['us_per_answer']:9.0f} {ratio} {row['cpu_us_per_answer']:7.0f}"
+            f" {row['rps_200']:9.0f} {row['p50_ms_200']:8.1f} {row['p99_ms_200']:8.1f} {row['rps_1000']:10.0f}"
+            f" {row['p50_ms_1000']:9.1f} {row['p99_ms_1000']:9.1f} {row['loadavg_1m']:5.1f}"
             + (f"  ({row['stuck']} stuck)" if row.get("stuck") else "")
         )
-    print("µs/answer: one conversation at a time (median of rounds); ans/s: conversations at once; p50/p99: ms")
+    print(
+        "µs/answer: wall time, one conversation at a time (median of rounds); cpu µs: this process's CPU time per"
+        " answer then (Redis and the database server not included); ans/s: conversations at once; p50/p99: reply"
+        " latency in ms; load: the 1-minute load average when the anchor started (this machine has"
+        f" {os.cpu_count()} CPUs: far above that, trust the ratios and cpu µs more than the wall times)"
+    )
 
 
 def main() -> None:
