@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
@@ -28,11 +27,11 @@ from dialogs.i18n import register
 from dialogs.schema import Outcome, Script
 from storage import repositories as repo
 from storage.models import Borrower
+from storage.visit_picks import pick_list
 
 __all__ = ["cancel", "note", "pick_borrower", "resume", "resume_visit", "start_for", "visit"]
 
 MAX_PICK = 20
-TIER_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 register(
     {
@@ -77,9 +76,9 @@ async def visit(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Send
     text = " ".join(args).strip()
     scope = None if sender.role == "admin" else sender.user.id
     async with svc.sessions() as session:
-        found = await repo.borrowers_to_visit(session, officer_id=scope, text=text or None)
+        found = await pick_list(session, officer_id=scope, text=text or None, limit=MAX_PICK)
         if not found and len(args) > 1:  # `/visit B004 <unknown script>`
-            named = await repo.borrowers_to_visit(session, officer_id=scope, text=args[0])
+            named = await pick_list(session, officer_id=scope, text=args[0], limit=2)
             if len(named) == 1 and named[0].borrower.code.upper() == args[0].upper():
                 refusal = unknown_script_text(svc.desk.catalog, args[-1], sender.locale)
                 await send(context, sender.chat_id, html.escape(refusal))
@@ -91,21 +90,14 @@ async def visit(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: Send
     if text and len(found) == 1:
         await start_for(update, context, sender, found[0].borrower.code, script.id if script else None)
         return
-    epoch = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(
-        found,
-        key=lambda r: (
-            r.open_visit_id is None, r.last_started or epoch, TIER_ORDER.get(r.borrower.risk_tier, 3), r.borrower.code,
-        ),
-    )  # fmt: skip
-    rows = [
+    rows = [  # in the list's order (storage.visit_picks), only the ones shown
         [
             InlineKeyboardButton(
                 _borrower_label(r.borrower, r.open_visit_id is not None, sender),
                 callback_data=_pick_data(r.borrower.code, script),
             )
         ]
-        for r in ordered[:MAX_PICK]
+        for r in found
     ]
     text = t("tg_pick_borrower", sender) + ("" if script else "\n" + t("tg_pick_hint", sender))
     await send(context, sender.chat_id, html.escape(text), InlineKeyboardMarkup(rows))
