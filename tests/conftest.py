@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
+import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,23 +83,86 @@ def drop_postgres_database(name: str) -> None:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A migrated SQLite database in a temporary folder."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'visits.db'}"
-    upgrade(url)
-    return url
+def copy_sqlite(template: Path, target: Path) -> None:
+    """Copy a closed SQLite database (its write-ahead log, if one is left, with it)."""
+    shutil.copyfile(template, target)
+    for suffix in ("-wal", "-shm"):
+        if (extra := template.with_name(template.name + suffix)).exists():
+            shutil.copyfile(extra, target.with_name(target.name + suffix))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database migrated to head once per test process (per xdist worker); tests get copies."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A migrated, empty PostgreSQL database dropped after the test."""
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated SQLite database in a temporary folder (a copy of :func:`sqlite_template`, the same schema)."""
+    target = tmp_path / "visits.db"
+    copy_sqlite(sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+class _Dropper:
+    """Drops the tests' PostgreSQL databases on a thread of its own, so no test waits for a drop (a checkpoint)."""
+
+    def __init__(self) -> None:
+        self._names: queue.Queue[str | None] = queue.Queue()
+        self._failures: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (name := self._names.get()) is not None:
+            try:
+                drop_postgres_database(name)
+            except Exception as exc:
+                self._failures.append(f"{name}: {exc}")
+
+    def drop(self, name: str) -> None:
+        """Drop ``name`` soon (after the databases handed over before it)."""
+        self._names.put(name)
+
+    def finish(self) -> list[str]:
+        """Wait until every database handed over is dropped; the drops that failed."""
+        self._names.put(None)
+        self._thread.join(timeout=300)
+        return self._failures
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per test process (per xdist worker), never connected to
+    afterwards: each test's database is made from it with ``CREATE DATABASE ... TEMPLATE`` (a copy of its files)."""
     name, url = new_postgres_database(postgres_server)
-    upgrade(url)
+    upgrade(url)  # the migration's engine is disposed: no session is left on the template
     try:
-        yield url
+        yield name
     finally:
         drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session")
+def _postgres_dropper() -> Iterator[_Dropper]:
+    dropper = _Dropper()
+    yield dropper
+    failures = dropper.finish()
+    assert not failures, failures
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str, postgres_template: str, _postgres_dropper: _Dropper) -> Iterator[str]:
+    """A migrated, empty PostgreSQL database (a copy of :func:`postgres_template`), dropped after the test."""
+    name = f"visitbot_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    try:
+        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _postgres_dropper.drop(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
