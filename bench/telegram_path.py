@@ -426,12 +426,15 @@ def main() -> None:
     parser.add_argument("--anchors", type=Path, default=Path("artefacts/bench/anchors.json"))
     parser.add_argument("--sequential", type=int, default=None, help="visits answered one after the other")
     parser.add_argument("--shipped-answers", type=int, default=None, help="answers per conversation, limiter on")
+    parser.add_argument("--at-once", help="conversations at once, comma-separated (default 200,1000)")
     parser.add_argument("--limiter", choices=("both", "on", "off"), default="both")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     plan = Plan(sequential=3, at_once=(20, 50), shipped_answers=1) if args.quick else Plan(20, (200, 1000), 1)
     if args.sequential is not None:
         plan.sequential = args.sequential
+    if args.at_once:
+        plan.at_once = tuple(int(n) for n in args.at_once.split(","))
     if args.shipped_answers is not None:
         plan.shipped_answers = args.shipped_answers
     rows: list[dict[str, Any]] = []
