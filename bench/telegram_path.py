@@ -3,7 +3,7 @@
 ``build_application(make_services(settings))`` as ``visitbot bot`` builds it, started as in production
 (``initialize``, its ``post_init``, ``start``: the jobs run, ChatOrderedProcessor takes the updates),
 fed ``Update`` objects (made with ``Update.de_json``, as the updater makes them) through its
-``update_queue``. Its Bot talks to :class:`CannedBotApi`, a ``telegram.request.BaseRequest`` answering
+``update_queue``. Its Bot talks to :class:`bench.chat_double.CannedBotApi`, a ``telegram.request.BaseRequest`` answering
 every Bot API method with canned valid JSON (a Message with a fresh ``message_id`` …) and counting the
 calls per method. Each conversation is one officer chat running one phone visit of the default script:
 ``/visit <code>`` (not timed), then the answers — the button of the question the chat was last shown
@@ -14,9 +14,12 @@ Measured on SQLite (a temp file, configured as the app configures it) and on a s
 and with ``per_bot=0`` (limiter off: the raw cost). Printed per run: µs per answer sequentially (one
 conversation at a time), answers/s and p50/p99 reply latency (update in → the call showing the next
 question made) with 200 and 1,000 conversations at once, SQL statements, transactions begun, commits,
-rollbacks and connection checkouts per answer (engine events), Bot API calls per answer and those
-carrying a chat_id (the ones Telegram's 30/s applies to). As shipped, the limiter caps throughput: those
-concurrent runs answer only ``--shipped-answers`` questions per conversation (else one run lasts minutes).
+rollbacks, connection checkouts and pool resets per answer (engine and pool events; an executemany
+counts as one statement; pool_pre_ping's pings are no cursor executes and are not counted), Bot API
+calls per answer and those carrying a chat_id (the ones Telegram's 30/s applies to), and this process's
+CPU µs per answer (its wall time on a busy 2-core machine is noisy; the load average is printed).
+As shipped, the limiter caps throughput: those concurrent runs answer only ``--shipped-answers``
+questions per conversation (else one run lasts minutes).
 
 ``python -m bench.telegram_path [--quick] [--db sqlite|postgresql] [--json PATH]`` writes
 ``artefacts/bench/telegram_path.json``; if ``artefacts/bench/anchors.json`` (``bench.anchors``) exists,
