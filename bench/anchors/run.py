@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,7 +469,7 @@ class PtbConversation(PtbDriver):
             await update.message.reply_text(text, reply_markup=keyboard)
             return 0
 
-        def pressed(index: int) -> Callable[[Any, Any], Awaitable[int]]:
+        def pressed(index: int) -> Callable[[Any, Any], Coroutine[Any, Any, int]]:
             async def handle(update: Any, context: Any) -> int:
                 query = update.callback_query
                 context.user_data[f"q{index}"] = query.data
@@ -480,7 +480,7 @@ class PtbConversation(PtbDriver):
 
             return handle
 
-        def typed(index: int) -> Callable[[Any, Any], Awaitable[int]]:
+        def typed(index: int) -> Callable[[Any, Any], Coroutine[Any, Any, int]]:
             async def handle(update: Any, context: Any) -> int:
                 context.user_data[f"q{index}"] = update.message.text
                 text, keyboard = shows(index + 1)
