@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChatSession
+from storage.models import ChatSession, utcnow
 
-__all__ = ["chat_session", "clear_chat", "set_chat", "set_chat_message"]
+__all__ = ["chat_session", "clear_chat", "point_chat_at", "set_chat", "set_chat_message"]
 
 
 async def chat_session(session: AsyncSession, chat_id: int) -> ChatSession | None:
@@ -31,6 +33,18 @@ async def set_chat(
         session.add(row)
     row.visit_id, row.message_id, row.step, row.picked = visit_id, message_id, step, picked
     await session.flush()
+
+
+async def point_chat_at(session: AsyncSession, chat_id: int, *, visit_id: int, step: str | None) -> None:
+    """Point a chat at its visit's step, that question not delivered yet (one UPDATE, no read first;
+    a chat with no row gets one)."""
+    result: Any = await session.execute(
+        update(ChatSession)
+        .where(ChatSession.chat_id == chat_id)
+        .values(visit_id=visit_id, message_id=None, step=step, picked=None, updated_at=utcnow())
+    )
+    if not result.rowcount:
+        await set_chat(session, chat_id, visit_id=visit_id, message_id=None, step=step)
 
 
 async def clear_chat(session: AsyncSession, chat_id: int) -> None:

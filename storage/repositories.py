@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload
 
 from dialogs.engine import AnswerRecorded, FlagRaised
 from dialogs.errors import ScriptChanged
@@ -34,6 +37,7 @@ __all__ = [
     "add_answer",
     "add_flag",
     "add_transcript",
+    "add_transcripts",
     "add_visit",
     "borrower_by_code",
     "borrowers_to_visit",
@@ -185,9 +189,15 @@ async def open_visit_for(session: AsyncSession, borrower_id: int, script_id: str
     return await session.scalar(query.order_by(Visit.id.desc()).limit(1))
 
 
-async def load_visit(session: AsyncSession, visit_id: int, *, for_update: bool = False) -> Visit | None:
-    """A visit; ``for_update`` locks its row (PostgreSQL) so concurrent updates queue up."""
+async def load_visit(
+    session: AsyncSession, visit_id: int, *, for_update: bool = False, loans: bool = True
+) -> Visit | None:
+    """A visit with its borrower, loan and officer in one query; ``for_update`` locks its row (PostgreSQL)
+    so concurrent updates queue up. ``loans=False`` leaves the borrower's other loans unloaded (one
+    statement less on every answer; touching them then raises instead of querying behind one's back)."""
     query = select(Visit).where(Visit.id == visit_id).execution_options(populate_existing=True)
+    if not loans:
+        query = query.options(defaultload(Visit.borrower).raiseload(Borrower.loans))
     if for_update:
         query = query.with_for_update(of=Visit)
     return await session.scalar(query)
@@ -284,6 +294,21 @@ async def add_transcript(
     session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=clean, actor=actor, at=at or utcnow()))
 
 
+async def add_transcripts(
+    session: AsyncSession, visit_id: int, lines: Sequence[tuple[str, str, str]], *, at: datetime | None = None
+) -> None:
+    """Append ``(direction, text, actor)`` lines to a visit's transcript in one statement, in order
+    (what one input adds: the input, the bot's lines, notes)."""
+    if not lines:
+        return
+    stamp = at or utcnow()
+    rows = [
+        {"visit_id": visit_id, "direction": d, "text": _CONTROLS.sub("", text), "actor": actor, "at": stamp}
+        for d, text, actor in lines
+    ]
+    await session.execute(insert(TranscriptMessage), rows)
+
+
 async def undo_answer(
     session: AsyncSession, visit_id: int, step_id: str, flags: Sequence[str] | None = None
 ) -> Answer | None:
@@ -315,14 +340,26 @@ async def undo_answer(
 
 
 async def claim_update(session: AsyncSession, key: str) -> bool:
-    """Record that an update is being applied; False if it was applied before (a redelivery)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(key=key))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record that an update is being applied; False if it was applied before (a redelivery).
+
+    One ``INSERT … ON CONFLICT DO NOTHING``: no savepoint, no error to roll back on a redelivery."""
+    bind = session.get_bind()
+    dialect = bind.dialect.name
+    values = {"key": key, "at": utcnow()}
+    if dialect == "postgresql":
+        claim: Any = pg_insert(ProcessedUpdate).values(values).on_conflict_do_nothing(index_elements=["key"])
+    elif dialect == "sqlite":
+        claim = sqlite_insert(ProcessedUpdate).values(values).on_conflict_do_nothing(index_elements=["key"])
+    else:  # any other database: a savepoint catches the duplicate
+        try:
+            async with session.begin_nested():
+                session.add(ProcessedUpdate(**values))
+                await session.flush()
+        except IntegrityError:
+            return False
+        return True
+    result = await session.execute(claim)
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 async def expire_updates(session: AsyncSession, before: datetime) -> int:

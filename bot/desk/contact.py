@@ -43,7 +43,6 @@ from bot.desk.timefmt import shown
 from dialogs.engine import AnswerRecorded, Cancel, Event, Submit, Turn, VisitEnded, VisitEngine, VisitState
 from dialogs.i18n import message, register
 from storage import contact as store
-from storage import repositories as repo
 from storage.models import Borrower, Dispute, Task, Visit
 
 if TYPE_CHECKING:
@@ -482,13 +481,13 @@ async def refuse_callback(
     return turn
 
 
-async def mark_asked(session: AsyncSession, task: Task, visit: Visit, *, asked: bool, locale: str) -> None:
-    """Keep on a call-back task (and in the transcript) that the borrower asked for its time."""
+def mark_asked(task: Task, visit: Visit, *, asked: bool, locale: str) -> str | None:
+    """Keep on a call-back task that the borrower asked for its time; returns the transcript note
+    saying so (None when they did not)."""
     if not asked or task.due_at is None:
-        return
+        return None
     task.borrower_asked = True
-    note = message("contact_asked_note", locale, at=shown(task.due_at, visit.borrower.timezone))
-    await repo.add_transcript(session, visit.id, "note", note, actor="system")
+    return message("contact_asked_note", locale, at=shown(task.due_at, visit.borrower.timezone))
 
 
 # -- opt-out and disputes ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ its state is in the database after every step.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -232,8 +233,13 @@ class VisitDesk:
         expect_step: str | None = None,
         attachment: KeptFile | None = None,
         shown_in: str | None = None,
+        applied: Callable[[AsyncSession, DeskReply], Awaitable[None]] | None = None,
     ) -> DeskReply:
         """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
+
+        ``applied`` runs in the same transaction once the input was recorded (the front-end's own state
+        that moves with the answer, e.g. which question a chat is on): it commits with the answer or not
+        at all, and costs no transaction of its own.
 
         ``shown_in`` says where the question answered is on screen (a Telegram message id): it is kept
         with the answer, so ``/back`` can edit that message from any process, after any restart.
@@ -248,7 +254,7 @@ class VisitDesk:
                 engine = await self._engine(session, visit)
                 state = VisitState.from_json(visit.state)
                 return DeskReply(visit.id, engine.resume(state, self._facts(visit)), duplicate=True)
-            visit = await self._visit(session, visit_id, for_update=True)
+            visit = await self._visit(session, visit_id, for_update=True, loans=False)
             engine = await self._engine(session, visit)
             state = VisitState.from_json(visit.state)
             if state.finished or (expect_step is not None and state.step != expect_step):
@@ -267,10 +273,11 @@ class VisitDesk:
             )  # fmt: skip
             if refused is not None:  # a call-back outside the contact window: the same question again
                 return DeskReply(visit.id, refused)
-            await repo.add_transcript(session, visit.id, "in", said, actor=actor.kind)
             turn = engine.handle(state, self._facts(visit), event, now=now)
             reply = DeskReply(visit.id, turn, borrower_asked=asked)
-            await self._store(session, engine, visit, reply, actor, attachment, shown_in)
+            await self._store(session, engine, visit, reply, actor, attachment, shown_in, said=said)
+            if applied is not None:
+                await applied(session, reply)
             return reply
 
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
@@ -291,9 +298,15 @@ class VisitDesk:
             raise NotFound(exc.text(locale)) from exc
 
     async def _visit(
-        self, session: AsyncSession, visit_id: int, locale: str | None = None, *, for_update: bool = False
+        self,
+        session: AsyncSession,
+        visit_id: int,
+        locale: str | None = None,
+        *,
+        for_update: bool = False,
+        loans: bool = True,
     ) -> Visit:
-        visit = await repo.load_visit(session, visit_id, for_update=for_update)
+        visit = await repo.load_visit(session, visit_id, for_update=for_update, loans=loans)
         if visit is None:
             raise NotFound(message("desk_no_visit", locale or self.settings.locale, id=visit_id))
         return visit
@@ -328,9 +341,15 @@ class VisitDesk:
         actor: Actor,
         attachment: KeptFile | None = None,
         shown_in: str | None = None,
+        *,
+        said: str | None = None,
     ) -> None:
+        """Keep what the turn recorded; ``said`` is the input as given (its transcript line, first).
+
+        The transcript lines of one input go in one statement, in the order they happened."""
         turn = reply.turn
         state = turn.state
+        lines: list[tuple[str, str, str]] = [("in", said, actor.kind)] if said is not None else []
         if actor.kind == "borrower" and actor.telegram_id is not None:  # who answered (bot.desk.history_rules)
             visit.respondent_id = actor.telegram_id
         for record in turn.records:
@@ -345,7 +364,7 @@ class VisitDesk:
                     shown_in=shown_in,
                 )
                 if attachment is not None and record.value == {"file": attachment.key}:  # the photo, kept
-                    await self._attach(session, visit, record, attachment, state.locale)
+                    lines.append(await self._attach(session, visit, record, attachment, state.locale))
                 if engine.compiled.steps[record.step].sets == "consent":
                     await record_consent(
                         session,
@@ -366,7 +385,7 @@ class VisitDesk:
                 await repo.add_flag(session, visit.id, record, at=self.clock.now())
                 reply.raised.append(record)
             elif isinstance(record, VisitEnded):
-                await self._finish(session, visit, record, reply, actor)
+                lines.extend(await self._finish(session, visit, record, reply, actor))
         visit.state = state.to_json()
         visit.step = None if state.finished else state.step
         if any(isinstance(record, VisitEnded) for record in turn.records):  # judged whole (bot.desk.judging):
@@ -374,10 +393,10 @@ class VisitDesk:
             reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
         if visit.status == "finished" and visit.review_rank is None:
             visit.review_rank = await rank_for_review(session, visit.id)
-        for line in turn_lines(turn):
-            await repo.add_transcript(session, visit.id, "out", line, actor="bot")
-        for note in turn.notes:  # script faults met at run time (a failing condition counted as false)
-            await repo.add_transcript(session, visit.id, "note", note, actor="system")
+        lines.extend(("out", line, "bot") for line in turn_lines(turn))
+        # script faults met at run time (a failing condition counted as false)
+        lines.extend(("note", note, "system") for note in turn.notes)
+        await repo.add_transcripts(session, visit.id, lines)
         await queue_effects(  # alerts, notices and reminders commit with their cause (bot.desk.alerts)
             session, visit, raised=reply.raised, opted_out=reply.opted_out, tasks=reply.tasks, now=self.clock.now(),
             window=ContactWindow(self.settings.contact_window_start, self.settings.contact_window_end),
@@ -386,19 +405,21 @@ class VisitDesk:
 
     async def _attach(
         self, session: AsyncSession, visit: Visit, answer: AnswerRecorded, kept: KeptFile, locale: str
-    ) -> None:
-        """The attachment row of a photo answer, and a transcript note saying where it is kept."""
+    ) -> tuple[str, str, str]:
+        """The attachment row of a photo answer; returns the transcript note saying where it is kept."""
         await add_attachment(
             session, visit.id, answer.step, store_key=kept.key, sha256=kept.sha256, size=kept.size,
             content_type=kept.content_type, source_ref=kept.source_ref, phash=kept.phash, at=self.clock.now(),
         )  # fmt: skip
         note = message("files_photo_kept", locale, question=answer.question[:60], file=kept.key)
-        await repo.add_transcript(session, visit.id, "note", note, actor="system")
+        return ("note", note, "system")
 
     async def _finish(
         self, session: AsyncSession, visit: Visit, ended: VisitEnded, reply: DeskReply, actor: Actor
-    ) -> None:
-        """Close the visit and act on its outcome: call-back tasks, opt-out, review queue."""
+    ) -> list[tuple[str, str, str]]:
+        """Close the visit and act on its outcome: call-back tasks, opt-out, review queue; returns the
+        transcript notes it adds."""
+        notes: list[tuple[str, str, str]] = []
         visit.status = "finished"
         visit.outcome = ended.outcome.value
         visit.finished_at = self.clock.now()
@@ -430,7 +451,9 @@ class VisitDesk:
                 due_at=visit.callback_at,
             )
             reply.tasks.append(task.id)
-            await contact.mark_asked(session, task, visit, asked=reply.borrower_asked, locale=visit.locale)
+            asked = contact.mark_asked(task, visit, asked=reply.borrower_asked, locale=visit.locale)
+            if asked is not None:
+                notes.append(("note", asked, "system"))
         await contact.keep_disputes(session, self.settings, visit, reply.turn.state, self.clock.now())
         await fulfil_plan(session, visit, self.clock.now(), timezone=self.settings.timezone)  # the month's plan
         await promises.record_promise(session, visit, ended.fields, now=self.clock.now())  # bot.desk.promises
@@ -438,3 +461,4 @@ class VisitDesk:
         if relief in RELIEF_KINDS:  # a hardship request for a supervisor to decide (bot.desk.relief)
             terms = ended.fields.get("relief_terms")
             await request_relief(session, visit, str(relief), str(terms) if terms else None, now=self.clock.now())
+        return notes

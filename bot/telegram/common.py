@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,8 @@ from bot.app import Services
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
-from storage.models import Borrower, User
+from storage.chats import chat_session
+from storage.models import Borrower, ChatSession, User
 
 __all__ = [
     "Sender",
@@ -63,6 +64,9 @@ class Sender:
     locale: str
     user: User | None
     borrower: Borrower | None
+    chat: ChatSession | None = field(default=None, compare=False)
+    """The chat's session row as the update found it (read with the sender, in the same transaction),
+    for an answer or a press; None for commands, which read it themselves when they need it."""
 
     @property
     def role(self) -> str:
@@ -90,18 +94,25 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
     if user is None or chat is None:
         return None
     svc = services_of(context)
+    incoming = update.message
+    answering = update.callback_query is not None or (
+        incoming is not None and not (incoming.text or "").startswith("/")
+    )  # an answer or a press reads the chat's row as well: one read for both
+    row = None
     async with svc.sessions() as session:
         staff = await repo.user_by_telegram_id(session, user.id)
         borrower = None
         if staff is None:
             borrower = await session.scalar(select(Borrower).where(Borrower.telegram_id == user.id))
+        if answering and (staff is not None or borrower is not None):
+            row = await chat_session(session, chat.id)
     if staff is not None and staff.locale:
         locale = staff.locale
     elif borrower is not None and user.language_code is None:
         locale = borrower.locale
     else:
         locale = normalize_locale(user.language_code) if user.language_code else svc.settings.locale
-    return Sender(user.id, chat.id, locale, staff, borrower)
+    return Sender(user.id, chat.id, locale, staff, borrower, row)
 
 
 async def send(

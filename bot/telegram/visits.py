@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -29,7 +31,7 @@ from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
 from dialogs.i18n import message, register
-from storage.chats import chat_session, clear_chat, set_chat, set_chat_message
+from storage.chats import chat_session, clear_chat, point_chat_at, set_chat, set_chat_message
 from storage.models import ChatSession, utcnow
 
 __all__ = ["actor_of", "on_button", "on_input", "remove_buttons", "reshow", "run_event", "show_reply", "update_key"]
@@ -110,12 +112,33 @@ async def shown_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, step: str
         await asyncio.sleep(0.05)
 
 
+def _shown_step(reply: DeskReply) -> str | None:
+    """The step whose question the chat shows next (None once the visit ended)."""
+    turn = reply.turn
+    return None if turn.finished or turn.prompt is None else turn.prompt.step
+
+
 async def point_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply) -> None:
     """Point the chat at the visit's current step, its question not delivered yet."""
-    turn = reply.turn
-    step = None if turn.finished or turn.prompt is None else turn.prompt.step
     async with services_of(context).sessions() as session, session.begin():
-        await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=None, step=step)
+        await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=None, step=_shown_step(reply))
+
+
+def _refused(reply: DeskReply, step: str | None) -> bool:
+    """The input was refused with an error and its question stays open (``step``): the chat stays put."""
+    turn = reply.turn
+    return bool(turn.error) and turn.prompt is not None and turn.prompt.step == step
+
+
+def _pointing(chat_id: int, step: str | None) -> Callable[[AsyncSession, DeskReply], Awaitable[None]]:
+    """Point the chat at the next step in the transaction that records the answer (none of its own);
+    an answer refused at ``step`` leaves the chat showing that question."""
+
+    async def point(session: AsyncSession, reply: DeskReply) -> None:
+        if not _refused(reply, step):
+            await point_chat_at(session, chat_id, visit_id=reply.visit_id, step=_shown_step(reply))
+
+    return point
 
 
 async def show_reply(
@@ -231,11 +254,13 @@ async def run_event(
     query: CallbackQuery | None = None,
     needs_shown: bool = True,
     attachment: KeptFile | None = None,
+    chat: ChatSession | None = None,
 ) -> DeskReply | None:
     """Apply an input to the chat's visit; edits the old question (``message_id``, else the chat's
     question message) with the answer, shows the next one. ``needs_shown``: the input answers the
-    chat's question, so that question must have reached the chat; ``query`` is answered at once."""
-    chat = await _chat_for_input(context, sender, query, needs_shown=needs_shown)
+    chat's question, so that question must have reached the chat; ``query`` is answered at once.
+    ``chat``: the chat's row as already read for this update (else it is read here)."""
+    chat = await _chat_for_input(context, sender, query, needs_shown=needs_shown, chat=chat)
     if chat is None or chat.visit_id is None:
         return None
     step = expect_step or chat.step
@@ -244,6 +269,7 @@ async def run_event(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step, attachment=attachment,
         shown_in=str(question_message) if question_message is not None else None,
+        applied=_pointing(sender.chat_id, step),  # the chat moves to the next step with the answer, in its transaction
     )  # fmt: skip
     alerted = False
     if query is not None:
@@ -251,8 +277,8 @@ async def run_event(
         alerted = await answer_query(query, text, show_alert=alert)  # False: answered while it waited
     if await _not_applied(context, sender, reply, step, pressed=alerted):
         return reply
-    # The input is committed. From here on, whatever fails, the chat re-derives from the visit.
-    await point_chat(context, sender.chat_id, reply)
+    # The input is committed, and the chat pointed at the next step with it. From here on, whatever
+    # fails, the chat re-derives from the visit.
     if question_message is not None:
         await _mark_answered(context, sender.chat_id, reply, question_message)
     # alerts and tasks were queued with the input (bot.desk.alerts); the commit woke the outbox worker
@@ -261,11 +287,17 @@ async def run_event(
 
 
 async def _chat_for_input(
-    context: ContextTypes.DEFAULT_TYPE, sender: Sender, query: CallbackQuery | None, *, needs_shown: bool
+    context: ContextTypes.DEFAULT_TYPE,
+    sender: Sender,
+    query: CallbackQuery | None,
+    *,
+    needs_shown: bool,
+    chat: ChatSession | None = None,
 ) -> ChatSession | None:
     """The chat an input applies to; None when there is no visit or (``needs_shown``) its question never
     reached the chat, after saying so or showing the question again, recording nothing."""
-    chat = await load_chat(context, sender.chat_id)
+    if chat is None:
+        chat = sender.chat or await load_chat(context, sender.chat_id)
     if chat is not None and chat.visit_id is not None and needs_shown and chat.message_id is None:
         chat = await shown_chat(context, sender.chat_id, chat.step)
     if chat is None or chat.visit_id is None:
@@ -297,9 +329,9 @@ async def _not_applied(
             await show_reply(context, sender, reply, header="" if pressed else t("tg_reshow", sender))
         return True
     turn = reply.turn
-    if turn.error and turn.prompt is not None and turn.prompt.step == step:
+    if _refused(reply, step):
         if not pressed:  # a press shows the error as its alert
-            await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error)}")
+            await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error or '')}")
         return True
     return False
 
@@ -344,7 +376,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
     query = update.callback_query
     assert query is not None
     data = parse_callback(query.data or "")
-    chat = await load_chat(context, sender.chat_id)
+    chat = sender.chat or await load_chat(context, sender.chat_id)
     if data is None or chat is None or chat.visit_id is None or chat.visit_id != data.visit_id:
         await answer_query(query, t("tg_stale", sender))
         return None
@@ -379,7 +411,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
     pressed = query.message.message_id if query.message is not None else None
     return await run_event(
         update, context, sender, event, said, expect_step=data.step, message_id=pressed, query=query,
-        needs_shown=False,
+        needs_shown=False, chat=chat,
     )  # fmt: skip
 
 
