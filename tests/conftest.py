@@ -15,7 +15,11 @@ import pytest
 from hypothesis import settings
 from sqlalchemy.engine import make_url
 
+import dialogs.catalog as catalog_module
 from bot.logs import install_masking
+from dialogs.catalog import default_scripts_dir
+from dialogs.compiler import CompiledScript
+from dialogs.fragments import FRAGMENTS_DIR
 from storage.migrate import upgrade
 
 install_masking()
@@ -39,6 +43,45 @@ settings.register_profile("suite", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=3000, deadline=None)
 settings.load_profile(os.environ.get("VISITBOT_HYPOTHESIS", "suite"))
 """Property tests run 60 examples each in the suite; ``VISITBOT_HYPOTHESIS=thorough`` searches longer."""
+
+
+def _script_inputs(path: Path) -> tuple[str, bytes, tuple[tuple[str, bytes], ...]]:
+    """Everything a script file compiles from: its name and text, and every fragment file its includes may read
+    (its own folder's ``fragments/``, then the shipped ones)."""
+    folders = {path.parent / FRAGMENTS_DIR, default_scripts_dir() / FRAGMENTS_DIR}
+    fragments = tuple(
+        (str(file), file.read_bytes())
+        for folder in sorted(folders)
+        if folder.is_dir()
+        for file in sorted(folder.rglob("*"))
+        if file.is_file()
+    )
+    return str(path), path.read_bytes(), fragments
+
+
+_COMPILED: dict[tuple[str, bytes, tuple[tuple[str, bytes], ...]], CompiledScript] = {}
+_load_and_compile = catalog_module.load_and_compile
+
+
+def _compiled_once(path: Path) -> CompiledScript:
+    """:func:`dialogs.loader.load_and_compile`, done once per test process for the same inputs, byte for byte.
+
+    Each ScriptCatalog (every desk, every ``services()``) compiled the shipped scripts again, ~0.35 s of CPU a
+    time, most of the in-process time of a desk test. The catalog stays new for every test (its pins and
+    checks against the test's database start empty); only the compiled scripts, which a VisitEngine never
+    changes, are shared. A file that fails to load is never kept: it raises its ScriptError every time."""
+    try:
+        key = _script_inputs(path)
+    except OSError:
+        return _load_and_compile(path)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = _load_and_compile(path)
+    return compiled
+
+
+catalog_module.load_and_compile = _compiled_once  # type: ignore[assignment]
+
 
 PG_URL = os.environ.get("VISITBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
