@@ -40,7 +40,6 @@ __all__ = [
     "add_transcripts",
     "add_visit",
     "borrower_by_code",
-    "borrowers_to_visit",
     "claim_update",
     "expire_updates",
     "find_borrowers",
@@ -112,34 +111,6 @@ class PickRow:
     open_visit_id: int | None
     open_script_id: str | None
     last_started: datetime | None
-
-
-async def borrowers_to_visit(
-    session: AsyncSession, *, officer_id: int | None = None, text: str | None = None
-) -> list[PickRow]:
-    """One officer's borrowers (everyone's when None; code or name matching ``text`` when given), each
-    with their newest open visit and their last visit's start: one query, the visits read by index
-    per borrower listed, never the whole visits table."""
-    newest_open = (
-        select(Visit.id)
-        .where(Visit.borrower_id == Borrower.id, Visit.status == "open")
-        .order_by(Visit.id.desc())
-        .limit(1)
-        .correlate(Borrower)
-        .scalar_subquery()
-    )
-    open_script = select(Visit.script_id).where(Visit.id == newest_open).correlate(Borrower).scalar_subquery()
-    last_started = (
-        select(func.max(Visit.started_at)).where(Visit.borrower_id == Borrower.id).correlate(Borrower).scalar_subquery()
-    )
-    query = select(Borrower, newest_open, open_script, last_started).order_by(Borrower.code)
-    if officer_id is not None:
-        query = query.where(Borrower.officer_id == officer_id)
-    if text:
-        needle = text.strip()
-        query = query.where(or_(func.upper(Borrower.code) == needle.upper(), Borrower.name.contains(needle)))
-    rows = (await session.execute(query)).unique().all()
-    return [PickRow(borrower, visit_id, script_id, started) for borrower, visit_id, script_id, started in rows]
 
 
 async def borrower_by_code(session: AsyncSession, code: str) -> Borrower | None:

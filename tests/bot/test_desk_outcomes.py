@@ -26,6 +26,7 @@ from dialogs.engine import Back, Cancel, Submit
 from dialogs.schema import Outcome
 from storage import repositories as repo
 from storage.models import Borrower, Loan, Visit
+from storage.visit_picks import pick_list
 from tests.desks import demo_desk, visit_row
 
 OFFICER = Actor("officer", 1)
@@ -233,10 +234,10 @@ async def test_the_pick_list_is_one_query_that_never_scans_every_visit(any_desk:
     event.listen(engine, "before_cursor_execute", seen)
     try:
         async with desk.sessions() as session:
-            rows = await repo.borrowers_to_visit(session, officer_id=1)
+            rows = await pick_list(session, officer_id=1)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    assert [r.borrower.code for r in rows] == ["B001", "B003", "B005", "B007"]
+    assert [r.borrower.code for r in rows] == ["B001", "B007", "B005", "B003"]  # open, unvisited (risky first), seen
     marks = {r.borrower.code: (r.open_visit_id, r.open_script_id, r.last_started is not None) for r in rows}
     assert marks["B001"] == (own.visit_id, "onsite_visit", True)
     assert marks["B003"] == (None, None, True)
@@ -244,8 +245,8 @@ async def test_the_pick_list_is_one_query_that_never_scans_every_visit(any_desk:
     assert len(statements) <= 2, statements
     assert "FROM loans" in statements[-1] or len(statements) == 1
     async with desk.sessions() as session:
-        found = await repo.borrowers_to_visit(session, officer_id=1, text="b001")
-        everyone = await repo.borrowers_to_visit(session)
+        found = await pick_list(session, officer_id=1, text="b001")
+        everyone = await pick_list(session)
     assert [r.borrower.code for r in found] == ["B001"]
     assert {r.borrower.code for r in everyone if r.open_visit_id} == {"B001", "B002"}
     loans = {r.borrower.code: r.borrower.loans for r in everyone}
