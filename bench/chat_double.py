@@ -60,6 +60,8 @@ class CannedBotApi(BaseRequest):
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.limited = 0
+        self.last: dict[str, Any] | None = None
+        """The last message sent or edited (as the canned reply has it)."""
         self.waiting: dict[int, Waiting] = {}
         self._ids = itertools.count(1_000_000)
 
@@ -96,8 +98,10 @@ class CannedBotApi(BaseRequest):
         if "chat_id" in params:
             self.limited += 1
         result = self._result(endpoint, params)
-        if isinstance(result, dict) and endpoint in ("sendMessage", "editMessageText"):
-            self._seen(result)
+        if isinstance(result, dict):
+            self.last = result
+            if endpoint in ("sendMessage", "editMessageText"):
+                self._seen(result)
         return 200, json.dumps({"ok": True, "result": result}, ensure_ascii=False).encode()
 
     def _result(self, endpoint: str, params: dict[str, Any]) -> object:

@@ -44,8 +44,8 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application
-from telegram.request import BaseRequest, RequestData
 
+from bench.chat_double import TOKEN, CannedBotApi
 from bench.postgres import scratch_database
 from bot.app import Services, make_services
 from bot.desk.visits import Actor
@@ -55,11 +55,8 @@ from bot.telegram.delivery import ChatPacedLimiter
 from storage.migrate import upgrade
 from storage.models import Borrower, Loan, User, Visit
 
-__all__ = ["CannedBotApi", "main"]
+__all__ = ["main"]
 
-BOT_ID = 4_243_000
-TOKEN = f"{BOT_ID}:benchTOKEN"
-BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Visit bench", "username": "visit_bench_bot"}
 OFFICER_TG = 910_000_001
 ADMIN_TG = 910_000_002
 BOOK = 60
@@ -70,61 +67,6 @@ OTHERS = 100
 """Other officers sharing the open visits."""
 BATCH = 500
 TIERS = ("high", "medium", "low")
-
-
-class CannedBotApi(BaseRequest):
-    """A Bot API without a network: canned valid JSON for every method; the last message sent kept."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.last: dict[str, Any] | None = None
-        self._ids = itertools.count(1_000_000)
-
-    @property
-    def read_timeout(self) -> float | None:
-        """No timeouts: nothing waits on a network."""
-        return None
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        """Answer one Bot API call (HTTP 200, ``ok``)."""
-        endpoint = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data is not None else {}
-        self.calls += 1
-        result: object = True
-        if endpoint == "getMe":
-            result = BOT_USER
-        elif endpoint == "getUpdates":
-            result = []
-        elif endpoint.startswith("send") or (endpoint.startswith("edit") and "chat_id" in params):
-            new = endpoint.startswith("send")
-            sent: dict[str, Any] = {
-                "message_id": next(self._ids) if new else int(str(params["message_id"])),
-                "date": int(time.time()),
-                "chat": {"id": int(str(params["chat_id"])), "type": "private"},
-                "from": BOT_USER,
-                "text": str(params.get("text", "")),
-            }
-            if "reply_markup" in params:
-                markup = params["reply_markup"]
-                sent["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
-            self.last = sent
-            result = sent
-        return 200, json.dumps({"ok": True, "result": result}, ensure_ascii=False).encode()
 
 
 def settings_for(url: str) -> Settings:

@@ -43,6 +43,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, insert, select
 
+from bench.chat_double import FAILED, FINISHED, step_of
 from bench.postgres import scratch_database
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Answer, Borrower, Loan, User, Visit
@@ -55,9 +56,6 @@ SECRET = "bench-webhook-secret"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Visit bench", "username": "visit_bench_bot"}
 FIRST_OFFICER = 920_000_000
-FINISHED = "回访结束"
-FAILED = "抱歉，处理时出了点问题"
-VISIT_KINDS = ("a", "m", "c")
 PRESSES = {
     "identity": "self", "introduction": "remembers", "business_status": "good", "other_borrowing": "yes",
     "other_borrowing_lender": "bank", "changes": "no", "loan_use": "as_stated", "renewal": "yes",
@@ -83,18 +81,6 @@ class Shown:
     step: str | None
     finished: bool = False
     failed: bool = False
-
-
-def step_of(markup: object) -> str | None:
-    """The visit step a question's keyboard belongs to (from its buttons' callback data)."""
-    if not isinstance(markup, dict):
-        return None
-    for row in markup.get("inline_keyboard", ()):
-        for button in row:
-            kind, _, rest = str(button.get("callback_data", "")).partition(":")
-            if kind in VISIT_KINDS:
-                return rest.split(":")[1]
-    return None
 
 
 class StubBotApi:
