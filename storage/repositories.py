@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload
 
@@ -314,21 +313,8 @@ async def claim_update(session: AsyncSession, key: str) -> bool:
     """Record that an update is being applied; False if it was applied before (a redelivery).
 
     One ``INSERT … ON CONFLICT DO NOTHING``: no savepoint, no error to roll back on a redelivery."""
-    bind = session.get_bind()
-    dialect = bind.dialect.name
-    values = {"key": key, "at": utcnow()}
-    if dialect == "postgresql":
-        claim: Any = pg_insert(ProcessedUpdate).values(values).on_conflict_do_nothing(index_elements=["key"])
-    elif dialect == "sqlite":
-        claim = sqlite_insert(ProcessedUpdate).values(values).on_conflict_do_nothing(index_elements=["key"])
-    else:  # any other database: a savepoint catches the duplicate
-        try:
-            async with session.begin_nested():
-                session.add(ProcessedUpdate(**values))
-                await session.flush()
-        except IntegrityError:
-            return False
-        return True
+    upsert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    claim = upsert(ProcessedUpdate).values(key=key, at=utcnow()).on_conflict_do_nothing(index_elements=["key"])
     result = await session.execute(claim)
     return bool(getattr(result, "rowcount", 0) == 1)
 
