@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatSession, utcnow
@@ -35,16 +35,31 @@ async def set_chat(
     await session.flush()
 
 
-async def point_chat_at(session: AsyncSession, chat_id: int, *, visit_id: int, step: str | None) -> None:
-    """Point a chat at its visit's step, that question not delivered yet (one UPDATE, no read first;
-    a chat with no row gets one)."""
-    result: Any = await session.execute(
-        update(ChatSession)
-        .where(ChatSession.chat_id == chat_id)
-        .values(visit_id=visit_id, message_id=None, step=step, picked=None, updated_at=utcnow())
+_CHATS: Table = ChatSession.__table__  # type: ignore[assignment]  # a declarative class's table
+# Built once: the answer path runs these on every answer, and building a statement costs more than
+# running it (Core statements on the table: no ORM bookkeeping, no expression building per call).
+_POINT = (
+    update(_CHATS)
+    .where(_CHATS.c.chat_id == bindparam("b_chat"))
+    .values(
+        visit_id=bindparam("b_visit"),
+        message_id=bindparam("b_message"),
+        step=bindparam("b_step"),
+        picked=None,
+        updated_at=bindparam("b_at"),
     )
+)
+
+
+async def point_chat_at(
+    session: AsyncSession, chat_id: int, *, visit_id: int, step: str | None, message_id: int | None = None
+) -> None:
+    """Point a chat at its visit's step (one UPDATE, no read first; a chat with no row gets one):
+    ``message_id`` is the message that will show that question, None when it is not delivered yet."""
+    params = {"b_chat": chat_id, "b_visit": visit_id, "b_message": message_id, "b_step": step, "b_at": utcnow()}
+    result: Any = await session.execute(_POINT, params)
     if not result.rowcount:
-        await set_chat(session, chat_id, visit_id=visit_id, message_id=None, step=step)
+        await set_chat(session, chat_id, visit_id=visit_id, message_id=message_id, step=step)
 
 
 async def clear_chat(session: AsyncSession, chat_id: int) -> None:
@@ -52,18 +67,25 @@ async def clear_chat(session: AsyncSession, chat_id: int) -> None:
     await set_chat(session, chat_id, visit_id=None, message_id=None, step=None)
 
 
+_DELIVERED = {
+    stepped: update(_CHATS)
+    .where(
+        _CHATS.c.chat_id == bindparam("b_chat"),
+        _CHATS.c.visit_id == bindparam("b_visit"),
+        _CHATS.c.step == bindparam("b_step") if stepped else _CHATS.c.step.is_(None),
+        _CHATS.c.message_id.is_(None),
+    )
+    .values(message_id=bindparam("b_message"))
+    for stepped in (True, False)
+}
+
+
 async def set_chat_message(
     session: AsyncSession, chat_id: int, *, visit_id: int, step: str | None, message_id: int
 ) -> None:
     """Remember the message just sent for the chat's question, unless the chat has moved on meanwhile
     (another bot process may have taken the next answer already)."""
-    await session.execute(
-        update(ChatSession)
-        .where(
-            ChatSession.chat_id == chat_id,
-            ChatSession.visit_id == visit_id,
-            ChatSession.step.is_(None) if step is None else ChatSession.step == step,
-            ChatSession.message_id.is_(None),
-        )
-        .values(message_id=message_id)
-    )
+    params: dict[str, Any] = {"b_chat": chat_id, "b_visit": visit_id, "b_message": message_id}
+    if step is not None:
+        params["b_step"] = step
+    await session.execute(_DELIVERED[step is not None], params)
