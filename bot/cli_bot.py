@@ -52,14 +52,25 @@ def bot(
         return
     secret = settings.webhook_secret
     assert secret is not None  # checked above, before anything started
+    import asyncio
+
+    from bot.telegram.webhook import serve_webhook
+
+    listen = listen or settings.webhook_listen
+    port = port or settings.webhook_port
     url_path = (path or settings.webhook_path).strip("/")
-    public = url or settings.webhook_url
-    application.run_webhook(
-        listen=listen or settings.webhook_listen,
-        port=port or settings.webhook_port,
-        url_path=url_path,
-        secret_token=secret,
-        webhook_url=public if set_webhook else None,
-        allowed_updates=Update.ALL_TYPES,
-        drop_pending_updates=False,
+    public = url or settings.webhook_url or f"http://{listen}:{port}/{url_path}"  # as PTB derived it
+    # 200 only once an update was handled (its answer committed); 503 when it could not be recorded
+    asyncio.run(
+        serve_webhook(
+            application,
+            listen=listen,
+            port=port,
+            url_path=url_path,
+            secret_token=secret,
+            webhook_url=public if set_webhook else None,
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+            grace=settings.update_timeout + 10,
+        )
     )
