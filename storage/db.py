@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -29,6 +29,7 @@ __all__ = [
     "make_sessionmaker",
     "sqlite_file_problem",
     "sync_url",
+    "table_of",
 ]
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
@@ -97,6 +98,12 @@ def check_url(url: str) -> None:
 SQLITE_SYNCHRONOUS = "FULL"
 """SQLite syncs the write-ahead log at every commit: an answer the bot acknowledged survives a power
 loss (``NORMAL`` in WAL mode syncs only at checkpoints, so the last commits can vanish)."""
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table, for Core statements on the hot paths (no ORM bookkeeping per row)."""
+    table: Table = model.__table__
+    return table
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

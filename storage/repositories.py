@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sqlalchemy.orm import defaultload
 from dialogs.engine import AnswerRecorded, FlagRaised
 from dialogs.errors import ScriptChanged
 from dialogs.loader import content_hash
+from storage.db import table_of
 from storage.models import (
     Answer,
     Borrower,
@@ -39,6 +40,7 @@ __all__ = [
     "add_transcripts",
     "add_visit",
     "borrower_by_code",
+    "borrower_by_telegram_id",
     "claim_update",
     "expire_updates",
     "find_borrowers",
@@ -84,9 +86,19 @@ async def upsert_user(
     return user
 
 
+_STAFF_BY_TELEGRAM = select(User).where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
+_BORROWER_BY_TELEGRAM = select(Borrower).where(Borrower.telegram_id == bindparam("b_telegram"))
+# (statements every update runs are built once: building one costs more than running it)
+
+
 async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
     """The active staff member with this Telegram id, if any."""
-    return await session.scalar(select(User).where(User.telegram_id == telegram_id, User.active.is_(True)))
+    return await session.scalar(_STAFF_BY_TELEGRAM, {"b_telegram": telegram_id})
+
+
+async def borrower_by_telegram_id(session: AsyncSession, telegram_id: int) -> Borrower | None:
+    """The borrower whose Telegram account this is (linked by an invite), if any."""
+    return await session.scalar(_BORROWER_BY_TELEGRAM, {"b_telegram": telegram_id})
 
 
 async def list_users(session: AsyncSession) -> Sequence[User]:
@@ -159,18 +171,26 @@ async def open_visit_for(session: AsyncSession, borrower_id: int, script_id: str
     return await session.scalar(query.order_by(Visit.id.desc()).limit(1))
 
 
+def _visit_query(*, for_update: bool, loans: bool) -> Any:
+    query = select(Visit).where(Visit.id == bindparam("b_visit")).execution_options(populate_existing=True)
+    if not loans:
+        query = query.options(defaultload(Visit.borrower).raiseload(Borrower.loans))
+    return query.with_for_update(of=Visit) if for_update else query
+
+
+_VISIT_QUERIES = {
+    (lock, loans): _visit_query(for_update=lock, loans=loans) for lock in (True, False) for loans in (True, False)
+}
+
+
 async def load_visit(
     session: AsyncSession, visit_id: int, *, for_update: bool = False, loans: bool = True
 ) -> Visit | None:
     """A visit with its borrower, loan and officer in one query; ``for_update`` locks its row (PostgreSQL)
     so concurrent updates queue up. ``loans=False`` leaves the borrower's other loans unloaded (one
     statement less on every answer; touching them then raises instead of querying behind one's back)."""
-    query = select(Visit).where(Visit.id == visit_id).execution_options(populate_existing=True)
-    if not loans:
-        query = query.options(defaultload(Visit.borrower).raiseload(Borrower.loans))
-    if for_update:
-        query = query.with_for_update(of=Visit)
-    return await session.scalar(query)
+    visit: Visit | None = await session.scalar(_VISIT_QUERIES[for_update, loans], {"b_visit": visit_id})
+    return visit
 
 
 async def add_visit(
@@ -203,6 +223,10 @@ async def add_visit(
     return visit
 
 
+_ANSWERS = table_of(Answer)
+_ADD_ANSWER = insert(_ANSWERS)
+
+
 async def add_answer(
     session: AsyncSession,
     visit_id: int,
@@ -212,23 +236,23 @@ async def add_answer(
     answered_by_user_id: int | None,
     at: datetime,
     shown_in: str | None = None,
-) -> Answer:
-    """Keep one answer as the engine recorded it, with who gave it and where its question was shown."""
-    answer = Answer(
-        visit_id=visit_id,
-        step_id=record.step,
-        question=record.question,
-        raw=record.raw,
-        value=record.value,
-        display=record.display,
-        skipped=record.skipped,
-        answered_by=answered_by,
-        answered_by_user_id=answered_by_user_id,
-        answered_at=at,
-        shown_in=shown_in,
-    )
-    session.add(answer)
-    return answer
+) -> None:
+    """Keep one answer as the engine recorded it, with who gave it and where its question was shown
+    (one INSERT at once, no ORM object: nothing in the answer's transaction needs one)."""
+    row = {
+        "visit_id": visit_id,
+        "step_id": record.step,
+        "question": record.question,
+        "raw": record.raw,
+        "value": record.value,
+        "display": record.display,
+        "skipped": record.skipped,
+        "answered_by": answered_by,
+        "answered_by_user_id": answered_by_user_id,
+        "answered_at": at,
+        "shown_in": shown_in,
+    }
+    await session.execute(_ADD_ANSWER, row)
 
 
 async def add_flag(
@@ -264,6 +288,9 @@ async def add_transcript(
     session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=clean, actor=actor, at=at or utcnow()))
 
 
+_ADD_TRANSCRIPT = insert(table_of(TranscriptMessage))  # Core executemany: no ORM bulk-insert bookkeeping
+
+
 async def add_transcripts(
     session: AsyncSession, visit_id: int, lines: Sequence[tuple[str, str, str]], *, at: datetime | None = None
 ) -> None:
@@ -276,7 +303,7 @@ async def add_transcripts(
         {"visit_id": visit_id, "direction": d, "text": _CONTROLS.sub("", text), "actor": actor, "at": stamp}
         for d, text, actor in lines
     ]
-    await session.execute(insert(TranscriptMessage), rows)
+    await session.execute(_ADD_TRANSCRIPT, rows)
 
 
 async def undo_answer(
@@ -309,13 +336,18 @@ async def undo_answer(
     return newest
 
 
+_PROCESSED = table_of(ProcessedUpdate)
+_CLAIMS = {
+    "sqlite": sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": pg_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
 async def claim_update(session: AsyncSession, key: str) -> bool:
     """Record that an update is being applied; False if it was applied before (a redelivery).
 
     One ``INSERT … ON CONFLICT DO NOTHING``: no savepoint, no error to roll back on a redelivery."""
-    upsert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    claim = upsert(ProcessedUpdate).values(key=key, at=utcnow()).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.execute(claim)
+    result = await session.execute(_CLAIMS[session.get_bind().dialect.name], {"key": key, "at": utcnow()})
     return bool(getattr(result, "rowcount", 0) == 1)
 
 

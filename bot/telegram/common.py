@@ -7,7 +7,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
@@ -103,7 +102,7 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
         staff = await repo.user_by_telegram_id(session, user.id)
         borrower = None
         if staff is None:
-            borrower = await session.scalar(select(Borrower).where(Borrower.telegram_id == user.id))
+            borrower = await repo.borrower_by_telegram_id(session, user.id)
         if answering and (staff is not None or borrower is not None):
             row = await chat_session(session, chat.id)
     if staff is not None and staff.locale:
