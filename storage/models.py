@@ -142,6 +142,11 @@ class Borrower(Base):
     """The address on file as coordinates (WGS84, from the loan book): on-site visits are checked against it."""
     longitude: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    open_visit_id: Mapped[int | None] = mapped_column(Integer)
+    """The borrower's newest open visit (highest id), None without one. Kept by the database from ``visits``
+    (triggers, migration 0013), never written by the code: the ``/visit`` pick list sorts on it."""
+    last_started_at: Mapped[datetime | None] = mapped_column(Stamp)
+    """When the borrower's last visit (of any status) started, None if never visited; kept like ``open_visit_id``."""
 
     officer: Mapped[User | None] = relationship(lazy="joined")
     loans: Mapped[list[Loan]] = relationship(back_populates="borrower", lazy="selectin", order_by="Loan.id")
