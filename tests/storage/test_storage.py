@@ -6,11 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
+from sqlalchemy.pool import NullPool
 
+import storage.db
 from bot.desk import Actor, NotFound, VisitDesk
 from bot.desk.records import visit_record
 from bot.settings import Settings
@@ -174,5 +177,48 @@ async def test_sqlite_syncs_every_commit_to_disk(tmp_path: Path) -> None:
         async with engine.connect() as conn:
             assert (await conn.execute(sql("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(sql("PRAGMA synchronous"))).scalar() == 2  # FULL
+    finally:
+        await engine.dispose()
+
+
+async def _drop_other_sessions(url: str) -> None:
+    """Kill every other server connection to this database (as a PostgreSQL restart would)."""
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            query = (
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            await conn.execute(sql(query))
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_connection_lost_while_resting_is_replaced_unseen(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled PostgreSQL connection the server dropped while the bot was quiet (a restart) is pinged and
+    replaced at its next checkout: the next answer goes through. A busy connection is not pinged at all
+    (no round trip per checkout)."""
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(conn: Any) -> bool:
+        pings.append(conn)
+        return bool(real_ping(conn))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        for _ in range(3):  # checked out and back again and again: busy, never pinged
+            async with engine.connect() as conn:
+                assert (await conn.execute(sql("SELECT 1"))).scalar() == 1
+        assert pings == []
+        await _drop_other_sessions(postgres_url)
+        monkeypatch.setattr(storage.db, "IDLE_PING", 0.0)  # it has rested long enough
+        async with engine.connect() as conn:
+            assert (await conn.execute(sql("SELECT 2"))).scalar() == 2
+        assert len(pings) >= 1
     finally:
         await engine.dispose()
