@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import table_of
 from storage.models import ChatSession, utcnow
 
 __all__ = ["chat_session", "clear_chat", "point_chat_at", "set_chat", "set_chat_message"]
@@ -35,7 +36,7 @@ async def set_chat(
     await session.flush()
 
 
-_CHATS: Table = ChatSession.__table__  # type: ignore[assignment]  # a declarative class's table
+_CHATS = table_of(ChatSession)
 # Built once: the answer path runs these on every answer, and building a statement costs more than
 # running it (Core statements on the table: no ORM bookkeeping, no expression building per call).
 _POINT = (
