@@ -63,8 +63,8 @@ def retry_later(error: BaseException) -> bool:
     busy, a lost connection, a timeout) rather than a failure that would repeat (bad data, a bug)."""
     if isinstance(error, sql.DBAPIError) and error.connection_invalidated:
         return True
-    transient = (sql.OperationalError, sql.InterfaceError, sql.DisconnectionError, sql.TimeoutError)
-    return isinstance(error, transient | OSError | TimeoutError)
+    transient = (sql.OperationalError, sql.InterfaceError, sql.DisconnectionError, sql.TimeoutError, OSError)
+    return isinstance(error, transient)  # OSError: a refused connection, and TimeoutError with it
 
 
 @dataclass
