@@ -21,6 +21,7 @@ from storage.db import table_of
 from storage.models import (
     Answer,
     Borrower,
+    ChatSession,
     Loan,
     ProcessedUpdate,
     RiskFlag,
@@ -51,6 +52,7 @@ __all__ = [
     "open_visit_for",
     "pin_script",
     "pinned_source",
+    "sender_and_chat",
     "undo_answer",
     "upsert_user",
     "user_by_telegram_id",
@@ -94,6 +96,33 @@ _BORROWER_BY_TELEGRAM = select(Borrower).where(Borrower.telegram_id == bindparam
 async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
     """The active staff member with this Telegram id, if any."""
     return await session.scalar(_STAFF_BY_TELEGRAM, {"b_telegram": telegram_id})
+
+
+_STAFF_AND_CHAT = (
+    select(User, ChatSession)
+    .outerjoin(ChatSession, ChatSession.chat_id == bindparam("b_chat"))
+    .where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
+)
+_BORROWER_AND_CHAT = (
+    select(Borrower, ChatSession)
+    .outerjoin(ChatSession, ChatSession.chat_id == bindparam("b_chat"))
+    .where(Borrower.telegram_id == bindparam("b_telegram"))
+)
+
+
+async def sender_and_chat(
+    session: AsyncSession, telegram_id: int, chat_id: int
+) -> tuple[User | None, Borrower | None, ChatSession | None]:
+    """Who writes from this Telegram account (the active staff member, else the linked borrower) and the
+    chat's session row, in one statement for staff (two for a borrower); all None for a stranger."""
+    params = {"b_telegram": telegram_id, "b_chat": chat_id}
+    staff = (await session.execute(_STAFF_AND_CHAT, params)).first()
+    if staff is not None:
+        return staff[0], None, staff[1]
+    borrower = (await session.execute(_BORROWER_AND_CHAT, params)).unique().first()
+    if borrower is not None:
+        return None, borrower[0], borrower[1]
+    return None, None, None
 
 
 async def borrower_by_telegram_id(session: AsyncSession, telegram_id: int) -> Borrower | None:

@@ -16,7 +16,6 @@ from bot.app import Services
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
-from storage.chats import chat_session
 from storage.models import Borrower, ChatSession, User
 
 __all__ = [
@@ -97,14 +96,13 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
     answering = update.callback_query is not None or (
         incoming is not None and not (incoming.text or "").startswith("/")
     )  # an answer or a press reads the chat's row as well: one read for both
-    row = None
     async with svc.sessions() as session:
-        staff = await repo.user_by_telegram_id(session, user.id)
-        borrower = None
-        if staff is None:
-            borrower = await repo.borrower_by_telegram_id(session, user.id)
-        if answering and (staff is not None or borrower is not None):
-            row = await chat_session(session, chat.id)
+        if answering:  # the sender and the chat's row in one statement
+            staff, borrower, row = await repo.sender_and_chat(session, user.id, chat.id)
+        else:
+            row = None
+            staff = await repo.user_by_telegram_id(session, user.id)
+            borrower = None if staff is not None else await repo.borrower_by_telegram_id(session, user.id)
     if staff is not None and staff.locale:
         locale = staff.locale
     elif borrower is not None and user.language_code is None:
