@@ -74,6 +74,8 @@ class Gate:
         self.backend = backend
         self.database_url = database_url
         self.posts: list[Post] = []
+        self.forwarded: list[JSON] = []
+        """Every update as the gate starts forwarding it."""
         self._runner: web.AppRunner | None = None
         self._engine: AsyncEngine | None = None
         self.url = ""
@@ -97,6 +99,7 @@ class Gate:
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.forwarded.append(json.loads(body))
         headers = {k: v for k, v in request.headers.items() if k in ("Content-Type", SECRET_HEADER)}
         try:
             async with self._session.post(self.backend, data=body, headers=headers) as response:
@@ -222,6 +225,29 @@ async def test_an_answer_the_database_could_not_take_is_posted_again_and_recorde
     finally:
         await engine.dispose()
     await until(lambda: double.pending_updates == 0)
+
+
+async def test_sigterm_lets_the_update_in_flight_finish_before_the_worker_stops(
+    double: BotApiDouble, env: dict[str, str], webhook: tuple[Gate, BotProcess]
+) -> None:
+    """SIGTERM while a press is being handled (the database slow): the press is still answered 200, its
+    answer stored, and the worker exits cleanly; what comes after gets no 200 from it."""
+    gate, bot = webhook
+    officer = double.user(OFFICER_ID, "王磊")
+    await officer.send("/visit B001")
+    await officer.wait_for_message("请问您是", timeout=30)
+    held = await hold_writes(env["VISITBOT_DATABASE_URL"], 1.5)
+    press = await officer.press("是本人")
+    await until(lambda: any((u.get("callback_query") or {}).get("id") == press for u in gate.forwarded))
+    await asyncio.sleep(0.3)  # on its way to the worker, held by the database
+    bot.proc.terminate()
+    later = await officer.send("/help")
+    await held
+    assert await asyncio.to_thread(bot.proc.wait, 30) == 0
+    await until(lambda: gate.of_press(press))
+    [post] = gate.of_press(press)
+    assert post.status == 200 and post.stored == ("identity",)
+    assert all(p.status != 200 for p in gate.posts if p.update["update_id"] == later)
 
 
 async def test_a_worker_killed_under_load_loses_no_answer_it_acknowledged(
