@@ -204,3 +204,20 @@ async def test_webhook_refuses_requests_without_the_secret_token(
         await asyncio.to_thread(bot.stop)
     assert [m.text for m in officer.messages if "请问您是" in (m.text or "")] == []
     assert await visits_json(env) == []
+
+
+async def test_no_set_webhook_leaves_telegram_s_setting_alone(
+    double: BotApiDouble, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``--no-set-webhook`` (the URL registered by hand, or by another worker): no setWebhook on start, and
+    the webhook serves all the same."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    environ = {**env, "VISITBOT_WEBHOOK_SECRET": SECRET}
+    officer = double.user(OFFICER_ID, "王磊")
+    async with running(environ, tmp_path / "bot.log", *webhook_args(port), "--no-set-webhook") as bot:
+        await listening(double, url)
+        assert await double.post_raw(url, officer_update("/help"), SECRET) == 200
+        await officer.wait_for_message("/visit", timeout=15)
+        await asyncio.to_thread(bot.stop)
+    assert double.calls("setWebhook") == [] and double.webhook_url == ""
