@@ -43,7 +43,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, ContextTypes, ExtBot
 
-__all__ = ["ATTEMPTS", "SECRET_HEADER", "WebhookReceiver", "retry_later", "serve_webhook"]
+__all__ = ["ATTEMPTS", "SECRET_HEADER", "TRANSIENT_SQLSTATES", "WebhookReceiver", "retry_later", "serve_webhook"]
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,20 @@ MAX_CONNECTIONS = 40
 """Connections Telegram may open to the webhook at once (setWebhook's default, as PTB's)."""
 
 
+TRANSIENT_SQLSTATES = ("08", "40", "53", "55", "57", "58")
+"""PostgreSQL's classes of errors after which the same statement may go through later: connection
+exception, transaction rollback (serialization failure, deadlock), insufficient resources (too many
+connections), object not in prerequisite state (a database not accepting connections, a lock not
+available), operator intervention (shutting down, starting up), system error."""
+
+
 def retry_later(error: BaseException) -> bool:
     """Whether a handler's failure means 'not recorded, try again later' (the database unreachable or
     busy, a lost connection, a timeout) rather than a failure that would repeat (bad data, a bug)."""
-    if isinstance(error, sql.DBAPIError) and error.connection_invalidated:
-        return True
+    if isinstance(error, sql.DBAPIError):
+        state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        if error.connection_invalidated or (isinstance(state, str) and state.startswith(TRANSIENT_SQLSTATES)):
+            return True
     transient = (sql.OperationalError, sql.InterfaceError, sql.DisconnectionError, sql.TimeoutError, OSError)
     return isinstance(error, transient)  # OSError: a refused connection, and TimeoutError with it
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -31,14 +31,16 @@ class Chats:
     def __init__(self) -> None:
         self.done: list[str] = []
         self.told: list[str] = []
+        self.error: Exception = ValueError("no such option")
+        """What an update ``raise`` raises."""
 
     async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.message is not None and update.message.text is not None
         text = update.message.text
         if text == "locked":  # the database busy: nothing recorded
             raise OperationalError("INSERT INTO answers", {}, sqlite3.OperationalError("database is locked"))
-        if text == "bad":  # fails the same way every time it comes
-            raise ValueError("no such option")
+        if text == "raise":
+            raise self.error
         if text.startswith("slow"):
             await asyncio.sleep(float(text.split()[1]))
         self.done.append(text)
@@ -126,11 +128,38 @@ async def test_an_update_the_database_could_not_record_gets_503_until_it_gives_u
     assert await post(client, body) == 503, "counted afresh after it was acknowledged"
 
 
-async def test_an_update_that_would_fail_again_is_acknowledged_after_the_user_was_told(
-    client: httpx.AsyncClient, chats: Chats
+class PostgresError(Exception):
+    """What asyncpg's errors look like through SQLAlchemy: a SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def dbapi_error(sqlstate: str) -> DBAPIError:
+    return DBAPIError("SELECT 1", {}, PostgresError(sqlstate))
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        pytest.param(dbapi_error("55000"), 503, id="postgresql-not-accepting-connections"),
+        pytest.param(dbapi_error("57P03"), 503, id="postgresql-starting-up"),
+        pytest.param(dbapi_error("53300"), 503, id="postgresql-too-many-connections"),
+        pytest.param(dbapi_error("40P01"), 503, id="deadlock"),
+        pytest.param(ConnectionRefusedError(111, "Connection refused"), 503, id="connection-refused"),
+        pytest.param(IntegrityError("INSERT", {}, PostgresError("23505")), 200, id="unique-violation"),
+        pytest.param(dbapi_error("22P02"), 200, id="invalid-text"),
+        pytest.param(ValueError("no such option"), 200, id="bad-data"),
+    ],
+)
+async def test_a_failure_that_would_repeat_is_acknowledged_one_that_may_not_is_posted_again(
+    client: httpx.AsyncClient, chats: Chats, error: Exception, status: int
 ) -> None:
-    assert await post(client, update("bad")) == 200
-    assert chats.told == ["bad"]
+    """Either way the chat was told (the application's error handler)."""
+    chats.error = error
+    assert await post(client, update("raise")) == status
+    assert chats.told == ["raise"]
 
 
 async def test_an_update_given_up_after_its_time_limit_gets_503(client: httpx.AsyncClient, chats: Chats) -> None:
