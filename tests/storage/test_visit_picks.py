@@ -3,12 +3,13 @@ as visits start, finish, move and go: always what the visits say, on both databa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import make_engine, make_sessionmaker
@@ -175,3 +176,44 @@ async def test_the_list_follows_visits_started_finished_moved_and_deleted(
     async with sessions() as session:
         marks = {e.code: e for e in await shown(session)}
     assert marks["C03"].last_started == at(2) and marks["C20"] == Expected("C20", None, None, None)
+
+
+async def test_a_visit_started_while_another_ends_keeps_the_borrower_open(postgres_url: str) -> None:
+    """PostgreSQL, two officers at once on one borrower: one starts a visit while the other ends theirs (the
+    end waiting for the start's lock on the borrower). The borrower stays marked open, with the new visit."""
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        ids = await seed(sessions)
+        async with sessions() as session:
+            ending = await session.scalar(select(Visit.id).where(Visit.borrower_id == ids["C01"]))
+        async with engine.connect() as starter, engine.connect() as ender:
+            await starter.begin()
+            values = {"borrower_id": ids["C01"], "script_id": "onsite_visit", "script_version": 1, "state": {},
+                      "status": "open", "started_at": at(11), "updated_at": at(11), "revision": 1}  # fmt: skip
+            started = (await starter.execute(insert(Visit).values(values).returning(Visit.id))).scalar_one()
+            await ender.begin()
+            end = asyncio.create_task(ender.execute(update(Visit).where(Visit.id == ending).values(status="finished")))
+            await waiting_for_a_lock(sessions)
+            await starter.commit()
+            await end
+            await ender.commit()
+        async with sessions() as session:
+            marks = {e.code: e for e in await shown(session)}
+            assert marks["C01"] == Expected("C01", started, "onsite_visit", at(11))
+        await check(sessions)
+    finally:
+        await engine.dispose()
+
+
+async def waiting_for_a_lock(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Until another connection of this database waits for a lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with sessions() as session:
+            if await session.scalar(query):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nobody waits for the borrower's lock")
