@@ -196,7 +196,8 @@ class Visit(Base):
         Index("ix_visits_review_queue", "status", "review_rank", "finished_at", "id"),  # the web desk's queue
         Index("ix_visits_officer_queue", "officer_id", "status", "review_rank", "finished_at", "id"),  # a team's
         # one open visit per borrower and script, even when two processes start one at once
-        # each borrower's newest open visit, from the index alone (the /visit pick list, storage.visit_picks)
+        # each borrower's newest open visit, from the index alone (migration 0012; the pick list reads
+        # borrowers.open_visit_id since 0013)
         Index(
             "ix_visits_open_newest",
             "borrower_id",
