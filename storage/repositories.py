@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from dialogs.engine import AnswerRecorded, FlagRaised
 from dialogs.errors import ScriptChanged
@@ -52,6 +54,7 @@ __all__ = [
     "open_visit_for",
     "pin_script",
     "pinned_source",
+    "save_visit_progress",
     "sender_and_chat",
     "undo_answer",
     "upsert_user",
@@ -220,6 +223,50 @@ async def load_visit(
     statement less on every answer; touching them then raises instead of querying behind one's back)."""
     visit: Visit | None = await session.scalar(_VISIT_QUERIES[for_update, loans], {"b_visit": visit_id})
     return visit
+
+
+_VISIT_ROWS = table_of(Visit)
+_SAVE_VISIT = (
+    update(_VISIT_ROWS)
+    .where(_VISIT_ROWS.c.id == bindparam("b_visit"), _VISIT_ROWS.c.revision == bindparam("b_revision"))
+    .values(
+        state=bindparam("b_state"),
+        step=bindparam("b_step"),
+        respondent_id=bindparam("b_respondent"),
+        revision=bindparam("b_next"),
+        updated_at=bindparam("b_at"),
+    )
+)
+
+
+async def save_visit_progress(
+    session: AsyncSession, visit: Visit, *, state: dict[str, Any], step: str | None, respondent_id: int | None
+) -> None:
+    """Keep where a visit stands after an answer: one UPDATE of its state, guarded by its revision as the
+    ORM's version counter guards every write of a visit (a concurrent write raises ``StaleDataError``).
+
+    The loaded ``visit`` is brought up to date without being marked changed, so nothing is flushed
+    again. A visit with other changes pending goes through the ORM (one UPDATE for all of them)."""
+    if session.is_modified(visit):
+        visit.state, visit.step, visit.respondent_id = state, step, respondent_id
+        return
+    now = utcnow()
+    params = {
+        "b_visit": visit.id,
+        "b_revision": visit.revision,
+        "b_state": state,
+        "b_step": step,
+        "b_respondent": respondent_id,
+        "b_next": visit.revision + 1,
+        "b_at": now,
+    }
+    result: Any = await session.execute(_SAVE_VISIT, params)
+    if result.rowcount != 1:
+        raise StaleDataError(f"visit {visit.id} was changed meanwhile (revision {visit.revision})")
+    for name, value in (("state", state), ("step", step), ("respondent_id", respondent_id)):
+        set_committed_value(visit, name, value)
+    set_committed_value(visit, "revision", visit.revision + 1)
+    set_committed_value(visit, "updated_at", now)
 
 
 async def add_visit(

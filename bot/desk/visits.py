@@ -350,8 +350,9 @@ class VisitDesk:
         turn = reply.turn
         state = turn.state
         lines: list[tuple[str, str, str]] = [("in", said, actor.kind)] if said is not None else []
+        respondent = visit.respondent_id
         if actor.kind == "borrower" and actor.telegram_id is not None:  # who answered (bot.desk.history_rules)
-            visit.respondent_id = actor.telegram_id
+            respondent = actor.telegram_id
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
                 await repo.add_answer(
@@ -386,8 +387,9 @@ class VisitDesk:
                 reply.raised.append(record)
             elif isinstance(record, VisitEnded):
                 lines.extend(await self._finish(session, visit, record, reply, actor))
-        visit.state = state.to_json()
-        visit.step = None if state.finished else state.step
+        await repo.save_visit_progress(
+            session, visit, state=state.to_json(), step=None if state.finished else state.step, respondent_id=respondent
+        )
         if any(isinstance(record, VisitEnded) for record in turn.records):  # judged whole (bot.desk.judging):
             # cross-visit and quality flags, and its place in the web desk's review queue
             reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 
 import storage.db
@@ -126,6 +127,27 @@ async def test_concurrent_answers_to_one_visit_are_serialised(desk: VisitDesk) -
     steps = [a.step_id for a in answers]
     assert steps.count("business_status") == 1 and len(steps) == len(set(steps))
     assert visit.revision >= 4
+
+
+async def test_an_answer_never_overwrites_a_visit_changed_meanwhile(desk: VisitDesk) -> None:
+    """The answer's one UPDATE of the visit is guarded by its revision, as every ORM write of a visit is:
+    a visit another process changed after it was loaded is not overwritten (the write fails, nothing kept)."""
+    started = await desk.begin("B001", actor=OFFICER, officer_id=None)
+    async with desk.sessions() as session, session.begin():
+        visit = await repo.load_visit(session, started.visit_id)
+        assert visit is not None
+        # another process's write lands after this one loaded the visit: a remark, a new revision
+        bumped = "UPDATE visits SET remark = '已核实', revision = revision + 1 WHERE id = :id"
+        await session.execute(sql(bumped), {"id": visit.id})
+        with pytest.raises(StaleDataError):
+            await repo.save_visit_progress(session, visit, state={}, step="gone", respondent_id=None)
+    async with desk.sessions() as session:
+        kept = await repo.load_visit(session, started.visit_id)
+        assert kept is not None and kept.step != "gone" and kept.remark == "已核实"
+    await answer(desk, started.visit_id, "1")  # and the visit goes on
+    async with desk.sessions() as session:
+        moved = await repo.load_visit(session, started.visit_id)
+        assert moved is not None and moved.step != kept.step and moved.revision == kept.revision + 1
 
 
 async def test_unknown_borrower_is_a_clear_message(desk: VisitDesk) -> None:
