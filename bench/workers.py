@@ -1,23 +1,26 @@
 """Two webhook workers vs one on one PostgreSQL, and a worker killed with SIGKILL under load.
 
 Each worker is a process serving the project's application in webhook mode, as ``visitbot bot --webhook``
-runs it (``build_application`` + ``Application.run_webhook`` behind its own port, the secret token
-checked), with the flood limiter off (``per_bot=0``: the 30 messages/s of one bot token would cap both
-runs alike; this measures what the workers and the database carry). The workers talk to
-:class:`StubBotApi`, a small local Bot API (aiohttp) answering every method with canned valid JSON and
-telling a conversation when the bot showed its next question. ``--conversations`` officer chats
-(fresh officers, each with one borrower) each run one phone visit of the default script to its end:
-``/visit <code>``, then the answers (a button of the question shown, or a typed answer), each posted as
-Telegram posts a webhook update (JSON, the secret header) — to the one worker, or round-robin per update
-over the two (as a load balancer would).
+runs it (``build_application`` + :func:`bot.telegram.webhook.serve_webhook` behind its own port, the
+secret token checked, HTTP 200 only once the update was handled; ``--server ptb``: PTB's
+``Application.run_webhook`` instead, which answers 200 before, for comparison), with the flood limiter
+off (``per_bot=0``: the 30 messages/s of one bot token would cap both runs alike; this measures what the
+workers and the database carry). The workers talk to :class:`StubBotApi`, a small local Bot API (aiohttp)
+answering every method with canned valid JSON and telling a conversation when the bot showed its next
+question. ``--conversations`` officer chats (fresh officers, each with one borrower) each run one phone
+visit of the default script to its end: ``/visit <code>``, then the answers (a button of the question
+shown, or a typed answer), each posted as Telegram posts a webhook update (JSON, the secret header) — to
+the one worker, or round-robin per update over the two (as a load balancer would).
 
 Printed: answers/s with one worker and with two, and the ratio (goal ≥ 1.7×); then the kill: two
-workers under the same load, one SIGKILLed a third of the way through (its later posts fail and go to
-the other, as Telegram retries a failed delivery). Counted there: answers acknowledged with HTTP 200
-(Telegram would not post them again), answers the officer saw confirmed (the next question shown), and
-the answers stored in the database: an acknowledged answer missing from the database is lost.
+workers under the same load, one SIGKILLed a third of the way through (a post that failed — the connection
+lost, or any status but 200 — is posted again, to the other worker, as Telegram posts an update again
+until it gets a 2xx). Counted there: answers acknowledged with HTTP 200 (Telegram would not post them
+again), answers the officer saw confirmed (the next question shown), and the answers stored in the
+database: an acknowledged answer missing from the database is lost.
 
-``python -m bench.workers [--conversations N] [--skip-kill]`` (PostgreSQL at VISITBOT_BENCH_POSTGRES_URL)
+``python -m bench.workers [--conversations N] [--skip-kill] [--server ours|ptb]`` (PostgreSQL at
+VISITBOT_BENCH_POSTGRES_URL)
 """
 
 from __future__ import annotations
@@ -208,7 +211,7 @@ class Conversation:
 
 class Driver:
     """Posts the conversations' updates to the workers (round-robin per update; a failed post goes on to
-    the next worker, as Telegram retries a failed delivery)."""
+    the next worker, as Telegram retries a failed delivery, for up to ``SHOWN_WAIT`` seconds)."""
 
     def __init__(self, api: StubBotApi, urls: list[str]) -> None:
         self.api = api
@@ -216,6 +219,8 @@ class Driver:
         self.dead: set[str] = set()
         self._rotation = itertools.count()
         self._update_ids = UPDATE_IDS
+        self.posted_again = 0
+        """Posts that failed (no answer, or not 200) and were posted again."""
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Driver:
@@ -229,7 +234,8 @@ class Driver:
     async def post(self, update: dict[str, Any]) -> bool:
         """Deliver one update; True when a worker acknowledged it (HTTP 200)."""
         assert self._session is not None
-        for _ in range(2 * len(self.urls)):
+        deadline = time.monotonic() + SHOWN_WAIT
+        while True:
             live = [u for u in self.urls if u not in self.dead] or self.urls
             url = live[next(self._rotation) % len(live)]
             try:
@@ -239,8 +245,10 @@ class Driver:
                         return True
             except aiohttp.ClientError:
                 self.dead.add(url)
+            if time.monotonic() > deadline:
+                return False
+            self.posted_again += 1
             await asyncio.sleep(0.05)
-        return False
 
     async def ask(self, conversation: Conversation, payload: Any, answered: str | None) -> bool:
         """Post an update, wait for the question after ``answered``; False if none came (stuck)."""
@@ -358,7 +366,7 @@ def free_port() -> int:
 class Worker:
     """One webhook worker process (``--worker``), its log in a file."""
 
-    def __init__(self, url: str, api: StubBotApi, log: Path) -> None:
+    def __init__(self, url: str, api: StubBotApi, log: Path, server: str = "ours") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
         env = dict(os.environ)
@@ -370,7 +378,7 @@ class Worker:
         self.log = log
         self._out = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.workers", "--worker", str(self.port)],
+            [sys.executable, "-m", "bench.workers", "--worker", str(self.port), "--server", server],
             env=env, stdout=self._out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -406,23 +414,33 @@ class Worker:
         self._out.close()
 
 
-def serve(port: int) -> None:
-    """The worker: the project's application in webhook mode (as ``visitbot bot --webhook``), limiter off."""
+def serve(port: int, server: str) -> None:
+    """The worker: the project's application in webhook mode on the project's webhook server (as ``visitbot
+    bot --webhook``: 200 once the update was handled; ``server="ptb"``: PTB's, 200 at once), limiter off."""
     from telegram import Update
 
     from bot.app import make_services
     from bot.settings import Settings
     from bot.telegram.app import build_application
     from bot.telegram.delivery import ChatPacedLimiter
+    from bot.telegram.webhook import serve_webhook
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    assert settings.webhook_secret is not None
     application = build_application(make_services(settings))
     application.bot._rate_limiter = ChatPacedLimiter(per_bot=0)  # the workers measured, not the token's 30/s
-    application.run_webhook(
-        listen="127.0.0.1", port=port, url_path="telegram", secret_token=settings.webhook_secret,
-        webhook_url=None, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+    if server == "ptb":
+        application.run_webhook(
+            listen="127.0.0.1", port=port, url_path="telegram", secret_token=settings.webhook_secret,
+            webhook_url=None, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+        )  # fmt: skip
+        return
+    webhook = serve_webhook(
+        application, listen="127.0.0.1", port=port, url_path="telegram", secret_token=settings.webhook_secret,
+        webhook_url=None, allowed_updates=Update.ALL_TYPES,
     )  # fmt: skip
+    asyncio.run(webhook)
 
 
 # -- the runs --------------------------------------------------------------------------------------------
@@ -439,6 +457,7 @@ class Run:
     stuck: int
     failed: int
     accepted: int = 0
+    posted_again: int = 0
     confirmed: int = 0
     lost_accepted: int = 0
     lost_confirmed: int = 0
@@ -448,12 +467,14 @@ class Run:
         return self.answers / self.seconds if self.seconds else 0.0
 
 
-async def phase(url: str, first: int, count: int, workers: int, tmp: Path, *, kill_after: float | None) -> Run:
+async def phase(
+    url: str, first: int, count: int, workers: int, tmp: Path, *, kill_after: float | None, server: str
+) -> Run:
     """``count`` conversations through ``workers`` worker processes (one SIGKILLed ``kill_after`` s in)."""
     conversations = await seed(url, first, count)
     api = StubBotApi()
     await api.start()
-    procs = [Worker(url, api, tmp / f"worker{first}-{n}.log") for n in range(workers)]
+    procs = [Worker(url, api, tmp / f"worker{first}-{n}.log", server) for n in range(workers)]
     try:
         async with aiohttp.ClientSession() as session:
             for proc in procs:
@@ -482,6 +503,7 @@ async def phase(url: str, first: int, count: int, workers: int, tmp: Path, *, ki
         if kill_after is not None:
             stored = await stored_steps(url, [c.code for c in timed])
             run.accepted = sum(len(c.accepted) for c in timed)
+            run.posted_again = driver.posted_again
             run.confirmed = sum(len(c.confirmed) for c in timed)
             run.lost_accepted = sum(len(set(c.accepted) - stored[c.code]) for c in timed)
             run.lost_confirmed = sum(len(set(c.confirmed) - stored[c.code]) for c in timed)
@@ -500,23 +522,25 @@ def print_run(label: str, run: Run) -> None:
     )
 
 
-async def measure(url: str, count: int, kill: bool, tmp: Path) -> None:
+async def measure(url: str, count: int, kill: bool, tmp: Path, server: str = "ours") -> None:
     """One worker, two workers, the ratio; then the kill."""
-    print(f"\nwebhook workers on one PostgreSQL, {count} conversations at once (limiter off)")
-    one = await phase(url, FIRST_OFFICER, count, 1, tmp, kill_after=None)
+    which = "PTB's webhook server (200 at once)" if server == "ptb" else "200 once handled"
+    print(f"\nwebhook workers on one PostgreSQL, {count} conversations at once (limiter off; {which})")
+    one = await phase(url, FIRST_OFFICER, count, 1, tmp, kill_after=None, server=server)
     print_run("one worker", one)
-    two = await phase(url, FIRST_OFFICER + count, count, 2, tmp, kill_after=None)
+    two = await phase(url, FIRST_OFFICER + count, count, 2, tmp, kill_after=None, server=server)
     print_run("two workers (round-robin per update)", two)
     ratio = two.rate / one.rate if one.rate else float("nan")
     print(f"  two ÷ one: {ratio:.2f}×  {'met' if ratio >= 1.7 else 'UNMET'} (≥ 1.7×)")
     if not kill:
         return
     after = max(0.5, one.seconds / 3 / 2)
-    killed = await phase(url, FIRST_OFFICER + 2 * count, count, 2, tmp, kill_after=after)
+    killed = await phase(url, FIRST_OFFICER + 2 * count, count, 2, tmp, kill_after=after, server=server)
     print(f"\none of two workers SIGKILLed {after:.1f} s into the load")
     print_run("two workers, one killed", killed)
     print(
-        f"  acknowledged (HTTP 200) {killed.accepted}, confirmed to the officer {killed.confirmed};"
+        f"  acknowledged (HTTP 200) {killed.accepted}, confirmed to the officer {killed.confirmed},"
+        f" posts that failed and were posted again {killed.posted_again};"
         f" lost: acknowledged but not stored {killed.lost_accepted}"
         f" ({'met' if killed.lost_accepted == 0 else 'UNMET'}: none),"
         f" confirmed but not stored {killed.lost_confirmed} ({'met' if killed.lost_confirmed == 0 else 'UNMET'})"
@@ -528,16 +552,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--skip-kill", action="store_true")
+    parser.add_argument("--server", choices=("ours", "ptb"), default="ours", help="the workers' webhook server")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        serve(args.worker)
+        serve(args.worker, args.server)
         return
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as tmp:
         try:
             with scratch_database() as url:
-                asyncio.run(measure(url, args.conversations, not args.skip_kill, Path(tmp)))
+                asyncio.run(measure(url, args.conversations, not args.skip_kill, Path(tmp), args.server))
         except OSError as exc:
             print(f"postgresql: skipped ({exc})")
 
