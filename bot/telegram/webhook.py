@@ -179,7 +179,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
     return sock
 
 
@@ -196,8 +195,8 @@ async def serve_webhook(
     grace: float = 130.0,
 ) -> None:
     """Serve the webhook until SIGTERM or SIGINT; ``webhook_url`` (None: leave Telegram's setting alone)
-    is registered with the secret on start. ``grace``: seconds the updates in flight get
-    to finish on shutdown (then they are cancelled, unanswered: Telegram posts them again)."""
+    is registered with the secret on start. ``grace``: seconds the updates in flight get to finish on
+    shutdown (then they are cancelled, unanswered: Telegram posts them again); a second signal stops at once."""
     receiver = WebhookReceiver(application, secret_token=secret_token, url_path=url_path)
     config = uvicorn.Config(
         receiver.app, lifespan="off", access_log=False, log_config=None, log_level="warning",
