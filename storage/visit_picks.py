@@ -4,22 +4,20 @@ Ordered in the database, not in Python: borrowers with an open visit first, then
 (never visited first), high risk before medium before low, then by code; and cut to ``limit`` there. The
 order is read from the borrowers' own columns ``open_visit_id`` (their newest open visit) and
 ``last_started_at`` (their last visit's start), which the database keeps from ``visits`` (triggers of
-migration 0013): the list never reads visits but the shown borrowers' open ones (for their script), so an
-admin's list over everyone's book costs the same with no open visit or 10,000.
+migration 0013), in the order of an index over them (``storage.models.BORROWER_PICK_ORDER``: everyone's
+list and each officer's read 20 index entries, whatever the size of the book); visits are read only for the
+shown borrowers' open ones (their script). So an admin's list costs the same with no open visit or 10,000.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Borrower, Visit
+from storage.models import BORROWER_PICK_ORDER, TIER_RANK, Borrower, Visit
 from storage.repositories import PickRow
 
 __all__ = ["TIER_RANK", "pick_list"]
-
-TIER_RANK = {"high": 0, "medium": 1, "low": 2}
-"""The order of risk tiers in the list (a tier not named comes after them)."""
 
 
 async def pick_list(
@@ -29,12 +27,11 @@ async def pick_list(
     with their newest open visit and their last visit's start, in pick-list order, at most ``limit``.
 
     Two statements: the borrowers shown (their officer joined), then their loans."""
-    tier = case(*((Borrower.risk_tier == name, rank) for name, rank in TIER_RANK.items()), else_=len(TIER_RANK))
     open_script = select(Visit.script_id).where(Visit.id == Borrower.open_visit_id).scalar_subquery()
     # the marks as columns of the row (not only the entity's attributes): fresh even for a borrower already
     # loaded in this session before a visit of theirs started or ended
     query = select(Borrower, Borrower.open_visit_id, open_script, Borrower.last_started_at).order_by(
-        Borrower.open_visit_id.is_(None), Borrower.last_started_at.asc().nulls_first(), tier, Borrower.code
+        *BORROWER_PICK_ORDER  # as indexed: ix_borrowers_pick, ix_borrowers_officer_pick
     )
     if officer_id is not None:
         query = query.where(Borrower.officer_id == officer_id)

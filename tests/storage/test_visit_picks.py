@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import make_engine, make_sessionmaker
@@ -217,3 +217,33 @@ async def waiting_for_a_lock(sessions: async_sessionmaker[AsyncSession]) -> None
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("nobody waits for the borrower's lock")
+
+
+async def test_the_list_is_read_in_index_order_never_sorted(sqlite_url: str) -> None:
+    """Everyone's list and an officer's are read from the index on the list's order (20 entries, whatever the
+    size of the book), not sorted: the query's order is written as the index's (storage.models)."""
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    statements: list[tuple[str, tuple[object, ...]]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: tuple[object, ...], *args: object) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        await seed(sessions)
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        async with sessions() as session:
+            await pick_list(session, limit=20)
+            await pick_list(session, officer_id=1, limit=20)
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        lists = [s for s in statements if "FROM borrowers" in s[0]]
+        plans = {}
+        async with engine.connect() as conn:
+            for who, (statement, parameters) in zip(("everyone", "officer"), lists, strict=True):
+                found = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                plans[who] = [str(row[-1]) for row in found]
+    finally:
+        await engine.dispose()
+    assert "SCAN borrowers USING INDEX ix_borrowers_pick" in plans["everyone"], plans
+    assert any("USING INDEX ix_borrowers_officer_pick (officer_id=?)" in step for step in plans["officer"]), plans
+    assert not any("TEMP B-TREE" in step for plan in plans.values() for step in plan), plans

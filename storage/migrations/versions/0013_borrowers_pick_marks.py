@@ -1,6 +1,6 @@
 """borrowers: each borrower's newest open visit and last visit's start (open_visit_id, last_started_at), kept by
-the database from visits (triggers), so the /visit pick list sorts borrowers by their own columns and never
-reads visits: an admin's list over everyone's book costs the same with 0 or 10,000 open visits
+the database from visits (triggers), and the /visit pick list's order indexed over them (everyone's and each
+officer's): the list reads 20 index entries and never the visits, with 0 or 10,000 open, in any size of book
 
 The triggers are on ``visits``. SQLite drops a table's triggers with the table: a later migration that
 rebuilds ``visits`` there (``batch_alter_table`` copying the table) must create them again
@@ -88,6 +88,18 @@ END
 $$
 """
 
+PICK_ORDER: list[str | sa.TextClause] = [
+    sa.text("(open_visit_id IS NULL)"),
+    sa.text("(last_started_at IS NOT NULL)"),
+    "last_started_at",
+    sa.text(
+        "(CASE WHEN (risk_tier = 'high') THEN 0 WHEN (risk_tier = 'medium') THEN 1"
+        " WHEN (risk_tier = 'low') THEN 2 ELSE 3 END)"
+    ),
+    "code",
+]
+"""The pick list's order (``storage.models.BORROWER_PICK_ORDER`` as it is today), written as the query writes it."""
+
 POSTGRES_TRIGGER = """
 CREATE TRIGGER visits_pick_marks AFTER INSERT OR DELETE OR UPDATE OF status, started_at, borrower_id ON visits
 FOR EACH ROW EXECUTE FUNCTION visits_pick_marks()
@@ -98,6 +110,8 @@ def upgrade() -> None:
     op.add_column("borrowers", sa.Column("open_visit_id", sa.Integer(), nullable=True))
     op.add_column("borrowers", sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True))
     op.execute(BACKFILL)
+    op.create_index("ix_borrowers_pick", "borrowers", PICK_ORDER)
+    op.create_index("ix_borrowers_officer_pick", "borrowers", ["officer_id", *PICK_ORDER])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
         op.execute(POSTGRES_TRIGGER)
@@ -113,6 +127,8 @@ def downgrade() -> None:
     else:
         for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER {name}")
+    op.drop_index("ix_borrowers_officer_pick", table_name="borrowers")
+    op.drop_index("ix_borrowers_pick", table_name="borrowers")
     with op.batch_alter_table("borrowers", schema=None) as batch_op:
         batch_op.drop_column("last_started_at")
         batch_op.drop_column("open_visit_id")
