@@ -47,6 +47,7 @@ from dialogs.i18n import message, register
 from dialogs.schema import Outcome, Script, Severity
 from storage import repositories as repo
 from storage.attachments import add_attachment, drop_step_attachments
+from storage.group_commit import GroupCommit
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
 from storage.web import rank_for_review
@@ -142,6 +143,8 @@ class VisitDesk:
         self.clock: Clock = clock or SystemClock()
         self.files: FileStore = files or LocalFileStore(settings.files_dir)
         """Where photos given as answers are kept (bot.desk.files)."""
+        self.writer = GroupCommit(sessions)
+        """Inputs given at the same time commit together (storage.group_commit), each answered after its commit."""
 
     def now(self, zone: str | None = None) -> datetime:
         """The current time in a borrower's (or the deployment's) time zone."""
@@ -248,7 +251,8 @@ class VisitDesk:
         (a button's data can be forged): ending a visit by hand takes only an outcome this actor is
         offered (:func:`cancel_outcomes`); anything else is refused with ``turn.error``, unrecorded.
         """
-        async with self.sessions() as session, session.begin():
+
+        async def unit(session: AsyncSession) -> DeskReply:
             if update_key is not None and not await repo.claim_update(session, update_key):
                 visit = await self._visit(session, visit_id)
                 engine = await self._engine(session, visit)
@@ -266,19 +270,21 @@ class VisitDesk:
                 turn.error = not_offered_text(event.outcome, offered, state.locale, code=code)
                 return DeskReply(visit.id, turn)
             now = self.now(visit.borrower.timezone)
-            event, asked = contact.asked_by_borrower(event, said, actor.kind)
+            given, asked = contact.asked_by_borrower(event, said, actor.kind)
             refused = await contact.refuse_callback(
-                session, self.settings, engine, state, self._facts(visit), event, visit, now=now, asked=asked,
+                session, self.settings, engine, state, self._facts(visit), given, visit, now=now, asked=asked,
                 user_id=actor.user_id,
             )  # fmt: skip
             if refused is not None:  # a call-back outside the contact window: the same question again
                 return DeskReply(visit.id, refused)
-            turn = engine.handle(state, self._facts(visit), event, now=now)
+            turn = engine.handle(state, self._facts(visit), given, now=now)
             reply = DeskReply(visit.id, turn, borrower_asked=asked)
             await self._store(session, engine, visit, reply, actor, attachment, shown_in, said=said)
             if applied is not None:
                 await applied(session, reply)
             return reply
+
+        return await self.writer.run(unit)  # shares a transaction with concurrent inputs (group commit)
 
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
         """Add the officer's remark to a visit (kept in the transcript too)."""

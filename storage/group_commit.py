@@ -1,0 +1,137 @@
+"""Group commit: concurrent units of work share one transaction, each caller answered after its commit.
+
+A unit of work is an async function of a session that reads and writes, and returns a result. Units
+handed in while a batch is running wait for it and go together in the next one: one session, one
+transaction, one commit (one sync to disk on SQLite, one WAL flush on PostgreSQL) for all of them.
+Each caller gets its result only once the transaction holding its writes has committed, so nothing a
+caller shows afterwards can be lost by a crash.
+
+A unit that raises, or a commit that fails, rolls the whole batch back; then every unit of it runs
+again on its own, in its own transaction, so a failing unit fails only its own caller (the others
+commit as if they had come alone). Units must therefore touch nothing outside the session they are
+given (the database is rolled back, anything else would not be).
+
+A batch of one (a quiet bot) is one transaction, as without group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+__all__ = ["GroupCommit", "Unit"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Unit = Callable[[AsyncSession], Awaitable[T]]
+
+MAX_BATCH = 64
+"""At most this many units share a transaction (a long batch delays its first caller's answer)."""
+
+
+@dataclass
+class _Job(Generic[T]):
+    unit: Unit[T]
+    done: asyncio.Future[T]
+
+
+@dataclass
+class _Lane:
+    """The queue and writer task of one event loop (tests run many loops, one after another)."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: list[_Job[Any]] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+    running: list[_Job[Any]] = field(default_factory=list)
+    """The batch in progress."""
+    work: asyncio.Task[None] | None = None
+    """The task running it: cancelled when every caller of the batch gave up (nothing is committed then)."""
+
+
+class GroupCommit:
+    """Runs units of work in shared transactions; see the module's docstring."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH) -> None:
+        self.sessions = sessions
+        self.max_batch = max_batch
+        self._lane: _Lane | None = None
+        self.batches = 0
+        """Transactions committed so far (for benchmarks and tests)."""
+
+    async def run(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in the next batch; its result once that batch (or its own retry) committed."""
+        loop = asyncio.get_running_loop()
+        lane = self._lane
+        if lane is None or lane.loop is not loop:
+            lane = self._lane = _Lane(loop)
+        job: _Job[T] = _Job(unit, loop.create_future())
+        lane.queue.append(job)
+        if lane.writer is None or lane.writer.done():
+            lane.writer = loop.create_task(self._write(lane), name="group-commit")
+        try:
+            return await job.done
+        except asyncio.CancelledError:  # the caller gave up (a time limit): its unit is not run, or
+            # its batch stops when nobody else waits for it (rolled back: nothing half recorded)
+            if job in lane.queue:
+                lane.queue.remove(job)
+            elif lane.work is not None and all(other.done.cancelled() for other in lane.running):
+                lane.work.cancel()
+            raise
+
+    async def _write(self, lane: _Lane) -> None:
+        """Drain the queue batch by batch; the task ends when nothing is waiting."""
+        while lane.queue:
+            batch, lane.queue = lane.queue[: self.max_batch], lane.queue[self.max_batch :]
+            lane.running, lane.work = batch, asyncio.create_task(self._batch(batch))
+            try:
+                await asyncio.wait([lane.work])
+            except BaseException:  # the writer is cancelled (its loop shuts down): nobody is left waiting
+                lane.work.cancel()
+                for job in [*batch, *lane.queue]:
+                    job.done.cancel()
+                lane.queue.clear()
+                raise
+            finally:
+                lane.running, lane.work = [], None
+            await asyncio.sleep(0)  # callers of this batch go on before the next one starts
+
+    async def _batch(self, batch: list[_Job[Any]]) -> None:
+        if len(batch) == 1 or not await self._together(batch):
+            for job in batch:
+                if not job.done.done():
+                    await self._alone(job)
+
+    async def _together(self, batch: list[_Job[Any]]) -> bool:
+        """Run a batch in one transaction; False (rolled back, nobody answered) when any part failed."""
+        results: list[Any] = []
+        try:
+            async with self.sessions() as session, session.begin():
+                for job in batch:
+                    results.append(await job.unit(session))
+        except Exception as exc:
+            log.info("a batch of %d failed (%s); its units run again one by one", len(batch), type(exc).__name__)
+            return False
+        self.batches += 1
+        for job, result in zip(batch, results, strict=True):
+            if not job.done.done():
+                job.done.set_result(result)
+        return True
+
+    async def _alone(self, job: _Job[Any]) -> None:
+        """Run one unit in its own transaction; its caller gets the result or the exception."""
+        try:
+            async with self.sessions() as session, session.begin():
+                result = await job.unit(session)
+        except Exception as exc:
+            if not job.done.done():
+                job.done.set_exception(exc)
+            return
+        self.batches += 1
+        if not job.done.done():
+            job.done.set_result(result)

@@ -1,0 +1,130 @@
+"""Group commit: answers given at once share a transaction; each is answered only after its commit, and a
+failing one fails only itself (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy import text as sql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.desk import Actor, NotFound, VisitDesk
+from bot.settings import Settings
+from dialogs.answers import Reply
+from dialogs.catalog import ScriptCatalog
+from dialogs.engine import Submit
+from storage.db import make_engine, make_sessionmaker
+from storage.demo import load_demo
+from storage.group_commit import GroupCommit
+from storage.models import Answer, ProcessedUpdate, utcnow
+
+OFFICER = Actor("officer", 1)
+CODES = [f"B{n:03d}" for n in range(1, 9)]
+
+
+@pytest.fixture
+async def desk(database_url: str) -> AsyncIterator[VisitDesk]:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        assert await load_demo(session)
+    yield VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
+    await engine.dispose()
+
+
+def count_commits(desk: VisitDesk) -> list[int]:
+    """A list that grows by one at every commit on the desk's engine."""
+    commits: list[int] = []
+    engine = desk.sessions.kw["bind"]
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
+async def answers_of(desk: VisitDesk, visit_id: int) -> list[str]:
+    """The steps answered, as a fresh session (another process) reads them: committed ones only."""
+    async with desk.sessions() as session:
+        rows = await session.scalars(select(Answer.step_id).where(Answer.visit_id == visit_id).order_by(Answer.id))
+        return list(rows)
+
+
+async def test_answers_given_at_once_share_commits_and_each_is_answered_after_its_own(desk: VisitDesk) -> None:
+    visits = [(await desk.begin(code, actor=OFFICER, officer_id=None)).visit_id for code in CODES]
+    commits = count_commits(desk)
+    seen_committed: dict[int, list[str]] = {}
+
+    async def answer(visit_id: int) -> None:
+        reply = await desk.act(visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key=f"tg:{visit_id}")
+        assert reply.turn.error is None
+        seen_committed[visit_id] = await answers_of(desk, visit_id)  # the moment the caller hears back
+
+    await asyncio.gather(*(answer(v) for v in visits))
+    assert all(seen_committed[v] == ["identity"] for v in visits)  # committed before its caller heard
+    assert len(commits) < len(visits)  # shared: fewer commits than answers
+    assert desk.writer.batches == len(commits)
+
+
+async def test_a_failing_input_fails_only_itself(desk: VisitDesk) -> None:
+    visits = [(await desk.begin(code, actor=OFFICER, officer_id=None)).visit_id for code in CODES[:4]]
+    given = [*visits[:2], 999_999, *visits[2:]]  # a visit that does not exist, among good ones
+    results = await asyncio.gather(
+        *(desk.act(v, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key=f"k{v}") for v in given),
+        return_exceptions=True,
+    )
+    assert isinstance(results[2], NotFound)
+    assert all(not isinstance(r, BaseException) for i, r in enumerate(results) if i != 2)
+    for visit_id in visits:
+        assert await answers_of(desk, visit_id) == ["identity"]  # recorded once, on the retry alone
+
+
+async def test_a_database_error_in_a_batch_rolls_back_only_its_own_writes(database_url: str) -> None:
+    engine = make_engine(database_url)
+    writer = GroupCommit(make_sessionmaker(engine))
+
+    def line(text: str) -> Any:
+        async def unit(session: AsyncSession) -> str:
+            session.add(ProcessedUpdate(key=text, at=utcnow()))
+            await session.flush()
+            if text == "bad":
+                await session.execute(sql("SELECT * FROM no_such_table"))
+            return text
+
+        return unit
+
+    try:
+        results = await asyncio.gather(*(writer.run(line(t)) for t in ("a", "bad", "c")), return_exceptions=True)
+        assert results[0] == "a" and results[2] == "c" and isinstance(results[1], Exception)
+        async with make_sessionmaker(engine)() as session:
+            kept = list(await session.scalars(select(ProcessedUpdate.key).order_by(ProcessedUpdate.key)))
+        assert kept == ["a", "c"]
+    finally:
+        await engine.dispose()
+
+
+async def test_an_input_whose_caller_gave_up_before_its_turn_is_not_recorded(desk: VisitDesk) -> None:
+    first, second = [(await desk.begin(code, actor=OFFICER, officer_id=None)).visit_id for code in CODES[:2]]
+    gate = asyncio.Event()
+
+    async def slow(session: AsyncSession) -> None:  # holds the writer while the other caller gives up
+        await gate.wait()
+
+    held = asyncio.create_task(desk.writer.run(slow))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(
+        desk.act(second, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="gave-up")
+    )
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # the update's time limit
+    gate.set()
+    await held
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await desk.act(first, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="went-on")
+    assert await answers_of(desk, second) == []
+    assert await answers_of(desk, first) == ["identity"]
+    async with desk.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(Answer))
+    assert total == 1
