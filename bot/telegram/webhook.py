@@ -209,6 +209,9 @@ async def serve_webhook(
     def stop() -> None:
         if receiver.closing:
             server.force_exit = True  # a second signal: do not wait for the updates in flight
+            log.warning("stopping now: the updates in flight are not waited for (Telegram posts them again)")
+        else:
+            log.info("stopping: new posts get 503; the updates in flight finish first")
         receiver.closing = True
         server.should_exit = True
 

@@ -116,6 +116,10 @@ class Gate:
             rows = await conn.execute(select(Answer.step_id).where(Answer.undone_at.is_(None)).order_by(Answer.id))
             return tuple(rows.scalars())
 
+    def idle(self) -> bool:
+        """Every post forwarded has been answered (the bot has finished with what it was sent)."""
+        return len(self.posts) == len(self.forwarded)
+
     def of_press(self, query_id: str) -> list[Post]:
         """The posts of one button press, in order."""
         return [p for p in self.posts if (p.update.get("callback_query") or {}).get("id") == query_id]
@@ -186,6 +190,7 @@ async def test_the_webhook_answers_once_the_answer_is_in_the_database(
     officer = double.user(OFFICER_ID, "王磊")
     await officer.send("/visit B001")
     await officer.wait_for_message("请问您是", timeout=30)
+    await until(gate.idle)  # the hold must hold up the next press, not the end of the last update
     held = await hold_writes(env["VISITBOT_DATABASE_URL"], 1.0)
     press = await officer.press("是本人")
     await officer.wait_for_message("还记得吗", timeout=30)
@@ -207,6 +212,7 @@ async def test_an_answer_the_database_could_not_take_is_posted_again_and_recorde
     await officer.wait_for_message("请问您是", timeout=30)
     await officer.press("是本人")
     await officer.wait_for_message("还记得吗", timeout=30)
+    await until(gate.idle)  # the hold must hold up the next press, not the end of the last update
     held = await hold_writes(env["VISITBOT_DATABASE_URL"], UPDATE_TIMEOUT + 2.0)
     press = await officer.press("记得")
     await held
@@ -236,6 +242,7 @@ async def test_sigterm_lets_the_update_in_flight_finish_before_the_worker_stops(
     officer = double.user(OFFICER_ID, "王磊")
     await officer.send("/visit B001")
     await officer.wait_for_message("请问您是", timeout=30)
+    await until(gate.idle)  # the hold must hold up the next press, not the end of the last update
     held = await hold_writes(env["VISITBOT_DATABASE_URL"], 1.5)
     press = await officer.press("是本人")
     await until(lambda: any((u.get("callback_query") or {}).get("id") == press for u in gate.forwarded))
@@ -247,7 +254,9 @@ async def test_sigterm_lets_the_update_in_flight_finish_before_the_worker_stops(
     await until(lambda: gate.of_press(press))
     [post] = gate.of_press(press)
     assert post.status == 200 and post.stored == ("identity",)
-    assert all(p.status != 200 for p in gate.posts if p.update["update_id"] == later)
+    assert all(p.status != 200 for p in gate.posts if p.update["update_id"] == later), [
+        (p.update["update_id"], p.status, p.stored) for p in gate.posts
+    ]
 
 
 async def test_a_worker_killed_under_load_loses_no_answer_it_acknowledged(
