@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-__all__ = ["GroupCommit", "Unit"]
+__all__ = ["GroupCommit", "Unit", "writers_for"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,16 @@ MAX_BATCH = 64
 """At most this many units share a transaction (a long batch delays its first caller's answer)."""
 
 
+POSTGRES_WRITERS = 4
+"""Batches a PostgreSQL deployment runs at once (one each on its own connection)."""
+
+
+def writers_for(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """How many batches may run at once on the database ``sessions`` use: SQLite has one writer."""
+    bind = sessions.kw.get("bind")
+    return 1 if bind is None or bind.dialect.name == "sqlite" else POSTGRES_WRITERS
+
+
 @dataclass
 class _Job(Generic[T]):
     unit: Unit[T]
@@ -43,23 +53,33 @@ class _Job(Generic[T]):
 
 @dataclass
 class _Lane:
-    """The queue and writer task of one event loop (tests run many loops, one after another)."""
+    """The queue and the batches in progress of one event loop (tests run many loops, one after another)."""
 
     loop: asyncio.AbstractEventLoop
     queue: list[_Job[Any]] = field(default_factory=list)
-    writer: asyncio.Task[None] | None = None
-    running: list[_Job[Any]] = field(default_factory=list)
-    """The batch in progress."""
-    work: asyncio.Task[None] | None = None
-    """The task running it: cancelled when every caller of the batch gave up (nothing is committed then)."""
+    writers: set[asyncio.Task[None]] = field(default_factory=set)
+    """Writer tasks draining the queue."""
+    running: dict[asyncio.Task[None], list[_Job[Any]]] = field(default_factory=dict)
+    """The batches in progress, by the task running each: a batch every caller of which gave up is
+    cancelled (rolled back: nothing is committed)."""
 
 
 class GroupCommit:
-    """Runs units of work in shared transactions; see the module's docstring."""
+    """Runs units of work in shared transactions; see the module's docstring.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH) -> None:
+    ``writers`` batches may run at once (each on a connection of its own): one for SQLite, which has a
+    single writer anyway; a few for PostgreSQL, where a batch waiting on the network need not hold up
+    the next one.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH, writers: int = 1
+    ) -> None:
+        if writers < 1:
+            raise ValueError("writers must be at least 1")
         self.sessions = sessions
         self.max_batch = max_batch
+        self.writers = writers
         self._lane: _Lane | None = None
         self.batches = 0
         """Transactions committed so far (for benchmarks and tests)."""
@@ -72,33 +92,38 @@ class GroupCommit:
             lane = self._lane = _Lane(loop)
         job: _Job[T] = _Job(unit, loop.create_future())
         lane.queue.append(job)
-        if lane.writer is None or lane.writer.done():
-            lane.writer = loop.create_task(self._write(lane), name="group-commit")
+        if len(lane.writers) < self.writers:
+            writer = loop.create_task(self._write(lane), name="group-commit")
+            lane.writers.add(writer)
+            writer.add_done_callback(lane.writers.discard)
         try:
             return await job.done
         except asyncio.CancelledError:  # the caller gave up (a time limit): its unit is not run, or
             # its batch stops when nobody else waits for it (rolled back: nothing half recorded)
             if job in lane.queue:
                 lane.queue.remove(job)
-            elif lane.work is not None and all(other.done.cancelled() for other in lane.running):
-                lane.work.cancel()
+            for task, batch in list(lane.running.items()):
+                if job in batch and all(other.done.cancelled() for other in batch):
+                    task.cancel()
             raise
 
     async def _write(self, lane: _Lane) -> None:
         """Drain the queue batch by batch; the task ends when nothing is waiting."""
+        batch: list[_Job[Any]] = []
         while lane.queue:
             batch, lane.queue = lane.queue[: self.max_batch], lane.queue[self.max_batch :]
-            lane.running, lane.work = batch, asyncio.create_task(self._batch(batch))
+            work = asyncio.create_task(self._batch(batch))
+            lane.running[work] = batch
             try:
-                await asyncio.wait([lane.work])
+                await asyncio.wait([work])
             except BaseException:  # the writer is cancelled (its loop shuts down): nobody is left waiting
-                lane.work.cancel()
+                work.cancel()
                 for job in [*batch, *lane.queue]:
                     job.done.cancel()
                 lane.queue.clear()
                 raise
             finally:
-                lane.running, lane.work = [], None
+                del lane.running[work]
             await asyncio.sleep(0)  # callers of this batch go on before the next one starts
 
     async def _batch(self, batch: list[_Job[Any]]) -> None:

@@ -47,7 +47,7 @@ from dialogs.i18n import message, register
 from dialogs.schema import Outcome, Script, Severity
 from storage import repositories as repo
 from storage.attachments import add_attachment, drop_step_attachments
-from storage.group_commit import GroupCommit
+from storage.group_commit import GroupCommit, writers_for
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
 from storage.web import rank_for_review
@@ -143,7 +143,7 @@ class VisitDesk:
         self.clock: Clock = clock or SystemClock()
         self.files: FileStore = files or LocalFileStore(settings.files_dir)
         """Where photos given as answers are kept (bot.desk.files)."""
-        self.writer = GroupCommit(sessions)
+        self.writer = GroupCommit(sessions, writers=writers_for(sessions))
         """Inputs given at the same time commit together (storage.group_commit), each answered after its commit."""
 
     def now(self, zone: str | None = None) -> datetime:

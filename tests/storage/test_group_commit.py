@@ -107,6 +107,7 @@ async def test_a_database_error_in_a_batch_rolls_back_only_its_own_writes(databa
 async def test_an_input_whose_caller_gave_up_before_its_turn_is_not_recorded(desk: VisitDesk) -> None:
     first, second = [(await desk.begin(code, actor=OFFICER, officer_id=None)).visit_id for code in CODES[:2]]
     gate = asyncio.Event()
+    desk.writer = GroupCommit(desk.sessions, writers=1)  # one batch at a time: the other waits its turn
 
     async def slow(session: AsyncSession) -> None:  # holds the writer while the other caller gives up
         await gate.wait()
@@ -128,3 +129,24 @@ async def test_an_input_whose_caller_gave_up_before_its_turn_is_not_recorded(des
     async with desk.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(Answer))
     assert total == 1
+
+
+async def test_a_slow_batch_does_not_hold_up_another_writer(desk: VisitDesk) -> None:
+    """With two writers (PostgreSQL runs several), an input goes on while another batch waits."""
+    visit = (await desk.begin(CODES[0], actor=OFFICER, officer_id=None)).visit_id
+    desk.writer = GroupCommit(desk.sessions, writers=2)
+    gate = asyncio.Event()
+
+    async def slow(session: AsyncSession) -> None:
+        await gate.wait()
+
+    held = asyncio.create_task(desk.writer.run(slow))
+    await asyncio.sleep(0.05)
+    try:
+        reply = await asyncio.wait_for(
+            desk.act(visit, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="beside"), 30
+        )
+        assert reply.turn.error is None and await answers_of(desk, visit) == ["identity"]
+    finally:
+        gate.set()
+        await held
