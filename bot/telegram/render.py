@@ -25,6 +25,7 @@ __all__ = [
     "Callback",
     "answered_text",
     "keyboard",
+    "one_message",
     "parse_callback",
     "prompt_text",
     "record_id",
@@ -155,6 +156,12 @@ def keyboard(
 def answered_text(question: str, answer: str) -> str:
     """The question message after it was answered: the question and the recorded answer."""
     return f"{html.escape(question)}\n✅ <b>{html.escape(answer)}</b>"
+
+
+def one_message(*parts: str) -> str | None:
+    """HTML parts (blank ones left out) as one message's text; None when that would pass Telegram's limit."""
+    text = "\n\n".join(part for part in parts if part)
+    return text if visible_length(text) <= MAX_MESSAGE else None
 
 
 def withdrawn_text(question: str, answer: str, locale: str) -> str:

@@ -6,6 +6,14 @@ applied only to the question the person was shown: a typed answer needs that mes
 and its step to be the visit's current one; a button carries its own step. Anything else (a send
 that failed, a crash between the commit and the send) makes the next input show the current question
 again, recording nothing.
+
+One answer costs one Bot API call that counts against Telegram's messages per second: a press edits
+the pressed message to show the answer and the next question (the chat points at that message in
+the answer's own transaction, as its id is known before), a typed answer (it shows in the person's own
+message) gets the next question in a new message. The answers themselves are kept in the transcript.
+(A bot process killed between an answer's commit and the edit leaves the pressed message showing the
+old question while the chat points at it for the next: a press on it is told it is an earlier
+question's, and ``/resume`` shows the question again.)
 """
 
 from __future__ import annotations
@@ -13,25 +21,31 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.desk import Actor, DeskReply
 from bot.desk.files import FileStoreError, KeptFile, keep
-from bot.desk.labels import outcome_label
-from bot.desk.timefmt import person_zone
-from bot.telegram.common import Sender, answer_query, edit_or_send, send, services_of, t, try_edit_markup
-from bot.telegram.render import answered_text, keyboard, parse_callback, prompt_text, withdrawn_text
+from bot.telegram.answered import (
+    Pointing,
+    close_chat,
+    mark_handled,
+    pressed_text,
+    refused,
+    remove_buttons,
+    show_in_pressed,
+    shown_step,
+    turn_text,
+)
+from bot.telegram.common import Sender, answer_query, send, services_of, t, try_edit_markup
+from bot.telegram.render import keyboard, parse_callback
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
-from dialogs.i18n import message, register
-from storage.chats import chat_session, clear_chat, point_chat_at, set_chat, set_chat_message
+from dialogs.i18n import register
+from storage.chats import chat_session, set_chat, set_chat_message
 from storage.models import ChatSession, utcnow
 
 __all__ = ["actor_of", "on_button", "on_input", "remove_buttons", "reshow", "run_event", "show_reply", "update_key"]
@@ -60,10 +74,6 @@ register(
         "tg_press_handled": {
             "zh-CN": "这次点击之前已经处理过了，未重复记录。",
             "en": "That press was handled before; nothing was recorded twice.",
-        },
-        "tg_finished": {
-            "zh-CN": "回访结束：{outcome}（记录 #{visit}）",
-            "en": "Visit ended: {outcome} (record #{visit})",
         },
         "tg_recorded": {"zh-CN": "已记录", "en": "Recorded"},
         "tg_undone": {"zh-CN": "↩ 已撤回", "en": "↩ Undone"},
@@ -112,33 +122,10 @@ async def shown_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, step: str
         await asyncio.sleep(0.05)
 
 
-def _shown_step(reply: DeskReply) -> str | None:
-    """The step whose question the chat shows next (None once the visit ended)."""
-    turn = reply.turn
-    return None if turn.finished or turn.prompt is None else turn.prompt.step
-
-
 async def point_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply) -> None:
     """Point the chat at the visit's current step, its question not delivered yet."""
     async with services_of(context).sessions() as session, session.begin():
-        await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=None, step=_shown_step(reply))
-
-
-def _refused(reply: DeskReply, step: str | None) -> bool:
-    """The input was refused with an error and its question stays open (``step``): the chat stays put."""
-    turn = reply.turn
-    return bool(turn.error) and turn.prompt is not None and turn.prompt.step == step
-
-
-def _pointing(chat_id: int, step: str | None) -> Callable[[AsyncSession, DeskReply], Awaitable[None]]:
-    """Point the chat at the next step in the transaction that records the answer (none of its own);
-    an answer refused at ``step`` leaves the chat showing that question."""
-
-    async def point(session: AsyncSession, reply: DeskReply) -> None:
-        if not _refused(reply, step):
-            await point_chat_at(session, chat_id, visit_id=reply.visit_id, step=_shown_step(reply))
-
-    return point
+        await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=None, step=shown_step(reply))
 
 
 async def show_reply(
@@ -152,25 +139,15 @@ async def show_reply(
     """
     svc = services_of(context)
     turn = reply.turn
-    locale = turn.state.locale
-    text = prompt_text(turn, locale, header=header)
+    text = turn_text(context, sender, reply, header=header)
     if not pointed:
         await point_chat(context, sender.chat_id, reply)
     if turn.finished:
-        outcome = outcome_label(turn.state.outcome, locale)
-        ended = f"<b>{html.escape(message('tg_finished', locale, outcome=outcome, visit=reply.visit_id))}</b>"
-        if sender.role == "borrower":  # thanks and what happens next, not a record number
-            from bot.telegram.borrower import closing_text  # borrower.py imports this module
-
-            ended = html.escape(closing_text(reply, person_zone(sender.borrower, svc.settings.timezone)))
-        await send(context, sender.chat_id, f"{text}\n\n{ended}" if text else ended)
-        async with svc.sessions() as session, session.begin():
-            chat = await chat_session(session, sender.chat_id)
-            if chat is not None and chat.visit_id == reply.visit_id:
-                await clear_chat(session, sender.chat_id)
+        await send(context, sender.chat_id, text)
+        await close_chat(context, sender.chat_id, reply.visit_id)
         return
     step = turn.prompt.step if turn.prompt else None
-    sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, locale))
+    sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, turn.state.locale))
     async with svc.sessions() as session, session.begin():
         await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent.message_id)
 
@@ -198,50 +175,6 @@ def _press_text(sender: Sender, reply: DeskReply) -> tuple[str | None, bool]:
     return None, False
 
 
-async def remove_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int) -> None:
-    """Take the buttons off a message (a question no longer open); a failure only leaves them showing."""
-    try:
-        await context.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
-    except TelegramError as exc:
-        log.info("could not remove the buttons of message %s in chat %s: %s", message_id, chat_id, exc)
-
-
-async def _edit_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, text: str) -> None:
-    """Edit an earlier message's text in place (never a new message: it only annotates the past)."""
-    try:
-        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
-    except TelegramError as exc:
-        log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
-
-
-async def _mark_answered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply, message_id: int) -> None:
-    """Edit the question just handled (``message_id``): an answer shows under its question; ``/back``
-    strikes the withdrawn answer in its own message and takes the buttons off the question left; a
-    visit ended by hand takes them off its open question. A failure leaves the messages as they were."""
-    turn = reply.turn
-    locale = turn.state.locale
-    recorded = [r for r in turn.records if isinstance(r, AnswerRecorded)]
-    undone = [r for r in turn.records if isinstance(r, AnswerUndone)]
-    if recorded:
-        first = recorded[0]
-        shown = first.display or (message("tg_skip", locale) if first.skipped else first.raw)
-        try:
-            await edit_or_send(context, chat_id, message_id, answered_text(first.question, shown))
-        except TelegramError as exc:
-            log.info("could not mark message %s of chat %s answered: %s", message_id, chat_id, exc)
-            return
-    elif undone:
-        await remove_buttons(context, chat_id, message_id)
-        # where the withdrawn answer's question was shown is kept with the answer (any process knows it)
-        for taken in reply.withdrawn[:1]:
-            answered = int(taken.shown_in) if taken.shown_in and taken.shown_in.isdigit() else None
-            if answered is not None and answered != message_id:
-                shown = message("tg_skip", locale) if taken.skipped else taken.shown
-                await _edit_text(context, chat_id, answered, withdrawn_text(taken.question, shown, locale))
-    elif any(isinstance(r, VisitEnded) for r in turn.records):
-        await remove_buttons(context, chat_id, message_id)
-
-
 async def run_event(
     update: Update,
     context: ContextTypes.DEFAULT_TYPE,
@@ -250,26 +183,30 @@ async def run_event(
     said: str,
     *,
     expect_step: str | None = None,
-    message_id: int | None = None,
+    pressed: int | None = None,
     query: CallbackQuery | None = None,
     needs_shown: bool = True,
     attachment: KeptFile | None = None,
     chat: ChatSession | None = None,
 ) -> DeskReply | None:
-    """Apply an input to the chat's visit; edits the old question (``message_id``, else the chat's
-    question message) with the answer, shows the next one. ``needs_shown``: the input answers the
-    chat's question, so that question must have reached the chat; ``query`` is answered at once.
-    ``chat``: the chat's row as already read for this update (else it is read here)."""
+    """Apply an input to the chat's visit and show what comes next, in one Bot API call where it can.
+
+    A press on a question's button (``pressed``: that message) edits the pressed message to show the
+    answer and the next question; any other input gets the next question in a new message (a typed
+    answer already shows in the person's own message). ``needs_shown``: the input answers the chat's
+    question, so that question must have reached the chat; ``query`` is answered at once. ``chat``: the
+    chat's row as already read for this update (else it is read here)."""
     chat = await _chat_for_input(context, sender, query, needs_shown=needs_shown, chat=chat)
     if chat is None or chat.visit_id is None:
         return None
     step = expect_step or chat.step
-    question_message = message_id or chat.message_id
+    question_message = pressed or chat.message_id
+    # the chat moves to the next step with the answer, in its transaction (for a press: to the pressed message)
+    pointing = Pointing(sender.chat_id, step, pressed, lambda reply: pressed_text(context, sender, reply))
     reply = await services_of(context).desk.act(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step, attachment=attachment,
-        shown_in=str(question_message) if question_message is not None else None,
-        applied=_pointing(sender.chat_id, step),  # the chat moves to the next step with the answer, in its transaction
+        shown_in=str(question_message) if question_message is not None else None, applied=pointing,
     )  # fmt: skip
     alerted = False
     if query is not None:
@@ -279,9 +216,12 @@ async def run_event(
         return reply
     # The input is committed, and the chat pointed at the next step with it. From here on, whatever
     # fails, the chat re-derives from the visit.
-    if question_message is not None:
-        await _mark_answered(context, sender.chat_id, reply, question_message)
     # alerts and tasks were queued with the input (bot.desk.alerts); the commit woke the outbox worker
+    if pressed is not None and pointing.shows is not None:
+        await show_in_pressed(context, sender, reply, pressed, pointing.shows)
+        return reply
+    if question_message is not None:
+        await mark_handled(context, sender.chat_id, reply, question_message, pressed=pressed is not None)
     await show_reply(context, sender, reply, pointed=True)
     return reply
 
@@ -329,7 +269,7 @@ async def _not_applied(
             await show_reply(context, sender, reply, header="" if pressed else t("tg_reshow", sender))
         return True
     turn = reply.turn
-    if _refused(reply, step):
+    if refused(reply, step):
         if not pressed:  # a press shows the error as its alert
             await send(context, sender.chat_id, f"⚠️ {html.escape(turn.error or '')}")
         return True
@@ -410,7 +350,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         event, said = Submit(Reply(option=data.value)), _label(query, data.value)
     pressed = query.message.message_id if query.message is not None else None
     return await run_event(
-        update, context, sender, event, said, expect_step=data.step, message_id=pressed, query=query,
+        update, context, sender, event, said, expect_step=data.step, pressed=pressed, query=query,
         needs_shown=False, chat=chat,
     )  # fmt: skip
 

@@ -148,6 +148,11 @@ class BotApiDouble:
         """Logged requests for one method (case-insensitive)."""
         return [r for r in self.requests if r.method.lower() == method.lower()]
 
+    def chat_calls(self, since: int = 0, until: int | None = None) -> list[ApiRequest]:
+        """Logged requests (from index ``since`` of `requests` up to ``until``) that carry a ``chat_id``: the
+        calls Telegram's ~30 messages a second per bot applies to (answerCallbackQuery carries none)."""
+        return [r for r in self.requests[since:until] if "chat_id" in r.params]
+
     async def wait_for_request(
         self,
         method: str,

@@ -6,8 +6,10 @@ breaks, recovers the way people do (tap or type again, then /resume or the invit
     assert journey.finished, journey.explain()
 
 The person acts only on what the chat shows: the lowest unanswered question message (its current
-keyboard), the /resume list, the end of the visit. The journey records what they were shown and
-what they saw acknowledged, for a test to hold against the database.
+keyboard), the /resume list, the end of the visit. A pressed question's message is edited to show the
+answer (``question\n✅ answer``) followed by the next question, which the person then answers in that
+same message; a typed answer is followed by the next question in a new message. The journey records
+what they were shown and what they saw acknowledged, for a test to hold against the database.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .records import BotMessage
+from .records import BotMessage, MessageVersion
 from .users import FakeUser
 
 ANSWERED = "\n✅ "
 _BOLD = re.compile(r"<b>(.*?)</b>", re.S)
+_ANSWER = re.compile(r"\n✅ <b>.*?</b>", re.S)
+"""An answer shown under its question (render.answered_text): bold, but no question."""
+NOT_RECORDED = ("没有记录", "not recorded", "之前已经处理过了", "handled before")
+"""What a message says when it shows a question again without recording the input before it."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,10 @@ class Seen:
     intent: Intent
 
     @property
-    def key(self) -> tuple[int, str]:
-        """The same question in the same message (a re-shown question is a new message)."""
-        return self.message.message_id, self.prompt
+    def key(self) -> tuple[int, int, str]:
+        """The same question in the same message, as long as the message's text stays the same (a
+        question shown again comes in a new message, or in an edit of the pressed one)."""
+        return self.message.message_id, asked_since(self.message), self.prompt
 
 
 @dataclass
@@ -76,12 +83,36 @@ class Journey:
         return "\n".join(lines)
 
 
-def prompt_of(message: BotMessage) -> str | None:
-    """The question a message asks (its last bold part), None when answered or not a question."""
-    if message.text is None or ANSWERED in message.text or message.source is None:
+def prompt_of(message: BotMessage | MessageVersion) -> str | None:
+    """The question a message asks (its last bold part after the last answer it shows), None when it
+    only shows an answer or is no question."""
+    source = message.source
+    if message.text is None or source is None:
         return None
-    bold = _BOLD.findall(message.source)
+    answered = source.rfind(ANSWERED)
+    if answered >= 0:  # a question asked after the answer shown (an edited pressed question), or none
+        source = _ANSWER.sub("", source[answered:], count=1)
+    bold = _BOLD.findall(source)
     return html.unescape(bold[-1]) if bold else None
+
+
+def asked_since(message: BotMessage) -> int:
+    """The version of the message since which its text is what it is now (a keyboard's change, such as a
+    tick, asks nothing new)."""
+    versions = message.versions
+    since = len(versions) - 1
+    while since > 0 and versions[since - 1].source == versions[since].source:
+        since -= 1
+    return since
+
+
+def answer_shown(message: BotMessage | MessageVersion) -> tuple[str, str] | None:
+    """(question, answer) when the message shows an answer under its question (render.answered_text)."""
+    text = message.text or ""
+    if ANSWERED not in text:
+        return None
+    question, shown = text.rsplit(ANSWERED, 1)
+    return question, shown.split("\n\n", 1)[0]  # what follows the answer: the next question
 
 
 class Person:
@@ -114,6 +145,7 @@ class Person:
         self.journey = Journey()
         self._since = 0  # index into the chat's events where this journey began
         self._tapped: set[str] = set()  # /resume list buttons already tapped, as "data@message id"
+        self._typed: list[tuple[int, str, str]] = []  # (events seen before, question, text) per typed answer
 
     async def start(self, first: str) -> Journey:
         """Send the opening message (``/visit B001``, ``/start <token>``) and carry on to the end."""
@@ -162,10 +194,10 @@ class Person:
     def current_question(self) -> Seen | None:
         """The lowest message of this journey that is a question, if it is still unanswered."""
         for message in reversed(self._messages()):
-            if message.text and ANSWERED in message.text:
-                return None  # the last question on screen is answered: nothing to do but wait
             prompt = prompt_of(message)
             if prompt is None:
+                if answer_shown(message) is not None:
+                    return None  # the last question on screen is answered: nothing to do but wait
                 continue
             intent = next((i for i in self.plan if i.question in prompt), None)
             if intent is None:
@@ -206,6 +238,7 @@ class Person:
             await asyncio.sleep(question.intent.pause)
         if label is None:
             self.journey.actions.append(f"{verb}type {question.intent.act!r} for {question.prompt!r}")
+            self._typed.append((len(self.user.events), question.prompt, question.intent.act))
             await self.user.send(question.intent.act)
             return
         data = next((d for row in question.message.buttons for t, d in row if t == label), None)
@@ -228,10 +261,11 @@ class Person:
         await self.user.send(text)
 
     async def _wait_for_news(self, before: int) -> None:
-        """Wait up to `patience` for a new message, or an edit that changes what is on screen."""
+        """Wait up to `patience` for a new message, or an edit that changes what is on screen (more than
+        an answer shown under its question)."""
         started = time.monotonic()
         while time.monotonic() < started + self.patience:
-            if any(not e.edits or ANSWERED not in (e.text or "") for e in self.user.events[before:]):
+            if any(not e.edits or prompt_of(e) or not answer_shown(e) for e in self.user.events[before:]):
                 self.journey.timed_waits.append((started, time.monotonic() - started))
                 return
             await asyncio.sleep(0.02)
@@ -239,13 +273,21 @@ class Person:
         self.journey.actions.append(f"  (nothing new for {self.patience}s)")
 
     def _note_acknowledged(self) -> None:
-        """Answers the chat confirmed: a question edited to show ✅ its answer, or a press answered
-        "recorded"."""
-        for event in self.user.events[self._since :]:
-            text = event.text or ""
-            if event.edits and ANSWERED in text:
-                question, shown = text.rsplit(ANSWERED, 1)
-                self.journey.acknowledged[question] = shown
+        """Answers the chat confirmed: a question edited to show ✅ its answer, a press answered
+        "recorded", or a typed answer followed by another question (not one shown again unrecorded)."""
+        events = self.user.events
+        for event in events[self._since :]:
+            shown = answer_shown(event) if event.edits else None
+            if shown is not None:
+                question, said = shown
+                self.journey.acknowledged[question] = said
+        for seen, question, typed in self._typed:
+            for event in events[seen:]:
+                asked = prompt_of(event)
+                if asked is not None and not any(n in (event.text or "") for n in NOT_RECORDED):
+                    if asked != question:
+                        self.journey.acknowledged.setdefault(question, typed)
+                    break
         answers = self.user.callback_answers
         for query, question, label in self.journey.presses:
             answer = answers.get(query)

@@ -16,6 +16,7 @@ from storage.models import Answer
 from tests.bot.telegram.harness import OFFICER_ID, cli, running
 from tests.botapi import BotApiDouble
 from tests.botapi.markup import render_text
+from tests.botapi.people import prompt_of
 
 RECORDED = "已记录"
 STALE = "未重复记录"
@@ -44,9 +45,10 @@ async def test_double_presses_and_stale_buttons_record_once(
         first, second = [await officer.wait_for_answer(q) for q in presses]
         assert first.text == RECORDED
         assert second.text is not None and STALE in second.text
+        # The pressed question shows its answer, and the next question (with its own buttons) under it.
         introduction = await officer.wait_for_message("还记得吗")
-        answered = await officer.wait_for_message(lambda m: m.message_id == identity.message_id and bool(m.edits))
-        assert answered.text is not None and "✅ 是本人" in answered.text and not answered.buttons
+        assert introduction.message_id == identity.message_id and "✅ 是本人" in (introduction.text or "")
+        assert "不是本人" not in str(introduction.buttons), "the answered question's buttons are gone"
 
         # A button of the old question (its keyboard is gone, but Telegram clients may still send
         # it): another option of it must not end the visit as a wrong party.
@@ -72,16 +74,23 @@ async def test_double_presses_and_stale_buttons_record_once(
         loan_use = await officer.wait_for_message("用在哪儿")
         presses += [await officer.press("按约定用途使用"), await officer.press("按约定用途使用", loan_use)]
 
-        # Typed answers are borrower-supplied: they show literally, never as markup.
+        # A typed answer shows in the officer's own message: the question is left as it was, the next one
+        # comes in a new message.
         products = await officer.wait_for_message("信贷业务种类")
         await officer.send(MARKUP)
-        shown = await officer.wait_for_message(lambda m: m.message_id == products.message_id and bool(m.edits))
-        assert shown.text is not None and shown.text.endswith(f"✅ {MARKUP}")
         needs = await officer.wait_for_message("需要")
-        long_answer = ('"<&>" ' * 100)[:500]  # at the question's length limit; six times longer escaped
+        assert needs.message_id > products.message_id and not needs.edits
+        assert products.message_id == loan_use.message_id, "the pressed loan-use question showed it"
+        # Typed answers are borrower-supplied: where the bot shows one (here, taken back with the needs
+        # question's undo button), it shows literally, never as markup, and fits one message.
+        long_answer = (MARKUP + ' "<&>" ' * 100)[:500]  # at the question's length limit; six times longer escaped
         await officer.send(long_answer)
-        shown = await officer.wait_for_message(lambda m: m.message_id == needs.message_id and bool(m.edits))
-        assert shown.text is not None and long_answer in shown.text, "edited in place, shown literally"
+        renewal = await officer.wait_for_message("续贷的打算")
+        presses.append(await officer.press("↩ 撤回上一题", renewal))
+        undone = await officer.wait_for_message(lambda m: m.message_id == renewal.message_id and bool(m.edits))
+        assert long_answer in (undone.text or "") and "已撤回" in (undone.text or ""), "shown literally, in place"
+        assert "需要" in str(prompt_of(undone)) and undone.buttons, "the needs question asked again, in place"
+        await officer.send(long_answer)
         for question, choice in (("续贷的打算", "是"), ("介绍给我", "否"), ("聊得顺利", "否")):
             await officer.wait_for_message(question)
             presses.append(await officer.press(choice))
@@ -100,7 +109,7 @@ async def test_double_presses_and_stale_buttons_record_once(
     ]  # fmt: skip
     assert record["answers"][1]["value"] == "remembers"
     assert record["answers"][6]["raw"] == MARKUP and record["answers"][7]["raw"] == long_answer
-    assert await answer_rows(env["VISITBOT_DATABASE_URL"]) == len(steps)
+    assert await answer_rows(env["VISITBOT_DATABASE_URL"]) == len(steps) + 1  # and the needs answer taken back
 
     # Every press was answered exactly once, so no button kept spinning.
     answers = [r.params["callback_query_id"] for r in double.calls("answerCallbackQuery") if r.status == 200]

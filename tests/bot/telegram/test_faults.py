@@ -18,7 +18,7 @@ import pytest_asyncio
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from tests.bot.telegram import fault_oracle as oracle
-from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, TOKEN, BotProcess, bot_env, cli, prepare
+from tests.bot.telegram.harness import OFFICER_ID, STRANGER_ID, TOKEN, BotProcess, bot_env, cli, prepare, until
 from tests.botapi import BotApiDouble, FakeUser
 from tests.botapi.people import Intent, Person
 from tests.botapi.records import JSON
@@ -184,7 +184,9 @@ async def test_each_method_fails_with_a_5xx_and_a_429(stack: Stack) -> None:
     for offset, method in enumerate(("sendMessage", "editMessageText", "answerCallbackQuery", "getUpdates")):
         chat = admin.chat_id if method in ("sendMessage", "editMessageText") else None
         stack.double.fail_next(method, status=500, chat_id=chat, when=nth_call(2 + offset))
-        stack.double.fail_next(method, status=429, retry_after=1, chat_id=chat, when=nth_call(7 + offset))
+        # a visit sends only its first question and those after typed answers (a press edits): the 4th send
+        later = 4 if method == "sendMessage" else 7 + offset
+        stack.double.fail_next(method, status=429, retry_after=1, chat_id=chat, when=nth_call(later))
     person = officer_person(admin, "B006")
     await person.start("/visit B006")
     problems = await problems_of(stack, person, "B006", "officer_phone_visit")
@@ -246,15 +248,17 @@ async def test_flood_wait_on_one_chat_delays_only_that_chat(stack: Stack) -> Non
 
 
 async def test_a_hung_send_is_given_up_and_the_visit_goes_on(stack: Stack) -> None:
-    """(d) sendMessage of the next question hangs for longer than the bot's timeout (and is lost)."""
+    """(d) The call showing the next question (the pressed question's edit) hangs for longer than the bot's
+    timeout (and is lost); so does a typed answer's next question (a new message)."""
     officer = stack.double.user(OFFICER_ID, "王磊")
     hang = max(BOT_TIMEOUT, 5) + 3.0  # past the bot's timeout (and PTB's default 5 s read timeout)
-    stack.double.hang("sendMessage", hang, chat_id=OFFICER_ID, when=lambda p: "经营状况" in str(p.get("text")))
+    stack.double.hang("editMessageText", hang, chat_id=OFFICER_ID, when=lambda p: "经营状况" in str(p.get("text")))
+    stack.double.hang("sendMessage", hang, chat_id=OFFICER_ID, when=lambda p: "从哪里借" in str(p.get("text")))
     person = officer_person(officer, "B007", budget=60.0)
     await person.start("/visit B007")
     problems = await problems_of(stack, person, "B007", "officer_phone_visit")
     assert not problems, report(person, problems, stack)
-    assert any(f.fault == "hang" for f in stack.double.faults_fired)
+    assert {f.method for f in stack.double.faults_fired if f.fault == "hang"} == {"editMessageText", "sendMessage"}
 
 
 async def test_a_hung_database_is_given_up_on_and_the_visit_goes_on(stack: Stack) -> None:
@@ -281,19 +285,20 @@ async def test_a_hung_database_is_given_up_on_and_the_visit_goes_on(stack: Stack
 
 
 async def test_a_press_behind_a_hung_update_of_its_chat_does_not_spin(stack: Stack) -> None:
-    """(d) The database stops answering while the bot still notes the question it just sent; the
-    officer presses at once, so the press waits behind that hung update of the same chat."""
+    """(d) The database stops answering while the bot is still showing the question after a press (its
+    edit held); the officer presses at once, so the press waits behind that hung update of the same chat."""
     officer = stack.double.user(OFFICER_ID, "王磊")
     held = 0.5
     stack.double.hang(
-        "sendMessage", held, apply=True, chat_id=officer.chat_id, when=lambda p: "经营状况" in str(p.get("text"))
+        "editMessageText", held, apply=True, chat_id=officer.chat_id, when=lambda p: "经营状况" in str(p.get("text"))
     )
     person = officer_person(officer, "B003", budget=40.0)
     since = len(stack.double.requests)
     visiting = asyncio.create_task(person.start("/visit B003"))
     await stack.double.wait_for_request(
-        "sendMessage", lambda r: r.status is None and "经营状况" in str(r.params.get("text")), since=since, timeout=30
-    )
+        "editMessageText", lambda r: r.status is None and "经营状况" in str(r.params.get("text")), since=since,
+        timeout=30,
+    )  # fmt: skip
     database_file = stack.database_url.split("///", 1)[1]
     await asyncio.to_thread(oracle.hold_write_lock, database_file, held + UPDATE_TIMEOUT + 3.0)
     await visiting
@@ -302,13 +307,20 @@ async def test_a_press_behind_a_hung_update_of_its_chat_does_not_spin(stack: Sta
 
 
 async def kill_between_commit_and_send(stack: Stack, person: Person, first: str, next_question: str) -> None:
-    """Run the person's visit; when the bot sends `next_question` (the answer before it committed),
-    hold that send, SIGKILL the bot, restart it, and let the person carry on."""
+    """Run the person's visit; when the bot shows `next_question` (the answer before it committed: a new
+    message, or the pressed question's edit), hold that call, SIGKILL the bot, restart it, and let the
+    person carry on."""
     chat = person.user.chat_id
-    stack.double.hang("sendMessage", 60.0, chat_id=chat, when=lambda p: next_question in str(p.get("text")))
+    showing = ("sendMessage", "editMessageText")
+    for method in showing:
+        stack.double.hang(method, 60.0, chat_id=chat, when=lambda p: next_question in str(p.get("text")))
     running = asyncio.create_task(person.start(first))
-    await stack.double.wait_for_request(
-        "sendMessage", lambda r: r.status is None and next_question in str(r.params.get("text")), timeout=30
+    await until(
+        lambda: any(
+            r.method in showing and r.status is None and next_question in str(r.params.get("text"))
+            for r in stack.double.requests
+        ),
+        timeout=30,
     )
     assert stack.bot is not None
     stack.bot.kill()

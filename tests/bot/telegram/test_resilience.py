@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.bot.telegram.harness import OFFICER_ID, cli, running
 from tests.botapi import BotApiDouble, BotMessage, FakeUser
+from tests.botapi.people import prompt_of
 
 BORROWER_ID = 8301
 RESHOWN = "上一条消息没有记录"
@@ -33,8 +34,9 @@ async def answers(env: dict[str, str], visit_id: int) -> list[tuple[str, str]]:
 
 
 async def question(user: FakeUser, text: str, timeout: float = 10.0) -> BotMessage:  # noqa: ASYNC109
-    """The next new message (not an edit) containing ``text``."""
-    return await user.wait_for_message(lambda m: text in (m.text or "") and not m.edits, timeout=timeout)
+    """The next message asking a question containing ``text``: a new one, or the pressed question edited to
+    show its answer and then this question (not a message that only shows an answer)."""
+    return await user.wait_for_message(lambda m: text in (prompt_of(m) or ""), timeout=timeout)
 
 
 async def invite(env: dict[str, str], code: str) -> str:
@@ -88,7 +90,8 @@ async def test_a_borrower_gets_their_check_in_back_after_lost_questions(
         consent = await question(borrower, "您同意开始吗")
         await borrower.press("同意，开始", consent)
         await question(borrower, "经营得怎么样")
-        double.fail_next("sendMessage", status=502, times=4, when=text_has("压力大吗"))
+        for method in ("editMessageText", "sendMessage"):  # the pressed question's edit, then a new message
+            double.fail_next(method, status=502, times=4, when=text_has("压力大吗"))
         await borrower.press("好")
         await borrower.wait_for_message(ERROR)
         for recover in ("没有压力", "/resume", "/start", f"/start {token}"):  # typed, as a person would, first
@@ -121,7 +124,7 @@ async def test_a_flood_wait_delays_only_its_chat_and_a_flooding_chat_delays_no_o
         await question(officer, "请问您是")
 
         # The borrower's chat is under a flood wait: their next question waits 5 s, the officer's do not.
-        double.fail_next("sendMessage", status=429, retry_after=5, chat_id=borrower.chat_id)
+        double.fail_next("editMessageText", status=429, retry_after=5, chat_id=borrower.chat_id)  # shows it
         flooded_at = loop.time()
         await borrower.press("好", business)
         waits = []
