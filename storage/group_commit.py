@@ -39,9 +39,9 @@ POSTGRES_WRITERS = 4
 """Batches a PostgreSQL deployment runs at once (one each on its own connection)."""
 
 
-def writers_for(sessions: async_sessionmaker[AsyncSession]) -> int:
+def writers_for(sessions: async_sessionmaker[AsyncSession] | None) -> int:
     """How many batches may run at once on the database ``sessions`` use: SQLite has one writer."""
-    bind = sessions.kw.get("bind")
+    bind = sessions.kw.get("bind") if sessions is not None else None
     return 1 if bind is None or bind.dialect.name == "sqlite" else POSTGRES_WRITERS
 
 
