@@ -108,7 +108,18 @@ class GroupCommit:
             raise
 
     async def _write(self, lane: _Lane) -> None:
-        """Drain the queue batch by batch; the task ends when nothing is waiting."""
+        """Drain the queue batch by batch; the task ends when nothing is waiting.
+
+        It leaves ``lane.writers`` in the same step as it last finds the queue empty: left to the task's
+        done callback (a later step), a unit handed in between would find a writer counted that is gone,
+        start none, and wait for ever.
+        """
+        try:
+            await self._drain(lane)
+        finally:
+            lane.writers.discard(asyncio.current_task())
+
+    async def _drain(self, lane: _Lane) -> None:
         batch: list[_Job[Any]] = []
         while lane.queue:
             batch, lane.queue = lane.queue[: self.max_batch], lane.queue[self.max_batch :]

@@ -150,3 +150,22 @@ async def test_a_slow_batch_does_not_hold_up_another_writer(desk: VisitDesk) -> 
     finally:
         gate.set()
         await held
+
+
+async def test_a_unit_handed_in_just_as_the_writer_finishes_is_still_run(database_url: str) -> None:
+    """The writer's last look at the queue and its leaving the lane are one step: a unit handed in between
+    them used to wait for ever (seen in CI: a visit of the quality tests hung there)."""
+    engine = make_engine(database_url)
+    writer = GroupCommit(make_sessionmaker(engine))
+
+    async def unit(session: AsyncSession) -> int:
+        return 1
+
+    try:
+        for ticks in range(12):  # the gap falls at one of these scheduler steps after a caller hears back
+            assert await asyncio.wait_for(writer.run(unit), 10) == 1
+            for _ in range(ticks):
+                await asyncio.sleep(0)
+            assert await asyncio.wait_for(writer.run(unit), 10) == 1, f"stranded {ticks} steps after an answer"
+    finally:
+        await engine.dispose()
