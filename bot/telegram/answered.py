@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ __all__ = [
     "Pointing",
     "close_chat",
     "edit_text",
+    "edited_here",
     "handled_text",
     "mark_handled",
     "pressed_text",
@@ -140,6 +142,27 @@ async def close_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, visit_id:
             await clear_chat(session, chat_id)
 
 
+_EDITED: OrderedDict[tuple[int, int], str | None] = OrderedDict()
+_EDITS_REMEMBERED = 10_000
+"""Question messages this process edited to show a step, (chat, message) → step, the newest ones."""
+
+
+def edited_here(chat_id: int, message_id: int) -> str | None:
+    """The step this process last edited message ``message_id`` of the chat to show (None: it did not).
+
+    A press of an earlier question's button on the message the chat points at is then a double press
+    (the message already shows the step); otherwise the edit may never have happened (a process killed
+    between the answer's commit and its edit) and the message still shows the earlier question."""
+    return _EDITED.get((chat_id, message_id))
+
+
+def _remember_edit(chat_id: int, message_id: int, step: str | None) -> None:
+    _EDITED[(chat_id, message_id)] = step
+    _EDITED.move_to_end((chat_id, message_id))
+    while len(_EDITED) > _EDITS_REMEMBERED:
+        _EDITED.popitem(last=False)
+
+
 async def show_in_pressed(
     context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, pressed: int, text: str
 ) -> None:
@@ -154,6 +177,7 @@ async def show_in_pressed(
     except TelegramError:
         await repoint(context, sender.chat_id, reply, pressed, None)
         raise
+    _remember_edit(sender.chat_id, shown, shown_step(reply))
     if turn.finished:
         await close_chat(context, sender.chat_id, reply.visit_id)
     elif shown != pressed:

@@ -12,8 +12,8 @@ the pressed message to show the answer and the next question (the chat points at
 the answer's own transaction, as its id is known before), a typed answer (it shows in the person's own
 message) gets the next question in a new message. The answers themselves are kept in the transcript.
 (A bot process killed between an answer's commit and the edit leaves the pressed message showing the
-old question while the chat points at it for the next: a press on it is told it is an earlier
-question's, and ``/resume`` shows the question again.)
+old question while the chat points at it for the next: a press on it records nothing twice and edits
+that message to show the visit's question.)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import html
 import logging
 from datetime import timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -32,6 +32,7 @@ from bot.desk.files import FileStoreError, KeptFile, keep
 from bot.telegram.answered import (
     Pointing,
     close_chat,
+    edited_here,
     mark_handled,
     pressed_text,
     refused,
@@ -326,8 +327,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         current = await svc.desk.current(chat.visit_id)
         step = None if current.turn.finished else current.turn.state.step
         now = await shown_chat(context, sender.chat_id, step) if step is not None else None
+        pressed = query.message.message_id if query.message is not None else None
         if now is None or now.step != step or now.message_id is None:
             await show_reply(context, sender, current)  # the chat lost track of the visit: show where it is
+        elif pressed == now.message_id and _still_shows(query) and edited_here(sender.chat_id, pressed) != step:
+            # the message the chat points at still shows this earlier question: the answer was committed but
+            # the edit showing the next question never made it (a bot killed in between): show it there now
+            await show_in_pressed(context, sender, current, pressed, turn_text(context, sender, current))
         return None
     if data.kind == "m" and data.value != "=":
         await answer_query(query)
@@ -353,6 +359,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         update, context, sender, event, said, expect_step=data.step, pressed=pressed, query=query,
         needs_shown=False, chat=chat,
     )  # fmt: skip
+
+
+def _still_shows(query: CallbackQuery) -> bool:
+    """True when the pressed message, as Telegram delivered it with the press, still has the pressed button."""
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    rows = markup.inline_keyboard if markup is not None else ()
+    return any(button.callback_data == query.data for row in rows for button in row)
 
 
 def _label(query: object, option: str) -> str:

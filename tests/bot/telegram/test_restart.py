@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from storage.db import make_engine
 from storage.models import Answer, TranscriptMessage
-from tests.bot.telegram.harness import CHANGES_TO_END, OFFICER_ID, BotProcess, cli, converse, running
+from tests.bot.telegram.harness import CHANGES_TO_END, OFFICER_ID, BotProcess, cli, converse, running, until
 from tests.botapi import ApiRequest, BotApiDouble
 
 PRESSED_BEFORE_KILL = ("identity", "introduction", "business_status", "other_borrowing", "other_borrowing_amount")
@@ -132,3 +132,37 @@ async def test_sigkill_mid_visit_loses_nothing_and_applies_redelivered_updates_o
     calls = double.calls("answerCallbackQuery")
     assert {r.params["callback_query_id"] for r in calls if r.status != 200} == {borrowed}
     assert press in {r.params["callback_query_id"] for r in calls if r.status == 200}
+
+
+async def test_a_question_left_unedited_by_a_kill_is_shown_where_it_was_pressed(
+    double: BotApiDouble, env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL after a press's answer committed but before the edit showing the next question: the pressed
+    message still shows the answered question, its buttons live. Restarted, a press on it records nothing
+    twice and turns that message into the visit's question, whose buttons then record (it used to say
+    only 'an earlier question's button', leaving the officer to guess /resume)."""
+    officer = double.user(OFFICER_ID, "王磊")
+    first = BotProcess(env, tmp_path / "bot.log")
+    try:
+        await officer.send("/visit B001")
+        identity = await officer.wait_for_message("请问您是", timeout=30)
+        double.hang("editMessageText", 60.0, chat_id=officer.chat_id, when=lambda p: "还记得吗" in str(p.get("text")))
+        await officer.press("是本人", identity)
+        await until(lambda: any(r.method == "editMessageText" and r.status is None for r in double.requests), 30)
+        first.kill()  # the answer is committed (the edit comes after the commit), the edit never lands
+    finally:
+        await asyncio.to_thread(first.stop)
+    double.clear_failures()
+    since = len(double.requests)
+    async with running(env, tmp_path / "restarted.log"):
+        await idle_in_long_poll(double, since)
+        assert "请问您是" in (officer.messages[-1].text or ""), "the pressed message still shows the question"
+        again = await officer.wait_for_answer(await officer.press("是本人", identity.message_id))
+        assert again.text is not None and "未重复记录" in again.text
+        shown = await officer.wait_for_message("还记得吗", timeout=15)
+        assert shown.message_id == identity.message_id, "shown where it was pressed, not in a new message"
+        recorded = await officer.wait_for_answer(await officer.press("记得", shown))
+        assert recorded.text == "已记录"
+        await officer.wait_for_message("经营状况", timeout=15)
+    visit_id = int(json.loads(await asyncio.to_thread(cli, env, "visits", "list", "--json"))[0]["id"])
+    assert await answer_rows(env["VISITBOT_DATABASE_URL"], visit_id) == {"identity": 1, "introduction": 1}
