@@ -8,18 +8,20 @@ import queue
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import dialogs.catalog as catalog_module
 from bot.logs import install_masking
 from dialogs.catalog import default_scripts_dir
 from dialogs.compiler import CompiledScript
 from dialogs.fragments import FRAGMENTS_DIR
+from storage.db import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 
 install_masking()
@@ -213,3 +215,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each storage test runs against SQLite and PostgreSQL."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the test's database (SQLite and PostgreSQL); the engine is disposed after."""
+    engine = make_engine(database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
