@@ -15,6 +15,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, Invali
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from storage.sqlite_driver import one_hop_dbapi
+
 __all__ = [
     "ASYNC_DRIVERS",
     "IDLE_PING",
@@ -124,6 +126,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)
         kwargs.setdefault("connect_args", {"timeout": 30})
+        if parsed.get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", one_hop_dbapi())  # one thread hop per statement (storage.sqlite_driver)
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

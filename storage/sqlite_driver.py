@@ -1,0 +1,123 @@
+"""SQLAlchemy's aiosqlite adapter, one thread hop per statement instead of three or four.
+
+aiosqlite runs each sqlite3 call in the connection's own thread and hands the result back to the event
+loop: a queue put, a thread wake-up, a ``call_soon_threadsafe`` and a loop wake-up for every call.
+SQLAlchemy's adapter makes three or four such calls per statement (open a cursor, execute, fetch the
+rows, close the cursor). Here one function does all of it in the connection's thread and hands back the
+rows with the cursor's description, row count and last row id; the adapter's cursor then serves them
+from memory, as it already did for the fetched rows. What a statement does, its errors included, is
+sqlite3's, unchanged; only the number of round trips between the threads falls (measured in
+``docs/PERFORMANCE.md``). Server-side cursors (``stream``) are not affected.
+
+It relies on ``aiosqlite.Connection._execute`` (queue a function for the connection's thread) and
+``_conn`` (its sqlite3 connection), stable from aiosqlite 0.17 to 0.22; pyproject.toml bounds the
+version and ``tests/storage/test_sqlite_driver.py`` fails should they change.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+__all__ = ["OneHopDbapi", "one_hop_dbapi"]
+
+
+class _Done:
+    """What a statement left on its cursor, read in the connection's thread (the cursor is closed)."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, cursor: sqlite3.Cursor | None = None) -> None:
+        self.description: Any = cursor.description if cursor is not None else None
+        self.rowcount: int = cursor.rowcount if cursor is not None else -1
+        self.lastrowid: int | None = cursor.lastrowid if cursor is not None else None
+        self.arraysize: int = 1
+
+    def close(self) -> None:
+        """Nothing to close: the sqlite3 cursor was closed in its thread."""
+
+
+_NOTHING_YET = _Done()
+
+
+def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> tuple[list[Any], _Done]:
+    """In the connection's thread: execute, fetch every row, note the cursor's figures, close it."""
+    cursor = connection._conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, _Done(cursor)
+    finally:
+        cursor.close()
+
+
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A client-side cursor whose statement and rows come back in one hop from the connection's thread."""
+
+    __slots__ = ()
+    _awaitable_cursor_close = False  # the sqlite3 cursor is closed in its thread; close() has nothing to await
+
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:  # no hop to open a cursor
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = _NOTHING_YET  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        return await self._hop(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        return await self._hop(operation, seq_of_parameters, many=True)
+
+    async def _hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            rows, done = await connection._execute(_run, connection, operation, parameters, many)  # type: ignore[no-untyped-call]
+        self._cursor = done
+        self._rows = collections.deque(rows)
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        """sqlite3 ignores input sizes."""
+
+    def nextset(self) -> None:
+        """sqlite3 has one result set per statement."""
+
+    def fetchall(self) -> Sequence[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor
+
+
+class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The aiosqlite DBAPI adapter whose connections make :class:`_OneHopCursor` cursors."""
+
+    def connect(self, *arg: Any, **kw: Any) -> _OneHopConnection:
+        adapted = super().connect(*arg, **kw)
+        return _OneHopConnection(self, adapted._connection)
+
+
+def one_hop_dbapi() -> OneHopDbapi:
+    """The module to hand ``create_async_engine(..., module=...)`` for a ``sqlite+aiosqlite`` URL."""
+    return OneHopDbapi(aiosqlite, sqlite3)
