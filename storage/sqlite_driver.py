@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -98,11 +97,6 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def nextset(self) -> None:
         """sqlite3 has one result set per statement."""
-
-    def fetchall(self) -> Sequence[Any]:
-        rows = list(self._rows)
-        self._rows.clear()
-        return rows
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):

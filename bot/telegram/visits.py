@@ -322,12 +322,12 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         await answer_query(query, t("tg_stale", sender))
         return None
     svc = services_of(context)
+    pressed = query.message.message_id if query.message is not None else None
     if data.step != chat.step:  # a button of another question
         await answer_query(query, t("tg_stale", sender))
         current = await svc.desk.current(chat.visit_id)
         step = None if current.turn.finished else current.turn.state.step
         now = await shown_chat(context, sender.chat_id, step) if step is not None else None
-        pressed = query.message.message_id if query.message is not None else None
         if now is None or now.step != step or now.message_id is None:
             await show_reply(context, sender, current)  # the chat lost track of the visit: show where it is
         elif pressed == now.message_id and _still_shows(query) and edited_here(sender.chat_id, pressed) != step:
@@ -354,7 +354,6 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         event, said = (Back(), "/back") if data.value == "back" else (Skip(), "/skip")
     else:
         event, said = Submit(Reply(option=data.value)), _label(query, data.value)
-    pressed = query.message.message_id if query.message is not None else None
     return await run_event(
         update, context, sender, event, said, expect_step=data.step, pressed=pressed, query=query,
         needs_shown=False, chat=chat,
