@@ -303,6 +303,9 @@ class Answer(Base):
     undone_at: Mapped[datetime | None] = mapped_column(Stamp)
     shown_in: Mapped[str | None] = mapped_column(String(64))
     """Where the question was on screen when answered (a Telegram message id): ``/back`` edits that one."""
+    update_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    """The front-end update that gave this answer (``ProcessedUpdate.key``'s form): a redelivery of it finds
+    the answer and is not applied again, with no claim of its own."""
 
 
 class TranscriptMessage(Base):

@@ -301,6 +301,10 @@ async def add_visit(
 
 _ANSWERS = table_of(Answer)
 _ADD_ANSWER = insert(_ANSWERS)
+_ADD_KEYED_ANSWER = {  # an answer with the update that gave it: nothing if that update gave one before
+    "sqlite": sqlite_insert(_ANSWERS).on_conflict_do_nothing(index_elements=["update_key"]),
+    "postgresql": pg_insert(_ANSWERS).on_conflict_do_nothing(index_elements=["update_key"]),
+}
 
 
 async def add_answer(
@@ -312,9 +316,13 @@ async def add_answer(
     answered_by_user_id: int | None,
     at: datetime,
     shown_in: str | None = None,
-) -> None:
+    update_key: str | None = None,
+) -> bool:
     """Keep one answer as the engine recorded it, with who gave it and where its question was shown
-    (one INSERT at once, no ORM object: nothing in the answer's transaction needs one)."""
+    (one INSERT at once, no ORM object: nothing in the answer's transaction needs one).
+
+    ``update_key``: the update that gave it, which the answer claims (:func:`claim_update` for updates that
+    answer nothing). False, with nothing written, when an answer already holds that key: a redelivery."""
     row = {
         "visit_id": visit_id,
         "step_id": record.step,
@@ -327,8 +335,13 @@ async def add_answer(
         "answered_by_user_id": answered_by_user_id,
         "answered_at": at,
         "shown_in": shown_in,
+        "update_key": update_key,
     }
-    await session.execute(_ADD_ANSWER, row)
+    if update_key is None:
+        await session.execute(_ADD_ANSWER, row)
+        return True
+    result = await session.execute(_ADD_KEYED_ANSWER[session.get_bind().dialect.name], row)
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 async def add_flag(
@@ -419,10 +432,16 @@ _CLAIMS = {
 }
 
 
-async def claim_update(session: AsyncSession, key: str) -> bool:
-    """Record that an update is being applied; False if it was applied before (a redelivery).
+_ANSWERED_BY = select(_ANSWERS.c.id).where(_ANSWERS.c.update_key == bindparam("b_key")).limit(1)
 
-    One ``INSERT … ON CONFLICT DO NOTHING``: no savepoint, no error to roll back on a redelivery."""
+
+async def claim_update(session: AsyncSession, key: str) -> bool:
+    """Record that an update that answers nothing is being applied; False if it was applied before (a
+    redelivery): claimed here before, or an answer holds its key (:func:`add_answer`).
+
+    An ``INSERT … ON CONFLICT DO NOTHING``: no savepoint, no error to roll back on a redelivery."""
+    if await session.scalar(_ANSWERED_BY, {"b_key": key}) is not None:
+        return False
     result = await session.execute(_CLAIMS[session.get_bind().dialect.name], {"key": key, "at": utcnow()})
     return bool(getattr(result, "rowcount", 0) == 1)
 

@@ -58,6 +58,7 @@ __all__ = [
     "check_start",
     "is_opt_out",
     "keep_disputes",
+    "keep_refusal",
     "mark_asked",
     "record_refusal",
     "refuse_callback",
@@ -379,6 +380,11 @@ async def record_refusal(sessions: async_sessionmaker[AsyncSession], refusal: Re
         await _keep(session, refusal)
 
 
+async def keep_refusal(session: AsyncSession, refusal: Refusal) -> None:
+    """Keep a refusal in the session's transaction."""
+    await _keep(session, refusal)
+
+
 async def _keep(session: AsyncSession, refusal: Refusal) -> None:
     await store.add_refusal(
         session, borrower_id=refusal.borrower_id, user_id=refusal.user_id, channel=refusal.channel,
@@ -433,8 +439,7 @@ def _callback_of(engine: VisitEngine, event: Event, turn: Turn) -> datetime | No
     return None
 
 
-async def refuse_callback(
-    session: AsyncSession,
+def refuse_callback(
     settings: Settings,
     engine: VisitEngine,
     state: VisitState,
@@ -445,11 +450,12 @@ async def refuse_callback(
     now: datetime,
     asked: bool,
     user_id: int | None,
-) -> Turn | None:
-    """The visit's current question with the refusal as ``turn.error``, when this input would book a
-    call-back outside the window (and the borrower did not ask for it); None to go ahead.
+) -> tuple[Turn, Refusal] | None:
+    """The visit's current question with the refusal as ``turn.error``, and the refusal to keep
+    (:func:`keep_refusal`), when this input would book a call-back outside the window (and the borrower
+    did not ask for it); None to go ahead.
 
-    The input is tried on a copy of the state: nothing of it is recorded, only the refusal.
+    The input is tried on a copy of the state: nothing of it is recorded, and nothing is written here.
     """
     window = ContactRules.of(settings).window
     if asked or window.always or not isinstance(event, Submit | Cancel):
@@ -475,10 +481,9 @@ async def refuse_callback(
         "callback_window", text, visit.borrower_id, visit.channel, now.astimezone(ZoneInfo("UTC")), user_id,
         visit.script_id, after, {"visit_id": visit.id, "asked_for": at.isoformat()},
     )  # fmt: skip
-    await _keep(session, refusal)
     turn = engine.resume(state, facts)
     turn.error = text
-    return turn
+    return turn, refusal
 
 
 def mark_asked(task: Task, visit: Visit, *, asked: bool, locale: str) -> str | None:

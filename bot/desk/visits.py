@@ -253,33 +253,48 @@ class VisitDesk:
         """
 
         async def unit(session: AsyncSession) -> DeskReply:
-            if update_key is not None and not await repo.claim_update(session, update_key):
-                visit = await self._visit(session, visit_id)
-                engine = await self._engine(session, visit)
-                state = VisitState.from_json(visit.state)
-                return DeskReply(visit.id, engine.resume(state, self._facts(visit)), duplicate=True)
             visit = await self._visit(session, visit_id, for_update=True, loans=False)
             engine = await self._engine(session, visit)
             state = VisitState.from_json(visit.state)
+
+            async def seen_before() -> bool:  # an update that records no answer is claimed on its own
+                return update_key is not None and not await repo.claim_update(session, update_key)
+
+            def as_it_stands(*, duplicate: bool = False, stale: bool = False) -> DeskReply:
+                turn = engine.resume(VisitState.from_json(visit.state), self._facts(visit))
+                return DeskReply(visit.id, turn, duplicate=duplicate, stale=stale)
+
             if state.finished or (expect_step is not None and state.step != expect_step):
-                return DeskReply(visit.id, engine.resume(state, self._facts(visit)), stale=True)
+                return as_it_stands(duplicate=True) if await seen_before() else as_it_stands(stale=True)
             offered = cancel_outcomes(actor, state, engine.script)
             if isinstance(event, Cancel) and event.outcome not in offered:
+                if await seen_before():
+                    return as_it_stands(duplicate=True)
                 turn = engine.resume(state, self._facts(visit))
                 code = visit.borrower.code
                 turn.error = not_offered_text(event.outcome, offered, state.locale, code=code)
                 return DeskReply(visit.id, turn)
             now = self.now(visit.borrower.timezone)
             given, asked = contact.asked_by_borrower(event, said, actor.kind)
-            refused = await contact.refuse_callback(
-                session, self.settings, engine, state, self._facts(visit), given, visit, now=now, asked=asked,
+            refused = contact.refuse_callback(
+                self.settings, engine, state, self._facts(visit), given, visit, now=now, asked=asked,
                 user_id=actor.user_id,
             )  # fmt: skip
             if refused is not None:  # a call-back outside the contact window: the same question again
-                return DeskReply(visit.id, refused)
+                if await seen_before():
+                    return as_it_stands(duplicate=True)
+                await contact.keep_refusal(session, refused[1])
+                return DeskReply(visit.id, refused[0])
             turn = engine.handle(state, self._facts(visit), given, now=now)
             reply = DeskReply(visit.id, turn, borrower_asked=asked)
-            await self._store(session, engine, visit, reply, actor, attachment, shown_in, said=said)
+            answers = bool(turn.records) and isinstance(turn.records[0], AnswerRecorded)
+            if not answers and await seen_before():
+                return as_it_stands(duplicate=True)
+            # an answer is its update's claim: its INSERT, the first write, finds a redelivery
+            keyed = update_key if answers else None
+            stored = await self._store(session, engine, visit, reply, actor, attachment, shown_in, said=said, key=keyed)
+            if not stored:
+                return as_it_stands(duplicate=True)
             if applied is not None:
                 await applied(session, reply)
             return reply
@@ -349,10 +364,13 @@ class VisitDesk:
         shown_in: str | None = None,
         *,
         said: str | None = None,
-    ) -> None:
+        key: str | None = None,
+    ) -> bool:
         """Keep what the turn recorded; ``said`` is the input as given (its transcript line, first).
 
-        The transcript lines of one input go in one statement, in the order they happened."""
+        ``key``: the update whose answer the turn's first record is; False, with nothing written, when an
+        answer holds that key already (a redelivery). The transcript lines of one input go in one
+        statement, in the order they happened."""
         turn = reply.turn
         state = turn.state
         lines: list[tuple[str, str, str]] = [("in", said, actor.kind)] if said is not None else []
@@ -361,7 +379,7 @@ class VisitDesk:
             respondent = actor.telegram_id
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
-                await repo.add_answer(
+                added = await repo.add_answer(
                     session,
                     visit.id,
                     record,
@@ -369,7 +387,11 @@ class VisitDesk:
                     answered_by_user_id=actor.user_id,
                     at=self.clock.now(),
                     shown_in=shown_in,
+                    update_key=key,
                 )
+                if not added:  # the first record, and the first write: nothing to undo
+                    return False
+                key = None
                 if attachment is not None and record.value == {"file": attachment.key}:  # the photo, kept
                     lines.append(await self._attach(session, visit, record, attachment, state.locale))
                 if engine.compiled.steps[record.step].sets == "consent":
@@ -410,6 +432,7 @@ class VisitDesk:
             window=ContactWindow(self.settings.contact_window_start, self.settings.contact_window_end),
         )  # fmt: skip
         await session.flush()
+        return True
 
     async def _attach(
         self, session: AsyncSession, visit: Visit, answer: AnswerRecorded, kept: KeptFile, locale: str

@@ -37,7 +37,7 @@ from bot.telegram.render import split_text
 from storage import outbox as store
 from storage.models import Borrower, OutboxMessage, Task, User
 
-__all__ = ["MAX_IN_FLIGHT", "Drain", "deliver_due", "install", "kick", "lease_of", "poll_interval"]
+__all__ = ["MAX_IN_FLIGHT", "Drain", "deliver_due", "install", "kick", "lease_of", "poll_interval", "quiet_job_log"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,25 @@ def lease_of(svc: Services) -> timedelta:
     return timedelta(seconds=max(3.0, 2 * svc.settings.telegram_timeout))
 
 
+class _CancelledAtShutdown(logging.Filter):
+    """Drops APScheduler's error for a job it cancelled while shutting down: PTB waits for the jobs
+    running when it stops, but a poll may start between that wait and the scheduler's shutdown, which
+    cancels it. Nothing is lost: what a poll claimed goes back to the outbox when its lease runs out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+def quiet_job_log() -> None:
+    """APScheduler's job log: warnings only (no two lines per poll), and no error for a job cancelled
+    at shutdown (:class:`_CancelledAtShutdown`)."""
+    executor_log = logging.getLogger("apscheduler.executors.default")
+    executor_log.setLevel(logging.WARNING)
+    if not any(isinstance(f, _CancelledAtShutdown) for f in executor_log.filters):
+        executor_log.addFilter(_CancelledAtShutdown())
+
+
 def install(application: Application) -> None:  # type: ignore[type-arg]
     """Start delivering: the repeating poll, and a wake-up after every commit that queued a message."""
     svc: Services = application.bot_data["services"]
@@ -74,7 +93,7 @@ def install(application: Application) -> None:  # type: ignore[type-arg]
         raise ValueError("the outbox needs PTB's job queue (python-telegram-bot[job-queue])")
     application.bot_data[DRAIN] = Drain(application)
     application.job_queue.run_repeating(deliver_job, interval=poll_interval(svc), first=0.2, name="outbox")
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # no two lines per poll
+    quiet_job_log()
     loop = asyncio.get_running_loop()
 
     def wake() -> None:

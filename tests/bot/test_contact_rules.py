@@ -306,6 +306,19 @@ async def test_a_dispute_holds_collection_until_a_supervisor_resolves_it(desk: V
 # -- call-backs -------------------------------------------------------------------------------------------
 
 
+async def test_a_redelivered_refused_callback_is_refused_once(desk: VisitDesk) -> None:
+    """A refused input records no answer, so its update is claimed on its own: Telegram's redelivery of
+    it keeps no second refusal and says it was handled before."""
+    visit = await desk.begin("B001", actor=WANG, officer_id=1)
+    await desk.act(visit.visit_id, Submit(Reply(text="3")), actor=WANG, said="3", update_key="tg:1:1")
+    again = Submit(Reply(text="明天凌晨3点"))
+    first = await desk.act(visit.visit_id, again, actor=WANG, said="明天凌晨3点", update_key="tg:1:2")
+    second = await desk.act(visit.visit_id, again, actor=WANG, said="明天凌晨3点", update_key="tg:1:2")
+    assert first.turn.error and not first.duplicate
+    assert second.duplicate and second.turn.prompt is not None and second.turn.prompt.step == "callback_time"
+    assert [r.rule for r in await refusals(desk)] == ["callback_window"]
+
+
 async def test_a_callback_outside_the_window_is_refused_with_the_nearest_times(desk: VisitDesk) -> None:
     visit = await desk.begin("B001", actor=WANG, officer_id=1)
     await desk.act(visit.visit_id, Submit(Reply(text="3")), actor=WANG, said="3")  # busy now → when?

@@ -24,7 +24,7 @@ from dialogs.engine import Back, Submit
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
-from storage.models import Answer, Loan, Visit
+from storage.models import Answer, Loan, ProcessedUpdate, TranscriptMessage, Visit
 
 OFFICER = Actor("officer", 1)
 
@@ -109,6 +109,45 @@ async def test_a_redelivered_update_is_applied_once(desk: VisitDesk) -> None:
             select(func.count()).select_from(Answer).where(Answer.visit_id == started.visit_id)
         )
     assert count == 1
+
+
+async def test_an_answer_is_its_updates_claim(desk: VisitDesk) -> None:
+    """The update that gave an answer is kept on the answer (no claim row of its own: one statement less
+    per answer). Redelivered once the visit moved on, the same text would answer the next question: it is
+    found on the answer and recorded nowhere, the transcript included."""
+    started = await desk.begin("B004", actor=OFFICER, officer_id=None)
+    await desk.act(started.visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="tg:7:1")
+    first = await desk.act(started.visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="tg:7:2")
+    again = await desk.act(started.visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="tg:7:2")
+    assert not first.duplicate and again.duplicate
+    assert again.turn.prompt is not None and again.turn.prompt.step == first.turn.state.step
+    async with desk.sessions() as session:
+        kept = (await session.execute(select(Answer.step_id, Answer.update_key).order_by(Answer.id))).all()
+        claims = (await session.scalars(select(ProcessedUpdate.key))).all()
+        said = await session.scalar(
+            select(func.count()).select_from(TranscriptMessage).where(TranscriptMessage.direction == "in")
+        )
+    assert [key for _, key in kept] == ["tg:7:1", "tg:7:2"] and len({step for step, _ in kept}) == 2
+    assert list(claims) == [] and said == 2
+
+
+async def test_an_update_that_answers_nothing_is_claimed_apart(desk: VisitDesk) -> None:
+    """``/back`` records no answer: its update is claimed in processed_updates, and its redelivery does
+    not take a second answer back. An update an answer holds is not applied as a ``/back`` either."""
+    started = await desk.begin("B004", actor=OFFICER, officer_id=None)
+    await answer(desk, started.visit_id, "1", "1")
+    back = await desk.act(started.visit_id, Back(), actor=OFFICER, said="/back", update_key="tg:8:1")
+    again = await desk.act(started.visit_id, Back(), actor=OFFICER, said="/back", update_key="tg:8:1")
+    assert not back.duplicate and again.duplicate and back.withdrawn and not again.withdrawn
+    await desk.act(started.visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="tg:8:2")
+    misread = await desk.act(started.visit_id, Back(), actor=OFFICER, said="/back", update_key="tg:8:2")
+    assert misread.duplicate and not misread.withdrawn
+    async with desk.sessions() as session:
+        claims = (await session.scalars(select(ProcessedUpdate.key))).all()
+        visit = await repo.load_visit(session, started.visit_id)
+    assert list(claims) == ["tg:8:1"]
+    assert again.turn.state.step == "introduction"  # one answer taken back, not two
+    assert visit is not None and visit.step == misread.turn.state.step == "business_status"
 
 
 async def test_concurrent_answers_to_one_visit_are_serialised(desk: VisitDesk) -> None:

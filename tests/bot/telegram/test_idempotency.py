@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from storage.db import make_engine
-from storage.models import ProcessedUpdate, utcnow
+from storage.models import Answer, ProcessedUpdate, utcnow
 from tests.bot.telegram.harness import OFFICER_ID, cli, running
 from tests.botapi import BotApiDouble
 
@@ -30,10 +30,12 @@ async def steps_of(env: dict[str, str], visit_id: int) -> list[str]:
 
 
 async def update_keys(database_url: str) -> set[str]:
+    """The updates the bot knows it applied: those its answers hold, and the others it claimed apart."""
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
-            return set((await conn.scalars(select(ProcessedUpdate.key))).all())
+            answered = (await conn.scalars(select(Answer.update_key).where(Answer.update_key.is_not(None)))).all()
+            return set((await conn.scalars(select(ProcessedUpdate.key))).all()) | {str(key) for key in answered}
     finally:
         await engine.dispose()
 
