@@ -94,12 +94,24 @@ class Bench:
         sync = engine.sync_engine
         event.listen(sync, "before_cursor_execute", self._statement)  # an executemany counts once
         for name in ("begin", "commit", "rollback"):
-            event.listen(sync, name, self._counter(name))
+            event.listen(sync, name, self._transaction(name))
         event.listen(sync, "checkout", self._counter("checkout"))  # a session's connection taken from the pool
         event.listen(sync, "reset", self._counter("reset"))  # … and reset (rolled back) as it goes back
 
     def _statement(self, *args: Any) -> None:
         self.db["sql"] += 1
+
+    def _transaction(self, name: str) -> Callable[..., None]:
+        """Count a transaction's begin, commit or rollback; a connection in autocommit (the read of who
+        sent an update, on PostgreSQL) has none: its 'transaction' is counted apart, as ``autocommit``."""
+
+        def count(conn: Any, *args: Any) -> None:
+            if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                self.db["autocommit"] += name == "begin"
+            else:
+                self.db[name] += 1
+
+        return count
 
     def _counter(self, name: str) -> Callable[..., None]:
         def count(*args: Any) -> None:

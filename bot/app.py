@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.desk import Clock, SystemClock, VisitDesk
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine, make_read_sessionmaker, make_sessionmaker
 
 __all__ = ["Services", "make_services", "services"]
 
@@ -27,6 +27,8 @@ class Services:
     catalog: ScriptCatalog
     desk: VisitDesk
     clock: Clock
+    reads: async_sessionmaker[AsyncSession]
+    """Sessions for one-statement reads outside any transaction (:func:`storage.db.make_read_sessionmaker`)."""
 
 
 def make_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -35,7 +37,8 @@ def make_services(settings: Settings, clock: Clock | None = None) -> Services:
     sessions = make_sessionmaker(engine)
     catalog = ScriptCatalog(Path(settings.scripts_dir) if settings.scripts_dir else None)
     clock = clock or SystemClock()
-    return Services(settings, engine, sessions, catalog, VisitDesk(sessions, catalog, settings, clock), clock)
+    desk = VisitDesk(sessions, catalog, settings, clock)
+    return Services(settings, engine, sessions, catalog, desk, clock, make_read_sessionmaker(engine))
 
 
 @asynccontextmanager

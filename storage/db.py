@@ -30,6 +30,7 @@ __all__ = [
     "database_problem",
     "is_sqlite",
     "make_engine",
+    "make_read_sessionmaker",
     "make_sessionmaker",
     "sqlite_file_problem",
     "sync_url",
@@ -178,6 +179,15 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a read of a statement or two that needs no snapshot of its own (who sent an update):
+    on PostgreSQL in autocommit, so the read costs no ``BEGIN`` and no ``ROLLBACK`` round trip; on SQLite
+    the usual sessions (sqlite3 begins no transaction for a read anyway, and switching would cost calls)."""
+    if engine.dialect.name != "postgresql":
+        return make_sessionmaker(engine)
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 def createdb_command(url: str | URL) -> str:

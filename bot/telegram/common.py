@@ -96,7 +96,7 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
     answering = update.callback_query is not None or (
         incoming is not None and not (incoming.text or "").startswith("/")
     )  # an answer or a press reads the chat's row as well: one read for both
-    async with svc.sessions() as session:
+    async with svc.reads() as session:  # no transaction of its own on PostgreSQL: no BEGIN, no ROLLBACK
         if answering:  # the sender and the chat's row in one statement
             staff, borrower, row = await repo.sender_and_chat(session, user.id, chat.id)
         else:

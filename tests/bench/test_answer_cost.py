@@ -25,3 +25,6 @@ async def test_a_press_costs_one_commit_and_an_answer_one_rate_limited_call(data
     assert sequential.per_answer(sequential.db["begin"]) <= 2.35
     # the answer claims its update (no processed_updates row): 7.3 (8.3 before); the last one judges the visit
     assert sequential.per_answer(sequential.db["sql"]) <= 7.5
+    if database_url.startswith("postgresql"):  # who sent it is read in autocommit: no BEGIN, no ROLLBACK
+        assert sequential.db["autocommit"] >= sequential.answers and sequential.db["rollback"] == 0
+        assert sequential.per_answer(sequential.db["begin"]) <= 1.35, "one transaction per press"
