@@ -3,7 +3,8 @@ chat together, and records the answer and points the chat in one transaction. A 
 edit of the pressed message, which the chat points at in the answer's own transaction: one commit; a
 typed answer's next question is a new message, noted in a second commit once sent, as is the end of a
 visit (16 statements over 5.7 transactions and 3 commits before issue 13; 9.9 over 3 and 2 before the
-edit in place; 8.3 before the answer row claimed its update). Telegram's ~30 messages a second apply to one Bot API call per answer (two before)."""
+edit in place; 8.3 before the answer row claimed its update). Telegram's ~30 messages a second apply
+to one Bot API call per answer (two before). On PostgreSQL the sender is read in autocommit."""
 
 from __future__ import annotations
 
