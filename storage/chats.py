@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import table_of
 from storage.models import ChatSession, utcnow
 
-__all__ = ["chat_session", "clear_chat", "point_chat_at", "set_chat", "set_chat_message"]
+__all__ = ["chat_session", "leave_visit", "point_chat_at", "set_chat", "set_chat_message"]
 
 
 async def chat_session(session: AsyncSession, chat_id: int) -> ChatSession | None:
@@ -63,9 +63,16 @@ async def point_chat_at(
         await set_chat(session, chat_id, visit_id=visit_id, message_id=message_id, step=step)
 
 
-async def clear_chat(session: AsyncSession, chat_id: int) -> None:
-    """Detach a chat from its visit (the visit ended or was left)."""
-    await set_chat(session, chat_id, visit_id=None, message_id=None, step=None)
+_LEAVE = (
+    update(_CHATS)
+    .where(_CHATS.c.chat_id == bindparam("b_chat"), _CHATS.c.visit_id == bindparam("b_visit"))
+    .values(visit_id=None, message_id=None, step=None, picked=None, updated_at=bindparam("b_at"))
+)
+
+
+async def leave_visit(session: AsyncSession, chat_id: int, visit_id: int) -> None:
+    """Detach a chat from a visit that ended, unless the chat is on another visit by now (one UPDATE)."""
+    await session.execute(_LEAVE, {"b_chat": chat_id, "b_visit": visit_id, "b_at": utcnow()})
 
 
 _DELIVERED = {

@@ -11,7 +11,8 @@ again on its own, in its own transaction, so a failing unit fails only its own c
 commit as if they had come alone). Units must therefore touch nothing outside the session they are
 given (the database is rolled back, anything else would not be).
 
-A batch of one (a quiet bot) is one transaction, as without group commit.
+A batch of one (a quiet bot) is one transaction, as without group commit. A unit that finds a row
+changed since it read it (``StaleDataError``, raised by a version guard) runs once more on its own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 __all__ = ["GroupCommit", "Unit", "writers_for"]
 
@@ -160,14 +162,22 @@ class GroupCommit:
         return True
 
     async def _alone(self, job: _Job[Any]) -> None:
-        """Run one unit in its own transaction; its caller gets the result or the exception."""
-        try:
-            async with self.sessions() as session, session.begin():
-                result = await job.unit(session)
-        except Exception as exc:
-            if not job.done.done():
-                job.done.set_exception(exc)
-            return
+        """Run one unit in its own transaction; its caller gets the result or the exception.
+
+        A unit that found a row changed since it was read (``StaleDataError``: a unit may rely on a read
+        made before its transaction, guarded by the row's version) runs once more: it reads again."""
+        for attempt in (1, 2):
+            try:
+                async with self.sessions() as session, session.begin():
+                    result = await job.unit(session)
+                break
+            except Exception as exc:
+                if isinstance(exc, StaleDataError) and attempt == 1:
+                    log.info("a unit met a row changed meanwhile (%s); it runs again", exc)
+                    continue
+                if not job.done.done():
+                    job.done.set_exception(exc)
+                return
         self.batches += 1
         if not job.done.done():
             job.done.set_result(result)

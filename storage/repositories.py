@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,7 @@ from storage.models import (
 
 __all__ = [
     "PickRow",
+    "SenderRows",
     "VisitFilter",
     "add_answer",
     "add_flag",
@@ -101,31 +102,51 @@ async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User |
     return await session.scalar(_STAFF_BY_TELEGRAM, {"b_telegram": telegram_id})
 
 
+_CHAT = ChatSession.chat_id == bindparam("b_chat")
+_ITS_VISIT = (Visit.id == ChatSession.visit_id, Visit.status == "open")
+_NO_LOANS = defaultload(Visit.borrower).raiseload(Borrower.loans)
 _STAFF_AND_CHAT = (
-    select(User, ChatSession)
-    .outerjoin(ChatSession, ChatSession.chat_id == bindparam("b_chat"))
+    select(User, ChatSession, Visit)
+    .select_from(User)
+    .outerjoin(ChatSession, _CHAT)
+    .outerjoin(Visit, and_(*_ITS_VISIT))
     .where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
+    .options(_NO_LOANS)
 )
 _BORROWER_AND_CHAT = (
-    select(Borrower, ChatSession)
-    .outerjoin(ChatSession, ChatSession.chat_id == bindparam("b_chat"))
+    select(Borrower, ChatSession, Visit)
+    .select_from(Borrower)
+    .outerjoin(ChatSession, _CHAT)
+    .outerjoin(Visit, and_(*_ITS_VISIT))
     .where(Borrower.telegram_id == bindparam("b_telegram"))
+    .options(_NO_LOANS)
 )
 
 
-async def sender_and_chat(
-    session: AsyncSession, telegram_id: int, chat_id: int
-) -> tuple[User | None, Borrower | None, ChatSession | None]:
-    """Who writes from this Telegram account (the active staff member, else the linked borrower) and the
-    chat's session row, in one statement for staff (two for a borrower); all None for a stranger."""
+@dataclass(frozen=True)
+class SenderRows:
+    """Who writes from a Telegram account, the chat's session row and the open visit it is on (each None
+    when there is none); read together, outside any transaction."""
+
+    staff: User | None = None
+    borrower: Borrower | None = None
+    chat: ChatSession | None = None
+    visit: Visit | None = None
+    """As read here: a later transaction must check its revision before relying on it (the desk does)."""
+
+
+async def sender_and_chat(session: AsyncSession, telegram_id: int, chat_id: int) -> SenderRows:
+    """Who writes from this Telegram account (the active staff member, else the linked borrower), the chat's
+    session row and the open visit it is on (with its borrower, loan and officer, as :func:`load_visit`
+    with ``loans=False`` loads it), in one statement for staff (two for a borrower: their loans)."""
     params = {"b_telegram": telegram_id, "b_chat": chat_id}
     staff = (await session.execute(_STAFF_AND_CHAT, params)).first()
     if staff is not None:
-        return staff[0], None, staff[1]
+        return SenderRows(staff[0], None, staff[1], staff[2])
     borrower = (await session.execute(_BORROWER_AND_CHAT, params)).unique().first()
     if borrower is not None:
-        return None, borrower[0], borrower[1]
-    return None, None, None
+        return SenderRows(None, borrower[0], borrower[1], borrower[2])
+    return SenderRows()
 
 
 async def borrower_by_telegram_id(session: AsyncSession, telegram_id: int) -> Borrower | None:

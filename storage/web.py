@@ -44,6 +44,7 @@ REVIEW_VIEWS: dict[str, tuple[str, ...] | None] = {
 
 _RANK = case((RiskFlag.severity == "high", 3), (RiskFlag.severity == "medium", 2), (RiskFlag.severity == "low", 1))
 _SEVERITY = {3: "high", 2: "medium", 1: "low"}
+_HIGH = case((RiskFlag.severity == "high", 1), else_=0)
 
 
 # -- login links and sessions ------------------------------------------------------------------
@@ -128,8 +129,7 @@ async def rank_for_review(session: AsyncSession, visit_id: int) -> int:
     again whenever its flags change (a correction, a flag explained, a broken promise). Explained flags
     no longer count."""
     live = (RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None), RiskFlag.explained_at.is_(None))
-    worst = await session.scalar(select(func.max(_RANK)).where(*live))
-    high = await session.scalar(select(func.count(RiskFlag.id)).where(*live, RiskFlag.severity == "high"))
+    worst, high = (await session.execute(select(func.max(_RANK), func.sum(_HIGH)).where(*live))).one()
     return review_rank(_SEVERITY.get(int(worst or 0)), int(high or 0))
 
 

@@ -126,16 +126,24 @@ def _evidence(
     }
 
 
+def remember(visit: Visit, engine: VisitEngine, *, now: datetime) -> dict[str, JsonValue] | None:
+    """Keep on the finished ``visit`` what its script remembers (``Visit.measures``); the values, None when
+    the script remembers nothing. The desk does it as the visit ends, so the visit's end is one UPDATE;
+    judging again sets the same values (no write)."""
+    if not engine.compiled.memory.measures:
+        return None
+    values = measures_of(visit, engine, now=now)
+    visit.measures = values
+    return values
+
+
 async def judge(session: AsyncSession, visit: Visit, engine: VisitEngine, *, now: datetime) -> list[Judged]:
     """The cross-visit flags that hold on ``visit`` (its measures stored on the visit first)."""
     from bot.desk.judging import Judged
 
     memory = engine.compiled.memory
-    if not memory.measures:
-        return []
-    values = measures_of(visit, engine, now=now)
-    visit.measures = values
-    if not memory.rules:
+    values = remember(visit, engine, now=now)
+    if values is None or not memory.rules:
         return []
     earlier = await earlier_measures(session, visit)
     found: list[Judged] = []

@@ -29,7 +29,7 @@ from storage import repositories as repo
 from storage.models import RiskFlag, Visit
 from storage.web import rank_for_review
 
-__all__ = ["Judged", "judge_visit", "refresh_rank", "sync_flags"]
+__all__ = ["Judged", "judge_visit", "live_flags", "refresh_rank", "sync_flags"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,28 @@ class Judged:
     step: str | None = None
 
 
+async def live_flags(session: AsyncSession, visit_id: int, kinds: Sequence[str]) -> list[RiskFlag]:
+    """A visit's live flags of these kinds (one query)."""
+    query = select(RiskFlag).where(
+        RiskFlag.visit_id == visit_id, RiskFlag.kind.in_(kinds), RiskFlag.cleared_at.is_(None)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def sync_flags(
-    session: AsyncSession, visit: Visit, kind: str, judged: Sequence[Judged], *, now: datetime
+    session: AsyncSession,
+    visit: Visit,
+    kind: str,
+    judged: Sequence[Judged],
+    *,
+    now: datetime,
+    stored: Sequence[RiskFlag] | None = None,
 ) -> list[FlagRaised]:
-    """Make ``visit``'s live flags of ``kind`` be ``judged``; returns the flags newly raised (for alerts)."""
-    query = select(RiskFlag).where(RiskFlag.visit_id == visit.id, RiskFlag.kind == kind, RiskFlag.cleared_at.is_(None))
-    live = {flag.code: flag for flag in (await session.scalars(query)).all()}
+    """Make ``visit``'s live flags of ``kind`` be ``judged``; returns the flags newly raised (for alerts).
+    ``stored``: its live flags as read already (:func:`live_flags`), else they are read here."""
+    if stored is None:
+        stored = await live_flags(session, visit.id, [kind])
+    live = {flag.code: flag for flag in stored if flag.kind == kind}
     wanted = {j.code: j for j in judged}
     for code, gone in live.items():
         if code not in wanted:
@@ -80,8 +96,9 @@ async def judge_visit(
     from bot.desk import history_rules, quality  # each judge imports the desk's own modules
 
     across = await history_rules.judge(session, visit, engine, now=now)
-    raised = await sync_flags(session, visit, "history", across, now=now)
     made_up = await quality.judge(session, visit, settings, now=now, engine=engine)
-    raised += await sync_flags(session, visit, "quality", made_up, now=now)
+    stored = await live_flags(session, visit.id, ["history", "quality"])  # both kinds, one read
+    raised = await sync_flags(session, visit, "history", across, now=now, stored=stored)
+    raised += await sync_flags(session, visit, "quality", made_up, now=now, stored=stored)
     await refresh_rank(session, visit)
     return raised

@@ -24,6 +24,7 @@ from bot.desk.contact import ContactWindow
 from bot.desk.errors import NotFound
 from bot.desk.facts import VisitFacts
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
+from bot.desk.history_rules import remember
 from bot.desk.judging import judge_visit
 from bot.desk.planning import fulfil_plan
 from bot.desk.relief import KINDS as RELIEF_KINDS
@@ -237,6 +238,7 @@ class VisitDesk:
         attachment: KeptFile | None = None,
         shown_in: str | None = None,
         applied: Callable[[AsyncSession, DeskReply], Awaitable[None]] | None = None,
+        seen: Visit | None = None,
     ) -> DeskReply:
         """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
 
@@ -250,10 +252,15 @@ class VisitDesk:
         An update seen before (same ``update_key``) is not applied again. Input comes from people
         (a button's data can be forged): ending a visit by hand takes only an outcome this actor is
         offered (:func:`cancel_outcomes`); anything else is refused with ``turn.error``, unrecorded.
+
+        ``seen``: the visit as the front-end read it just before, outside any transaction (Telegram reads it
+        with the sender): used instead of reading it again, its revision guards the write (a visit changed
+        meanwhile raises ``StaleDataError`` at the write, and the input runs again reading the visit itself).
         """
+        hint = [seen] if seen is not None and seen.id == visit_id else []
 
         async def unit(session: AsyncSession) -> DeskReply:
-            visit = await self._visit(session, visit_id, for_update=True, loans=False)
+            visit = await self._visit_for_input(session, visit_id, hint.pop() if hint else None)
             engine = await self._engine(session, visit)
             state = VisitState.from_json(visit.state)
 
@@ -318,6 +325,14 @@ class VisitDesk:
             log.error("visit not started: %s", exc)
             raise NotFound(exc.text(locale)) from exc
 
+    async def _visit_for_input(self, session: AsyncSession, visit_id: int, seen: Visit | None) -> Visit:
+        """The visit an input applies to: ``seen`` taken into the session as it was read (no statement; its
+        revision guards every write of it), else read and locked here. A visit the session holds already
+        (another input of the same batch wrote it) is read again."""
+        if seen is not None and session.identity_key(Visit, visit_id) not in session.identity_map:
+            return await session.merge(seen, load=False)
+        return await self._visit(session, visit_id, for_update=True, loans=False)
+
     async def _visit(
         self,
         session: AsyncSession,
@@ -377,6 +392,7 @@ class VisitDesk:
         respondent = visit.respondent_id
         if actor.kind == "borrower" and actor.telegram_id is not None:  # who answered (bot.desk.history_rules)
             respondent = actor.telegram_id
+        ends = any(isinstance(record, VisitEnded) for record in turn.records)
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
                 added = await repo.add_answer(
@@ -413,12 +429,14 @@ class VisitDesk:
             elif isinstance(record, FlagRaised):
                 await repo.add_flag(session, visit.id, record, at=self.clock.now())
                 reply.raised.append(record)
-            elif isinstance(record, VisitEnded):
-                lines.extend(await self._finish(session, visit, record, reply, actor))
-        await repo.save_visit_progress(
-            session, visit, state=state.to_json(), step=None if state.finished else state.step, respondent_id=respondent
-        )
-        if any(isinstance(record, VisitEnded) for record in turn.records):  # judged whole (bot.desk.judging):
+            elif isinstance(record, VisitEnded):  # all that ending changes on the visit goes in one UPDATE
+                # (the ORM's, at the next flush; set after the answer's INSERT, which claims the update)
+                visit.state, visit.step, visit.respondent_id = state.to_json(), None, respondent
+                lines.extend(await self._finish(session, visit, record, reply, actor, engine))
+        if not ends:
+            step = None if state.finished else state.step
+            await repo.save_visit_progress(session, visit, state=state.to_json(), step=step, respondent_id=respondent)
+        else:  # judged whole (bot.desk.judging):
             # cross-visit and quality flags, and its place in the web desk's review queue
             reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
         if visit.status == "finished" and visit.review_rank is None:
@@ -446,7 +464,13 @@ class VisitDesk:
         return ("note", note, "system")
 
     async def _finish(
-        self, session: AsyncSession, visit: Visit, ended: VisitEnded, reply: DeskReply, actor: Actor
+        self,
+        session: AsyncSession,
+        visit: Visit,
+        ended: VisitEnded,
+        reply: DeskReply,
+        actor: Actor,
+        engine: VisitEngine,
     ) -> list[tuple[str, str, str]]:
         """Close the visit and act on its outcome: call-back tasks, opt-out, review queue; returns the
         transcript notes it adds."""
@@ -456,6 +480,7 @@ class VisitDesk:
         visit.finished_at = self.clock.now()
         visit.callback_at = datetime.fromisoformat(ended.callback_at) if ended.callback_at else None
         visit.review_status = INITIAL_REVIEW.value  # the review workflow starts (bot.desk.review)
+        remember(visit, engine, now=self.clock.now())  # what the next visit compares with (before any flush)
         borrower = visit.borrower
         for name in ("opt_out_reason", "preferred_channel"):
             value = ended.fields.get(name)

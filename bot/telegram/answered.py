@@ -26,7 +26,7 @@ from bot.telegram.common import Sender, edit_or_send, services_of
 from bot.telegram.render import answered_text, keyboard, one_message, prompt_text, withdrawn_text
 from dialogs.engine import AnswerRecorded, AnswerUndone, VisitEnded
 from dialogs.i18n import message, register
-from storage.chats import chat_session, clear_chat, point_chat_at, set_chat
+from storage.chats import chat_session, leave_visit, point_chat_at, set_chat
 
 __all__ = [
     "Pointing",
@@ -137,9 +137,7 @@ def pressed_text(context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: Desk
 async def close_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, visit_id: int) -> None:
     """Detach the chat from its visit, which ended (unless the chat is on another visit by now)."""
     async with services_of(context).sessions() as session, session.begin():
-        chat = await chat_session(session, chat_id)
-        if chat is not None and chat.visit_id == visit_id:
-            await clear_chat(session, chat_id)
+        await leave_visit(session, chat_id, visit_id)
 
 
 _EDITED: OrderedDict[tuple[int, int], str | None] = OrderedDict()

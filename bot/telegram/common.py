@@ -16,7 +16,7 @@ from bot.app import Services
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
-from storage.models import Borrower, ChatSession, User
+from storage.models import Borrower, ChatSession, User, Visit
 
 __all__ = [
     "Sender",
@@ -63,8 +63,11 @@ class Sender:
     user: User | None
     borrower: Borrower | None
     chat: ChatSession | None = field(default=None, compare=False)
-    """The chat's session row as the update found it (read with the sender, in the same transaction),
-    for an answer or a press; None for commands, which read it themselves when they need it."""
+    """The chat's session row as the update found it (read with the sender, in the same statement), for an
+    answer or a press; None for commands, which read it themselves when they need it."""
+    visit: Visit | None = field(default=None, compare=False)
+    """The open visit the chat is on, read with the chat (an answer or a press; else None): the desk
+    records the answer against it once its revision shows nothing changed it since (``VisitDesk.act``)."""
 
     @property
     def role(self) -> str:
@@ -97,10 +100,11 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
         incoming is not None and not (incoming.text or "").startswith("/")
     )  # an answer or a press reads the chat's row as well: one read for both
     async with svc.reads() as session:  # no transaction of its own on PostgreSQL: no BEGIN, no ROLLBACK
-        if answering:  # the sender and the chat's row in one statement
-            staff, borrower, row = await repo.sender_and_chat(session, user.id, chat.id)
+        if answering:  # the sender, the chat's row and its visit in one statement
+            rows = await repo.sender_and_chat(session, user.id, chat.id)
+            staff, borrower, row, visit = rows.staff, rows.borrower, rows.chat, rows.visit
         else:
-            row = None
+            row = visit = None
             staff = await repo.user_by_telegram_id(session, user.id)
             borrower = None if staff is not None else await repo.borrower_by_telegram_id(session, user.id)
     if staff is not None and staff.locale:
@@ -109,7 +113,7 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
         locale = borrower.locale
     else:
         locale = normalize_locale(user.language_code) if user.language_code else svc.settings.locale
-    return Sender(user.id, chat.id, locale, staff, borrower, row)
+    return Sender(user.id, chat.id, locale, staff, borrower, row, visit)
 
 
 async def send(

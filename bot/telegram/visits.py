@@ -204,10 +204,11 @@ async def run_event(
     question_message = pressed or chat.message_id
     # the chat moves to the next step with the answer, in its transaction (for a press: to the pressed message)
     pointing = Pointing(sender.chat_id, step, pressed, lambda reply: pressed_text(context, sender, reply))
+    seen = sender.visit if sender.visit is not None and sender.visit.id == chat.visit_id else None
     reply = await services_of(context).desk.act(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step, attachment=attachment,
-        shown_in=str(question_message) if question_message is not None else None, applied=pointing,
+        shown_in=str(question_message) if question_message is not None else None, applied=pointing, seen=seen,
     )  # fmt: skip
     alerted = False
     if query is not None:

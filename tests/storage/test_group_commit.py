@@ -11,16 +11,18 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.desk import Actor, NotFound, VisitDesk
 from bot.settings import Settings
 from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Submit
+from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
 from storage.group_commit import GroupCommit
-from storage.models import Answer, ProcessedUpdate, utcnow
+from storage.models import Answer, ProcessedUpdate, Visit, utcnow
 
 OFFICER = Actor("officer", 1)
 CODES = [f"B{n:03d}" for n in range(1, 9)]
@@ -167,5 +169,86 @@ async def test_a_unit_handed_in_just_as_the_writer_finishes_is_still_run(databas
             for _ in range(ticks):
                 await asyncio.sleep(0)
             assert await asyncio.wait_for(writer.run(unit), 10) == 1, f"stranded {ticks} steps after an answer"
+    finally:
+        await engine.dispose()
+
+
+async def seen_now(desk: VisitDesk, visit_id: int) -> Visit:
+    """The visit as a front-end reads it before its input's transaction (Telegram: with the sender)."""
+    async with desk.sessions() as session:
+        visit = await repo.load_visit(session, visit_id, loans=False)
+    assert visit is not None
+    return visit
+
+
+async def test_an_input_given_with_the_visit_as_read_before_costs_no_read_of_it(desk: VisitDesk) -> None:
+    visit_id = (await desk.begin(CODES[0], actor=OFFICER, officer_id=None)).visit_id
+    seen = await seen_now(desk, visit_id)
+    statements: list[str] = []
+    engine = desk.sessions.kw["bind"]
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    reply = await desk.act(
+        visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="k1", expect_step="identity", seen=seen
+    )
+    taken = list(statements)
+    assert reply.turn.error is None and not reply.stale and await answers_of(desk, visit_id) == ["identity"]
+    read = [s for s in taken if s.lstrip().upper().startswith("SELECT") and "FROM visits" in s]
+    assert read == [], read  # the visit is written (the answer's progress), not read again
+    assert any(s.lstrip().startswith("UPDATE visits") for s in taken)
+
+
+async def test_an_input_given_with_the_visit_as_it_was_before_a_change_sees_the_change(desk: VisitDesk) -> None:
+    """Another input (another bot process) moved the visit on after the front-end read it: the input is
+    not applied to the visit as read. Its write finds the visit's revision changed, and it runs again on
+    the visit as it is: an earlier question's input records nothing; one with no question named answers
+    the current question, once."""
+    visit_id = (await desk.begin(CODES[0], actor=OFFICER, officer_id=None)).visit_id
+    before = await seen_now(desk, visit_id)
+    moved = await desk.act(visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="other-process")
+    second_step = moved.turn.state.step
+    assert second_step != "identity"
+
+    late = await desk.act(
+        visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="late", expect_step="identity",
+        seen=before,
+    )  # fmt: skip
+    assert late.stale and late.turn.state.step == second_step
+    assert await answers_of(desk, visit_id) == ["identity"]  # nothing recorded twice
+
+    stale_again = await seen_now(desk, visit_id)
+    await desk.act(visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="other-2")
+    applied = await desk.act(visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", update_key="k", seen=before)
+    assert applied.turn.error is None and not applied.stale and not applied.duplicate
+    steps = await answers_of(desk, visit_id)
+    assert len(steps) == 3 and steps[:2] == ["identity", second_step] and steps[2] not in steps[:2]
+    assert stale_again.revision < (await seen_now(desk, visit_id)).revision
+
+
+async def test_a_unit_that_met_a_changed_row_runs_once_more(database_url: str) -> None:
+    """Alone in its batch too: a unit relying on a read made before its transaction finds the row changed
+    (StaleDataError) and runs again; a second time, its caller hears of it."""
+    engine = make_engine(database_url)
+    writer = GroupCommit(make_sessionmaker(engine))
+    runs: list[int] = []
+
+    def unit(fails: int) -> Any:
+        async def run(session: AsyncSession) -> int:
+            runs.append(1)
+            session.add(ProcessedUpdate(key=f"run-{fails}-{len(runs)}", at=utcnow()))
+            await session.flush()
+            if len(runs) <= fails:
+                raise StaleDataError("changed meanwhile")
+            return len(runs)
+
+        return run
+
+    try:
+        assert await writer.run(unit(1)) == 2
+        async with make_sessionmaker(engine)() as session:
+            kept = list(await session.scalars(select(ProcessedUpdate.key)))
+        assert kept == ["run-1-2"]  # the first run's write was rolled back
+        runs.clear()
+        with pytest.raises(StaleDataError):
+            await writer.run(unit(2))
     finally:
         await engine.dispose()

@@ -22,6 +22,7 @@ from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Back, Submit
 from storage import repositories as repo
+from storage.chats import chat_session, leave_visit, set_chat
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
 from storage.models import Answer, Loan, ProcessedUpdate, TranscriptMessage, Visit
@@ -283,3 +284,20 @@ async def test_postgres_connection_lost_while_resting_is_replaced_unseen(
         assert len(pings) >= 1
     finally:
         await engine.dispose()
+
+
+async def test_a_chat_leaves_only_the_visit_that_ended(desk: VisitDesk) -> None:
+    """The end of a visit detaches the chat from it, unless the chat is on another visit by now (another
+    process started one between the end and its message)."""
+    ended = (await desk.begin("B001", actor=Actor("officer", 1), officer_id=None)).visit_id
+    other = (await desk.begin("B002", actor=Actor("officer", 1), officer_id=None)).visit_id
+    async with desk.sessions() as session, session.begin():
+        await set_chat(session, 7001, visit_id=other, message_id=41, step="identity", picked=["a"])
+        await set_chat(session, 7002, visit_id=ended, message_id=42, step=None, picked=["b"])
+    async with desk.sessions() as session, session.begin():
+        await leave_visit(session, 7001, ended)
+        await leave_visit(session, 7002, ended)
+    async with desk.sessions() as session:
+        moved_on, left = await chat_session(session, 7001), await chat_session(session, 7002)
+    assert moved_on is not None and (moved_on.visit_id, moved_on.message_id, moved_on.step) == (other, 41, "identity")
+    assert left is not None and (left.visit_id, left.message_id, left.step, left.picked) == (None, None, None, None)
