@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, Invali
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from storage.sqlite_driver import one_hop_dbapi
+from storage.sqlite_driver import allow_inline_writes, one_hop_dbapi
 
 __all__ = [
     "ASYNC_DRIVERS",
@@ -129,12 +129,15 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("connect_args", {"timeout": 30})
         if parsed.get_driver_name() == "aiosqlite":
             kwargs.setdefault("module", one_hop_dbapi())  # one thread hop per statement (storage.sqlite_driver)
+            # a write transaction's later statements run in the event loop's thread (storage.sqlite_driver)
+            kwargs["connect_args"] = {"check_same_thread": False, **kwargs["connect_args"]}
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            allow_inline_writes(dbapi_conn, str(cursor.fetchone()[0]))  # WAL (a file): see storage.sqlite_driver
             cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")

@@ -9,6 +9,15 @@ from memory, as it already did for the fetched rows. What a statement does, its 
 sqlite3's, unchanged; only the number of round trips between the threads falls (measured in
 ``docs/PERFORMANCE.md``). Server-side cursors (``stream``) are not affected.
 
+Once a transaction has written (sqlite3's ``in_transaction``: its first INSERT, UPDATE or DELETE took the
+database's write lock), its further statements run in the event loop's own thread, with no hop at all:
+they can no longer wait for another writer, only work on pages in memory (a cache spill writes to the
+WAL, no sync). Only in WAL mode: in a rollback journal, a spill needs the exclusive lock and may wait
+for readers. Whatever may wait stays in the connection's thread: a transaction's first write (it may
+wait up to ``busy_timeout`` for another process's lock), reads outside a write, and the commit (the
+sync to disk). The connection is opened with ``check_same_thread=False`` for this; it is still used by
+one statement at a time (the adapter's mutex), and sqlite3 is built thread-safe.
+
 It relies on ``aiosqlite.Connection._execute`` (queue a function for the connection's thread) and
 ``_conn`` (its sqlite3 connection), stable from aiosqlite 0.17 to 0.22; pyproject.toml bounds the
 version and ``tests/storage/test_sqlite_driver.py`` fails should they change.
@@ -29,7 +38,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 
-__all__ = ["OneHopDbapi", "one_hop_dbapi"]
+__all__ = ["OneHopDbapi", "allow_inline_writes", "one_hop_dbapi"]
 
 
 class _Done:
@@ -87,9 +96,13 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _hop(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        inline = getattr(self._adapt_connection, "inline_after_write", False)
         async with self._adapt_connection._execute_mutex:
-            rows, done = await connection._execute(_run, connection, operation, parameters, many)  # type: ignore[no-untyped-call]
-        self._cursor = done
+            if inline and connection._conn.in_transaction:  # the write lock is held (WAL): nothing to wait for
+                rows, done = _run(connection, operation, parameters, many)
+            else:
+                rows, done = await connection._execute(_run, connection, operation, parameters, many)  # type: ignore[no-untyped-call]
+        self._cursor = done  # type: ignore[assignment]
         self._rows = collections.deque(rows)
 
     def setinputsizes(self, *inputsizes: Any) -> None:
@@ -100,8 +113,11 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("inline_after_write",)
     _cursor_cls = _OneHopCursor
+    inline_after_write: bool
+    """Run a write transaction's later statements in the event loop's thread: set once the connection is
+    known to be in WAL mode (:func:`allow_inline_writes`); in a rollback journal a write can still wait."""
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
@@ -109,7 +125,16 @@ class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
 
     def connect(self, *arg: Any, **kw: Any) -> _OneHopConnection:
         adapted = super().connect(*arg, **kw)
-        return _OneHopConnection(self, adapted._connection)
+        connection = _OneHopConnection(self, adapted._connection)
+        connection.inline_after_write = False
+        return connection
+
+
+def allow_inline_writes(dbapi_connection: Any, journal_mode: str) -> None:
+    """Note the journal mode a connection got: in WAL, a write transaction's statements after its first
+    write run without a hop (see the module's docstring)."""
+    if isinstance(dbapi_connection, _OneHopConnection):
+        dbapi_connection.inline_after_write = journal_mode.lower() == "wal"
 
 
 def one_hop_dbapi() -> OneHopDbapi:

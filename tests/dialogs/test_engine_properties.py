@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -136,6 +136,11 @@ def check_state(engine: VisitEngine, turn: Turn) -> None:
     for step_id, values in state.earlier.items():
         assert state.history.count(step_id) == len(values) + 1, "one kept answer per earlier round"
     assert VisitState.from_json(json.loads(snapshot(state))) == state
+    stored = state.to_json()  # what is stored is what dataclasses.asdict makes, and a copy
+    assert stored == asdict(state) and list(stored) == [f.name for f in fields(state)]
+    for name in ("history", "answers", "flags", "earlier"):
+        assert stored[name] is not getattr(state, name)
+    assert all(a is not b for a, b in zip(stored["flags"], state.flags, strict=True))
 
 
 def play(engine: VisitEngine, data: st.DataObject, locale: str, facts: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ rows, row counts, inserted ids, executemany, errors, streaming, and a connection
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -82,3 +83,57 @@ async def test_errors_are_sqlite3s_and_leave_the_connection_usable(engine: Async
             await conn.execute(text("SELECT * FROM no_such_table"))
         await conn.rollback()
         assert await conn.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
+
+
+async def test_after_a_transactions_first_write_its_statements_need_no_hop(
+    engine: AsyncEngine, hops: list[str]
+) -> None:
+    """The first write may wait for another writer and goes to the connection's thread, as do reads outside
+    a write and the commit; once the write lock is held, the transaction's other statements run at once."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        hops.clear()
+        await conn.execute(select(func.count()).select_from(ProcessedUpdate))  # a read: no write lock held
+        await conn.execute(insert(ProcessedUpdate).values(key="first", at=utcnow()))  # takes the write lock
+        assert len(hops) == 2, hops
+        await conn.execute(insert(ProcessedUpdate), [{"key": f"k{n}", "at": utcnow()} for n in range(3)])
+        updated = await conn.execute(text("UPDATE processed_updates SET at = at WHERE key LIKE 'k%'"))
+        counted = await conn.scalar(select(func.count()).select_from(ProcessedUpdate))
+        assert len(hops) == 2, hops  # three statements, no hop
+        assert updated.rowcount == 3 and counted == 4
+        await conn.commit()
+        assert len(hops) == 3, hops  # the commit (the sync to disk) in the connection's thread
+    async with engine.connect() as other:  # committed: another connection sees all of it
+        assert await other.scalar(select(func.count()).select_from(ProcessedUpdate)) == 4
+
+
+async def test_a_first_write_waiting_for_another_writer_does_not_stop_the_event_loop(sqlite_url: str) -> None:
+    """Another process holds the write lock: the first write waits (busy_timeout) in its thread while the
+    bot goes on; once the lock is free it goes through."""
+    engine = make_engine(sqlite_url, connect_args={"timeout": 5})
+    holder = make_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:  # tables made, connection open
+            await conn.execute(select(func.count()).select_from(ProcessedUpdate))
+        async with holder.connect() as held:
+            await held.execute(insert(ProcessedUpdate).values(key="held", at=utcnow()))  # holds the lock
+
+            async def write() -> None:
+                async with engine.begin() as conn:
+                    await conn.execute(insert(ProcessedUpdate).values(key="waited", at=utcnow()))
+                    await conn.execute(insert(ProcessedUpdate).values(key="then", at=utcnow()))
+
+            waiting = asyncio.create_task(write())
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            for _ in range(20):  # the loop keeps running while the write waits for the lock
+                await asyncio.sleep(0.01)
+            assert loop.time() - started < 2 and not waiting.done()
+            await held.commit()
+        await asyncio.wait_for(waiting, 10)
+        async with engine.connect() as conn:
+            keys = set((await conn.execute(select(ProcessedUpdate.key))).scalars())
+        assert keys == {"held", "waited", "then"}
+    finally:
+        await engine.dispose()
+        await holder.dispose()
