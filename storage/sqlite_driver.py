@@ -12,7 +12,8 @@ sqlite3's, unchanged; only the number of round trips between the threads falls (
 Once a transaction has written (sqlite3's ``in_transaction``: its first INSERT, UPDATE or DELETE took the
 database's write lock), its further statements run in the event loop's own thread, with no hop at all:
 they can no longer wait for another writer, only work on pages in memory (a cache spill writes to the
-WAL, no sync). Only in WAL mode: in a rollback journal, a spill needs the exclusive lock and may wait
+WAL, no sync). A commit or rollback with no transaction open (a session that only read) costs no hop
+either: sqlite3 would do nothing. Only in WAL mode: in a rollback journal, a spill needs the exclusive lock and may wait
 for readers. Whatever may wait stays in the connection's thread: a transaction's first write (it may
 wait up to ``busy_timeout`` for another process's lock), reads outside a write, and the commit (the
 sync to disk). The connection is opened with ``check_same_thread=False`` for this; it is still used by
@@ -118,6 +119,24 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
     inline_after_write: bool
     """Run a write transaction's later statements in the event loop's thread: set once the connection is
     known to be in WAL mode (:func:`allow_inline_writes`); in a rollback journal a write can still wait."""
+
+    def _idle(self) -> bool:
+        """No transaction open: sqlite3's commit and rollback would do nothing at all."""
+        connection: sqlite3.Connection | None = self._connection._connection
+        try:
+            return connection is not None and not connection.in_transaction
+        except sqlite3.ProgrammingError:  # opened with check_same_thread (a caller's connect_args): ask there
+            return False
+
+    def rollback(self) -> None:
+        """Roll back; no hop when nothing was written (a session that only read, as the pool resets it)."""
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        """Commit; no hop when nothing was written."""
+        if not self._idle():
+            super().commit()
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):

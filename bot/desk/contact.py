@@ -377,15 +377,11 @@ def _next_allowed(rules: ContactRules, borrower: Borrower, now: datetime, starts
 async def record_refusal(sessions: async_sessionmaker[AsyncSession], refusal: Refusal) -> None:
     """Keep a refused start in its own transaction (the start's own was rolled back)."""
     async with sessions() as session, session.begin():
-        await _keep(session, refusal)
+        await keep_refusal(session, refusal)
 
 
 async def keep_refusal(session: AsyncSession, refusal: Refusal) -> None:
     """Keep a refusal in the session's transaction."""
-    await _keep(session, refusal)
-
-
-async def _keep(session: AsyncSession, refusal: Refusal) -> None:
     await store.add_refusal(
         session, borrower_id=refusal.borrower_id, user_id=refusal.user_id, channel=refusal.channel,
         rule=refusal.rule, script_id=refusal.script_id, next_allowed_at=refusal.next_allowed, at=refusal.at,

@@ -137,3 +137,23 @@ async def test_a_first_write_waiting_for_another_writer_does_not_stop_the_event_
     finally:
         await engine.dispose()
         await holder.dispose()
+
+
+async def test_ending_a_transaction_that_wrote_nothing_costs_no_hop(engine: AsyncEngine, hops: list[str]) -> None:
+    """A session that only read (who sent an update) is rolled back as the pool takes its connection back:
+    sqlite3 would do nothing, so there is no hop for it. A rollback after a write still undoes it."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        hops.clear()
+        await conn.execute(select(func.count()).select_from(ProcessedUpdate))
+        await conn.rollback()
+        await conn.commit()
+        assert len(hops) == 1, hops  # the read alone
+        await conn.execute(insert(ProcessedUpdate).values(key="undone", at=utcnow()))
+        await conn.rollback()
+        assert len(hops) == 3, hops  # the write and its rollback
+        assert await conn.scalar(select(func.count()).select_from(ProcessedUpdate)) == 0
+    hops.clear()
+    async with engine.connect() as conn:  # checked out and returned (reset) with nothing done: no hop
+        pass
+    assert hops == [], hops
