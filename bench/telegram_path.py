@@ -58,6 +58,7 @@ from bot.settings import Settings
 from bot.telegram.app import build_application
 from bot.telegram.delivery import ChatPacedLimiter
 from storage.models import Borrower, Loan, User
+from storage.sqlite_driver import OneHopDbapi
 
 FIRST_OFFICER = 900_000_000
 """The first officer's Telegram id (and private chat id)."""
@@ -97,6 +98,8 @@ class Bench:
             event.listen(sync, name, self._transaction(name))
         event.listen(sync, "checkout", self._counter("checkout"))  # a session's connection taken from the pool
         event.listen(sync, "reset", self._counter("reset"))  # … and reset (rolled back) as it goes back
+        self.dbapi = sync.dialect.dbapi
+        self._hops_at_reset = self.hops()
 
     def _statement(self, *args: Any) -> None:
         self.db["sql"] += 1
@@ -119,10 +122,23 @@ class Bench:
 
         return count
 
+    def hops(self) -> int | None:
+        """Calls handed to SQLite connections' threads so far (storage.sqlite_driver); None on PostgreSQL."""
+        return self.dbapi.hops if isinstance(self.dbapi, OneHopDbapi) else None
+
+    def counts(self) -> Counter[str]:
+        """The engine's counts since the last reset, SQLite's thread hops (``hops``) among them."""
+        counts = Counter(self.db)
+        hops, before = self.hops(), self._hops_at_reset
+        if hops is not None and before is not None:
+            counts["hops"] = hops - before
+        return counts
+
     def reset(self) -> None:
         """Forget the counts."""
         self.db.clear()
         self.api.reset()
+        self._hops_at_reset = self.hops()
 
     async def feed(self, conversation: Conversation, payload: Callable[[int], dict[str, Any]]) -> float:
         """Put one update into the application's queue, as the updater does; when it went in."""
@@ -241,7 +257,7 @@ async def run_phase(bench: Bench, conversations: list[Conversation], *, sequenti
         seconds=seconds,
         cpu_seconds=cpu,
         latencies=[x for c in conversations for x in c.latencies],
-        db=Counter(bench.db),
+        db=bench.counts(),
         calls=Counter(bench.api.calls),
         limited=bench.api.limited,
         finished=sum(c.finished for c in conversations),
@@ -363,6 +379,7 @@ def summary(name: str, phases: list[Phase], plan: Plan) -> dict[str, Any]:
         "rollbacks_per_answer": seq.per_answer(seq.db["rollback"]),
         "checkouts_per_answer": seq.per_answer(seq.db["checkout"]),
         "pool_resets_per_answer": seq.per_answer(seq.db["reset"]),
+        "sqlite_hops_per_answer": seq.per_answer(seq.db["hops"]) if "hops" in seq.db else None,
         "api_calls_per_answer": seq.per_answer(sum(seq.calls.values())),
         "limited_calls_per_answer": seq.per_answer(seq.limited),
         "calls_per_answer": {k: round(seq.per_answer(v), 3) for k, v in sorted(seq.calls.items())},
@@ -404,6 +421,9 @@ def print_phases(name: str, phases: list[Phase]) -> None:
     calls = ", ".join(f"{k} {v / phases[0].answers:.2f}" for k, v in sorted(phases[0].calls.items()))
     resets = phases[0].per_answer(phases[0].db["reset"])
     print(f"  Bot API calls per answer (sequential): {calls}; pool resets per answer {resets:.1f}")
+    if "hops" in phases[0].db:  # SQLite: calls handed to the connection's thread (storage.sqlite_driver)
+        hops = ", ".join(f"{p.at_once} at once {p.per_answer(p.db['hops']):.2f}" for p in phases)
+        print(f"  SQLite thread hops per answer: {hops}")
     cpu = ", ".join(f"{p.at_once} at once {p.per_answer(p.cpu_seconds * 1e6):.0f}" for p in phases)
     print(f"  this process's CPU µs per answer (the wall times of a busy machine are noisy): {cpu}; load {load()}")
 

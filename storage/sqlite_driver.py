@@ -102,6 +102,7 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             if inline and connection._conn.in_transaction:  # the write lock is held (WAL): nothing to wait for
                 rows, done = _run(connection, operation, parameters, many)
             else:
+                _count_hop(self._adapt_connection)
                 rows, done = await connection._execute(_run, connection, operation, parameters, many)  # type: ignore[no-untyped-call]
         self._cursor = done  # type: ignore[assignment]
         self._rows = collections.deque(rows)
@@ -131,16 +132,28 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         """Roll back; no hop when nothing was written (a session that only read, as the pool resets it)."""
         if not self._idle():
+            _count_hop(self)
             super().rollback()
 
     def commit(self) -> None:
         """Commit; no hop when nothing was written."""
         if not self._idle():
+            _count_hop(self)
             super().commit()
+
+
+def _count_hop(adapt_connection: Any) -> None:
+    dbapi = adapt_connection.dbapi
+    if isinstance(dbapi, OneHopDbapi):
+        dbapi.hops += 1
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
     """The aiosqlite DBAPI adapter whose connections make :class:`_OneHopCursor` cursors."""
+
+    hops = 0
+    """Statements, commits and rollbacks handed to a connection's thread so far, all connections of this
+    engine together (benchmarks read it: ``bench.telegram_path``)."""
 
     def connect(self, *arg: Any, **kw: Any) -> _OneHopConnection:
         adapted = super().connect(*arg, **kw)

@@ -161,6 +161,8 @@ def answered_text(question: str, answer: str) -> str:
 def one_message(*parts: str) -> str | None:
     """HTML parts (blank ones left out) as one message's text; None when that would pass Telegram's limit."""
     text = "\n\n".join(part for part in parts if part)
+    if _utf16_len(text) <= MAX_MESSAGE:  # the markup never shows: the source is at least as long (no tokens)
+        return text
     return text if visible_length(text) <= MAX_MESSAGE else None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.telegram.render import MAX_CALLBACK_BYTES, encode, split_text, visible_length
+from bot.telegram.render import MAX_CALLBACK_BYTES, encode, one_message, split_text, visible_length
 from dialogs.catalog import ScriptCatalog
 from dialogs.schema import AnswerKind
 from storage.db import make_engine
@@ -153,3 +153,15 @@ def test_long_html_is_split_into_valid_pieces() -> None:
         whole = render_text(text, "HTML", limit=10**6)
         assert seen.replace("\n", "") == whole.replace("\n", "")
     assert split_text("<b>短</b>") == ["<b>短</b>"]
+
+
+def test_the_answer_and_the_next_question_go_in_one_message_while_telegram_would_take_it() -> None:
+    """What a press edits its message into: one text while Telegram's limit (visible characters, markup
+    not counted) allows it, else None (the next question goes in a message of its own)."""
+    question, answered = "<b>问题</b>：您的生意最近怎么样？", "问\n✅ <b>好的</b>"
+    assert one_message(answered, "", question) == f"{answered}\n\n{question}"
+    markup_heavy = "<b>x</b>" * 700  # 4,900 characters of source, 700 shown
+    assert one_message(markup_heavy) == markup_heavy
+    assert one_message("y" * 4096) == "y" * 4096 and one_message("y" * 4097) is None
+    assert one_message("说" * 2000, "&amp;" * 2095) is None  # 2,000 + 2 + 2,095 shown
+    assert one_message("说" * 2000, "&amp;" * 2094) is not None
