@@ -308,6 +308,12 @@ class VisitDesk:
 
         return await self.writer.run(unit)  # shares a transaction with concurrent inputs (group commit)
 
+    async def write(self, unit: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """Run a front-end's own small write that follows an input (which message now shows the question)
+        in the next transaction the inputs share (group commit): under load it costs no commit of its own.
+        ``unit`` touches nothing but its session (it may run again should its batch fail)."""
+        await self.writer.run(unit)
+
     async def remark(self, visit_id: int, text: str, *, actor: Actor) -> None:
         """Add the officer's remark to a visit (kept in the transcript too)."""
         async with self.sessions() as session, session.begin():

@@ -136,8 +136,11 @@ def pressed_text(context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: Desk
 
 async def close_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, visit_id: int) -> None:
     """Detach the chat from its visit, which ended (unless the chat is on another visit by now)."""
-    async with services_of(context).sessions() as session, session.begin():
+
+    async def leave(session: AsyncSession) -> None:
         await leave_visit(session, chat_id, visit_id)
+
+    await services_of(context).desk.write(leave)  # in the next transaction answers share (group commit)
 
 
 _EDITED: OrderedDict[tuple[int, int], str | None] = OrderedDict()

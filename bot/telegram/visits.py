@@ -23,6 +23,7 @@ import html
 import logging
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -149,8 +150,11 @@ async def show_reply(
         return
     step = turn.prompt.step if turn.prompt else None
     sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, turn.state.locale))
-    async with svc.sessions() as session, session.begin():
+
+    async def delivered(session: AsyncSession) -> None:
         await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent.message_id)
+
+    await svc.desk.write(delivered)  # in the next transaction answers share (group commit)
 
 
 async def reshow(context: ContextTypes.DEFAULT_TYPE, sender: Sender, visit_id: int, notice: str = "") -> DeskReply:
