@@ -103,13 +103,14 @@ async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User |
 
 
 _CHAT = ChatSession.chat_id == bindparam("b_chat")
-_ITS_VISIT = (Visit.id == ChatSession.visit_id, Visit.status == "open")
+_ITS_VISIT = and_(Visit.id == ChatSession.visit_id, Visit.status == "open")
 _NO_LOANS = defaultload(Visit.borrower).raiseload(Borrower.loans)
+"""A visit's borrower without their other loans (an answer never needs them)."""
 _STAFF_AND_CHAT = (
     select(User, ChatSession, Visit)
     .select_from(User)
     .outerjoin(ChatSession, _CHAT)
-    .outerjoin(Visit, and_(*_ITS_VISIT))
+    .outerjoin(Visit, _ITS_VISIT)
     .where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
     .options(_NO_LOANS)
 )
@@ -117,7 +118,7 @@ _BORROWER_AND_CHAT = (
     select(Borrower, ChatSession, Visit)
     .select_from(Borrower)
     .outerjoin(ChatSession, _CHAT)
-    .outerjoin(Visit, and_(*_ITS_VISIT))
+    .outerjoin(Visit, _ITS_VISIT)
     .where(Borrower.telegram_id == bindparam("b_telegram"))
     .options(_NO_LOANS)
 )
@@ -227,7 +228,7 @@ async def open_visit_for(session: AsyncSession, borrower_id: int, script_id: str
 def _visit_query(*, for_update: bool, loans: bool) -> Any:
     query = select(Visit).where(Visit.id == bindparam("b_visit")).execution_options(populate_existing=True)
     if not loans:
-        query = query.options(defaultload(Visit.borrower).raiseload(Borrower.loans))
+        query = query.options(_NO_LOANS)
     return query.with_for_update(of=Visit) if for_update else query
 
 
