@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Visit
+from storage.models import Visit, visit_status_is
 
 __all__ = ["EARLIER", "Remembered", "earlier_measures"]
 
@@ -33,7 +33,7 @@ async def earlier_measures(session: AsyncSession, visit: Visit, *, limit: int = 
     query = select(Visit.id, Visit.finished_at, Visit.measures).where(
         Visit.borrower_id == visit.borrower_id,
         Visit.id != visit.id,
-        Visit.status == "finished",
+        visit_status_is("finished"),
         Visit.finished_at.is_not(None),
     )
     if at is not None:

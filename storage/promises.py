@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Loan, Promise, Repayment, Visit
+from storage.models import Loan, Promise, Repayment, Visit, visit_status_is
 
 __all__ = [
     "BrokenPromise",
@@ -153,7 +153,7 @@ async def broken_unvisited(session: AsyncSession, reached: Collection[str]) -> l
         select(Visit.id)
         .where(
             Visit.borrower_id == Promise.borrower_id,
-            Visit.status == "finished",
+            visit_status_is("finished"),
             Visit.started_at > Promise.decided_at,
             Visit.outcome.in_(list(reached)),
         )

@@ -12,7 +12,7 @@ from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.attachments import phash_quarters
-from storage.models import Answer, Attachment, Borrower, Visit
+from storage.models import Answer, Attachment, Borrower, Visit, visit_status_is
 
 __all__ = ["LocatedAnswer", "PhotoTwin", "located_answers", "photo_twins", "previous_visit", "visit_location"]
 
@@ -53,7 +53,7 @@ async def previous_visit(session: AsyncSession, visit: Visit) -> Visit | None:
         .where(
             Visit.borrower_id == visit.borrower_id,
             Visit.script_id == visit.script_id,
-            Visit.status == "finished",
+            visit_status_is("finished"),
             Visit.id != visit.id,
             Visit.started_at <= visit.started_at,
         )

@@ -32,6 +32,7 @@ from storage.models import (
     User,
     Visit,
     utcnow,
+    visit_status_is,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "claim_update",
     "expire_updates",
     "find_borrowers",
+    "flush_changes",
     "list_borrowers",
     "list_users",
     "list_visits",
@@ -103,7 +105,7 @@ async def user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User |
 
 
 _CHAT = ChatSession.chat_id == bindparam("b_chat")
-_ITS_VISIT = and_(Visit.id == ChatSession.visit_id, Visit.status == "open")
+_ITS_VISIT = and_(Visit.id == ChatSession.visit_id, visit_status_is("open"))
 _NO_LOANS = defaultload(Visit.borrower).raiseload(Borrower.loans)
 """A visit's borrower without their other loans (an answer never needs them)."""
 _STAFF_AND_CHAT = (
@@ -219,7 +221,7 @@ async def pinned_source(session: AsyncSession, script_id: str, version: int) -> 
 
 async def open_visit_for(session: AsyncSession, borrower_id: int, script_id: str | None = None) -> Visit | None:
     """The borrower's unfinished visit (of a script, when given), newest first."""
-    query = select(Visit).where(Visit.borrower_id == borrower_id, Visit.status == "open")
+    query = select(Visit).where(Visit.borrower_id == borrower_id, visit_status_is("open"))
     if script_id is not None:
         query = query.where(Visit.script_id == script_id)
     return await session.scalar(query.order_by(Visit.id.desc()).limit(1))
@@ -452,6 +454,13 @@ _CLAIMS = {
     "sqlite": sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]),
     "postgresql": pg_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]),
 }
+
+
+async def flush_changes(session: AsyncSession) -> None:
+    """Flush what the session holds unwritten, if anything: an answer's writes are Core statements, so its
+    session mostly holds nothing, and a flush with nothing to write still costs a trip through the ORM."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
 
 
 _ANSWERED_BY = select(_ANSWERS.c.id).where(_ANSWERS.c.update_key == bindparam("b_key")).limit(1)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, ChatSession, RiskFlag, User, Visit
+from storage.models import AuditEntry, ChatSession, RiskFlag, User, Visit, visit_status_is
 
 __all__ = ["lock_chat", "review_history", "review_queue", "reviewers_of", "set_chat_mode"]
 
@@ -30,7 +30,7 @@ async def review_queue(
     rank = func.coalesce(worst, 0)
     query = (
         select(Visit, rank.label("rank"), high.label("high"))
-        .where(Visit.status == "finished", or_(Visit.review_status.in_(WAITING), Visit.review_status.is_(None)))
+        .where(visit_status_is("finished"), or_(Visit.review_status.in_(WAITING), Visit.review_status.is_(None)))
         .order_by(rank.desc(), high.desc(), Visit.finished_at, Visit.id)
         .limit(limit)
     )

@@ -6,6 +6,7 @@ here already hashed: the raw values never reach the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import case, delete, func, literal, or_, select, tuple_, union_a
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.flags import open_flags_of_kind
-from storage.models import Attachment, RiskFlag, User, Visit, WebLogin, WebSession
+from storage.models import Attachment, RiskFlag, User, Visit, WebLogin, WebSession, visit_status_is
 from storage.repositories import VisitFilter, visit_conditions
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "live_session",
     "purge_web",
     "rank_for_review",
+    "rank_of",
     "rank_parts",
     "review_page",
     "review_rank",
@@ -124,6 +126,16 @@ def rank_parts(rank: int | None) -> tuple[str | None, int]:
     return worst, 999 - rank % 1000
 
 
+def rank_of(severities: Iterable[str]) -> int:
+    """The review rank made from the severities of a visit's live, unexplained flags (as
+    :func:`rank_for_review` reads them), for a caller that holds those flags already."""
+    worst, high = 0, 0
+    for severity in severities:
+        worst = max(worst, RANKS.get(severity, 0))
+        high += severity == "high"
+    return review_rank(_SEVERITY.get(worst), high)
+
+
 async def rank_for_review(session: AsyncSession, visit_id: int) -> int:
     """The review rank of a visit from its live flags now: set on ``Visit.review_rank`` when it finishes and
     again whenever its flags change (a correction, a flag explained, a broken promise). Explained flags
@@ -170,7 +182,7 @@ async def review_page(
     if bound is not None:  # that severity or worse: a range of the rank (flags no longer change once finished)
         flt = replace(flt, risk=None)
     flt = replace(flt, officer_id=None)
-    conditions: list[Any] = [Visit.status == "finished", *visit_conditions(flt)]
+    conditions: list[Any] = [visit_status_is("finished"), *visit_conditions(flt)]
     if bound is not None:
         conditions.append(Visit.review_rank < bound)
     states = REVIEW_VIEWS[view]

@@ -27,7 +27,7 @@ from dialogs.engine import FlagRaised, VisitEngine
 from dialogs.schema import Severity
 from storage import repositories as repo
 from storage.models import RiskFlag, Visit
-from storage.web import rank_for_review
+from storage.web import rank_for_review, rank_of
 
 __all__ = ["Judged", "judge_visit", "live_flags", "refresh_rank", "sync_flags"]
 
@@ -43,11 +43,11 @@ class Judged:
     step: str | None = None
 
 
-async def live_flags(session: AsyncSession, visit_id: int, kinds: Sequence[str]) -> list[RiskFlag]:
-    """A visit's live flags of these kinds (one query)."""
-    query = select(RiskFlag).where(
-        RiskFlag.visit_id == visit_id, RiskFlag.kind.in_(kinds), RiskFlag.cleared_at.is_(None)
-    )
+async def live_flags(session: AsyncSession, visit_id: int, kinds: Sequence[str] | None = None) -> list[RiskFlag]:
+    """A visit's live flags of these kinds (every kind when None), in one query."""
+    query = select(RiskFlag).where(RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None))
+    if kinds is not None:
+        query = query.where(RiskFlag.kind.in_(kinds))
     return list((await session.scalars(query)).all())
 
 
@@ -97,8 +97,10 @@ async def judge_visit(
 
     across = await history_rules.judge(session, visit, engine, now=now)
     made_up = await quality.judge(session, visit, settings, now=now, engine=engine)
-    stored = await live_flags(session, visit.id, ["history", "quality"])  # both kinds, one read
+    stored = await live_flags(session, visit.id)  # every kind, one read: both judges' and the rank's
     raised = await sync_flags(session, visit, "history", across, now=now, stored=stored)
     raised += await sync_flags(session, visit, "quality", made_up, now=now, stored=stored)
-    await refresh_rank(session, visit)
+    if visit.status == "finished":  # its place in the review queue, from the flags held here (no query)
+        kept = [f.severity for f in stored if f.cleared_at is None and f.explained_at is None]
+        visit.review_rank = rank_of([*kept, *(flag.severity.value for flag in raised)])
     return raised

@@ -263,12 +263,13 @@ class VisitDesk:
             visit = await self._visit_for_input(session, visit_id, hint.pop() if hint else None)
             engine = await self._engine(session, visit)
             state = VisitState.from_json(visit.state)
+            facts = self._facts(visit)  # what the script sees, made once for the whole unit
 
             async def seen_before() -> bool:  # an update that records no answer is claimed on its own
                 return update_key is not None and not await repo.claim_update(session, update_key)
 
             def as_it_stands(*, duplicate: bool = False, stale: bool = False) -> DeskReply:
-                turn = engine.resume(VisitState.from_json(visit.state), self._facts(visit))
+                turn = engine.resume(VisitState.from_json(visit.state), facts)
                 return DeskReply(visit.id, turn, duplicate=duplicate, stale=stale)
 
             if state.finished or (expect_step is not None and state.step != expect_step):
@@ -277,14 +278,14 @@ class VisitDesk:
             if isinstance(event, Cancel) and event.outcome not in offered:
                 if await seen_before():
                     return as_it_stands(duplicate=True)
-                turn = engine.resume(state, self._facts(visit))
+                turn = engine.resume(state, facts)
                 code = visit.borrower.code
                 turn.error = not_offered_text(event.outcome, offered, state.locale, code=code)
                 return DeskReply(visit.id, turn)
             now = self.now(visit.borrower.timezone)
             given, asked = contact.asked_by_borrower(event, said, actor.kind)
             refused = contact.refuse_callback(
-                self.settings, engine, state, self._facts(visit), given, visit, now=now, asked=asked,
+                self.settings, engine, state, facts, given, visit, now=now, asked=asked,
                 user_id=actor.user_id,
             )  # fmt: skip
             if refused is not None:  # a call-back outside the contact window: the same question again
@@ -292,7 +293,7 @@ class VisitDesk:
                     return as_it_stands(duplicate=True)
                 await contact.keep_refusal(session, refused[1])
                 return DeskReply(visit.id, refused[0])
-            turn = engine.handle(state, self._facts(visit), given, now=now)
+            turn = engine.handle(state, facts, given, now=now)
             reply = DeskReply(visit.id, turn, borrower_asked=asked)
             answers = bool(turn.records) and isinstance(turn.records[0], AnswerRecorded)
             if not answers and await seen_before():
@@ -455,7 +456,7 @@ class VisitDesk:
             session, visit, raised=reply.raised, opted_out=reply.opted_out, tasks=reply.tasks, now=self.clock.now(),
             window=ContactWindow(self.settings.contact_window_start, self.settings.contact_window_end),
         )  # fmt: skip
-        await session.flush()
+        await repo.flush_changes(session)  # an error of this input's rows shows here, not at the batch's commit
         return True
 
     async def _attach(

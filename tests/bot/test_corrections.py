@@ -247,3 +247,32 @@ async def test_an_export_says_which_version_it_shows_and_keeps_the_old_and_new_v
     table = list(csv.DictReader(io.StringIO(text.data.decode("utf-8-sig"))))
     row = next(r for r in table if r["visit_id"] == str(corrected))
     assert row["record_version"] == "2" and "压力很大 → 有点压力" in row["corrections"]
+
+
+async def test_the_review_rank_kept_at_a_visits_end_and_after_corrections_is_the_one_its_live_flags_give(
+    desk: VisitDesk,
+) -> None:
+    """The rank is worked out from the flags the judging holds (no query of its own): it must equal what
+    ``rank_for_review`` reads from the stored flags, for a visit with high flags, one with none, and after
+    corrections that clear and raise flags."""
+    from storage.web import rank_for_review, rank_parts
+
+    async def stored_rank(visit_id: int) -> tuple[int | None, int]:
+        async with desk.sessions() as session:
+            return (await visit_row(desk, visit_id)).review_rank, await rank_for_review(session, visit_id)
+
+    people = await staff(desk)
+    wang = people["王磊"]
+    risky = await finished(desk, "B001", RISKY, wang.id)
+    kept, read = await stored_rank(risky)
+    assert kept == read and rank_parts(kept)[0] == "high"
+    calm = await finished(desk, "B002", CALM, wang.id)
+    kept, read = await stored_rank(calm)
+    assert kept == read and rank_parts(kept) == (None, 0)
+    corrections = CorrectionDesk(desk)
+    await corrections.correct(risky, "repayment_pressure", "有点压力", reason="听错了", user=wang, locale="zh-CN")
+    kept, read = await stored_rank(risky)
+    assert kept == read
+    await corrections.correct(risky, "loan_use", "用于其他用途", reason="核实：资金用于购房", user=people["刘主管"])
+    kept, read = await stored_rank(risky)
+    assert kept == read and rank_parts(kept)[0] == "high"
