@@ -4,7 +4,7 @@ rows, row counts, inserted ids, executemany, errors, streaming, and a connection
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -16,15 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import make_engine
 from storage.models import ProcessedUpdate, utcnow
 from storage.sqlite_driver import OneHopDbapi
-
-
-@pytest.fixture
-async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    made = make_engine(sqlite_url)
-    try:
-        yield made
-    finally:
-        await made.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sqlite3
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -26,7 +25,7 @@ from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Submit
 from storage import repositories as repo
 from storage.chats import point_chat_at
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_sessionmaker
 from storage.demo import link_demo_user, load_demo
 from storage.models import Visit, visit_status_is
 from tests.desks import RISKY
@@ -65,15 +64,6 @@ def prepared(raw: sqlite3.Connection, path: str) -> list[tuple[str, int, int]]:
         found.append((sql, runs, lib.sqlite3_stmt_status(stmt, STMTSTATUS_REPREPARE, 0)))
         stmt = lib.sqlite3_next_stmt(handle, stmt)
     return found
-
-
-@pytest.fixture
-async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    made = make_engine(sqlite_url)
-    try:
-        yield made
-    finally:
-        await made.dispose()
 
 
 async def raw_connection(engine: AsyncEngine) -> sqlite3.Connection:
