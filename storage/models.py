@@ -289,7 +289,7 @@ class Visit(Base):
 def visit_status_is(status: str) -> ColumnElement[bool]:
     """``visits.status = '<status>'`` with the status written into the SQL, not bound as a parameter.
 
-    SQLite checks whether a query's WHERE implies a partial index's (``status = 'open'``, below) by the
+    SQLite checks whether a query's WHERE implies a partial index's (``status = 'open'``: ``Visit``'s, above) by the
     value a parameter holds, and then prepares the statement again every time a value is bound to that
     parameter: the answer's read of the sender and its visit was compiled anew on every answer (about a
     million instructions, 7 % of an answer). A literal is compared once, when the statement is prepared.

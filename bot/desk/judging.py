@@ -9,7 +9,8 @@ When a visit finishes (and again after a correction) the desk asks two judges:
 
 Each judge returns what holds now; :func:`sync_flags` makes the stored flags of that kind match it
 (new ones raised, ones that no longer hold cleared, a flag still holding keeps its explanation), and
-the visit's place in the review queue is recomputed (:func:`storage.web.rank_for_review`).
+the visit's place in the review queue is recomputed from the flags just read (:func:`storage.web.rank_of`;
+:func:`refresh_rank` reads them, for callers that hold none).
 """
 
 from __future__ import annotations
