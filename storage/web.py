@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import delete, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.flags import open_flags_of_kind
@@ -44,9 +44,7 @@ REVIEW_VIEWS: dict[str, tuple[str, ...] | None] = {
 }
 """The queue's review views: which ``Visit.review_status`` values each shows (a NULL status is pending)."""
 
-_RANK = case((RiskFlag.severity == "high", 3), (RiskFlag.severity == "medium", 2), (RiskFlag.severity == "low", 1))
 _SEVERITY = {3: "high", 2: "medium", 1: "low"}
-_HIGH = case((RiskFlag.severity == "high", 1), else_=0)
 
 
 # -- login links and sessions ------------------------------------------------------------------
@@ -141,8 +139,7 @@ async def rank_for_review(session: AsyncSession, visit_id: int) -> int:
     again whenever its flags change (a correction, a flag explained, a broken promise). Explained flags
     no longer count."""
     live = (RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None), RiskFlag.explained_at.is_(None))
-    worst, high = (await session.execute(select(func.max(_RANK), func.sum(_HIGH)).where(*live))).one()
-    return review_rank(_SEVERITY.get(int(worst or 0)), int(high or 0))
+    return rank_of((await session.scalars(select(RiskFlag.severity).where(*live))).all())
 
 
 @dataclass(frozen=True)
