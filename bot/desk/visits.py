@@ -51,7 +51,6 @@ from storage.attachments import add_attachment, drop_step_attachments
 from storage.group_commit import GroupCommit, writers_for
 from storage.models import Visit
 from storage.self_service import add_task, record_consent
-from storage.web import rank_for_review
 
 __all__ = ["Actor", "DeskReply", "NotFound", "VisitDesk", "Withdrawn", "cancel_outcomes", "turn_lines"]
 
@@ -444,10 +443,8 @@ class VisitDesk:
             step = None if state.finished else state.step
             await repo.save_visit_progress(session, visit, state=state.to_json(), step=step, respondent_id=respondent)
         else:  # judged whole (bot.desk.judging):
-            # cross-visit and quality flags, and its place in the web desk's review queue
+            # cross-visit and quality flags, and its place in the web desk's review queue (its rank)
             reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
-        if visit.status == "finished" and visit.review_rank is None:
-            visit.review_rank = await rank_for_review(session, visit.id)
         lines.extend(("out", line, "bot") for line in turn_lines(turn))
         # script faults met at run time (a failing condition counted as false)
         lines.extend(("note", note, "system") for note in turn.notes)
