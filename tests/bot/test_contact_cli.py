@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -49,13 +50,16 @@ def console(runner: CliRunner, env: dict[str, str], code: str, *lines: str) -> t
 
 
 def test_the_fourth_connected_call_of_the_day_is_refused_on_the_console(runner: CliRunner, env: dict[str, str]) -> None:
-    """Two on the console by 王磊, one through the core by 陈静: the console's next start is refused."""
-    assert console(runner, env, "B001", "/cancel refused")[0] == 0
-    core(env, "B001", None, ["/cancel refused"])
-    assert console(runner, env, "B001", "/cancel refused")[0] == 0
-    code, output = console(runner, env, "B001", "/cancel refused")
+    """Two on the console by 王磊, one through the core by 陈静: the console's next start is refused.
+    At noon in Shanghai (the clock ticking on), so the four calls fall on one day whenever the suite runs."""
+    noon = datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=12, minute=0)
+    with time_machine.travel(noon, tick=True):
+        assert console(runner, env, "B001", "/cancel refused")[0] == 0
+        core(env, "B001", None, ["/cancel refused"])
+        assert console(runner, env, "B001", "/cancel refused")[0] == 0
+        code, output = console(runner, env, "B001", "/cancel refused")
     assert code == 1
-    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).date()
+    tomorrow = (noon + timedelta(days=1)).date()
     assert "每日上限 3 次" in output and f"下次可联系：{tomorrow} 00:00 Asia/Shanghai" in output  # (window off here)
     listed = runner.invoke(app, ["refusals", "--json"], env=env)
     assert listed.exit_code == 0, listed.output
