@@ -12,7 +12,9 @@ visit of the default script to its end: ``/visit <code>``, then the answers (a b
 shown, or a typed answer), each posted as Telegram posts a webhook update (JSON, the secret header) — to
 the one worker, or round-robin per update over the two (as a load balancer would).
 
-Printed: answers/s with one worker and with two, and the ratio (goal ≥ 1.7×); then the kill: two
+Printed: answers/s with one worker and with two, and the ratio (goal ≥ 1.7×), with the CPU per answer of
+the workers and of this process (the updates posted and the stub Bot API: on 2 cores, what this process
+takes the workers cannot have); then the kill: two
 workers under the same load, one SIGKILLed a third of the way through (a post that failed — the connection
 lost, or any status but 200 — is posted again, to the other worker, as Telegram posts an update again
 until it gets a 2xx). Counted there: answers acknowledged with HTTP 200 (Telegram would not post them
@@ -397,6 +399,14 @@ class Worker:
             await asyncio.sleep(0.2)
         raise RuntimeError(f"worker on {self.url} never listened")
 
+    def cpu_seconds(self) -> float:
+        """The process's CPU time so far (user + system, from /proc; 0 once it is gone)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def kill(self) -> None:
         """SIGKILL: no clean shutdown."""
         if self.proc.poll() is None:
@@ -461,10 +471,17 @@ class Run:
     confirmed: int = 0
     lost_accepted: int = 0
     lost_confirmed: int = 0
+    worker_cpu: float = 0.0
+    """CPU seconds of the workers (all of them) over the timed part."""
+    bench_cpu: float = 0.0
+    """CPU seconds of this process (the updates posted, the stub Bot API) over the timed part."""
 
     @property
     def rate(self) -> float:
         return self.answers / self.seconds if self.seconds else 0.0
+
+    def ms_per_answer(self, cpu: float) -> float:
+        return cpu / self.answers * 1000 if self.answers else 0.0
 
 
 async def phase(
@@ -491,14 +508,15 @@ async def phase(
                     await asyncio.to_thread(procs[-1].kill)
 
                 killer = asyncio.ensure_future(kill_one())
-            started = time.perf_counter()
+            started, cpu, worker_cpu = time.perf_counter(), time.process_time(), sum(p.cpu_seconds() for p in procs)
             answers = await asyncio.gather(*(driver.run(c) for c in timed))
             seconds = time.perf_counter() - started
+            cpu, worker_cpu = time.process_time() - cpu, sum(p.cpu_seconds() for p in procs) - worker_cpu
             if killer is not None:
                 await killer
         run = Run(
             workers, sum(answers), seconds, sum(c.finished for c in timed), sum(c.stuck for c in timed),
-            sum(c.failed for c in timed),
+            sum(c.failed for c in timed), worker_cpu=worker_cpu, bench_cpu=cpu,
         )  # fmt: skip
         if kill_after is not None:
             stored = await stored_steps(url, [c.code for c in timed])
@@ -518,7 +536,8 @@ def print_run(label: str, run: Run) -> None:
     """One line."""
     print(
         f"  {label:<34} {run.answers:>6} answers {run.seconds:>6.1f} s {run.rate:>7.1f} answers/s"
-        f"  finished {run.finished}, stuck {run.stuck}, failed {run.failed}"
+        f"  finished {run.finished}, stuck {run.stuck}, failed {run.failed};"
+        f" CPU ms/answer: workers {run.ms_per_answer(run.worker_cpu):.1f}, bench {run.ms_per_answer(run.bench_cpu):.1f}"
     )
 
 

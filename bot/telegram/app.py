@@ -31,6 +31,7 @@ from bot.telegram import relief as relief_commands
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.digest import install as schedule_digests
+from bot.telegram.http import AiohttpRequest
 from bot.telegram.invites import press_invite
 from bot.telegram.outbox import install as deliver_outbox
 from bot.telegram.promises import install as check_promises
@@ -344,6 +345,16 @@ def slow_press_notice(settings: Settings) -> Callable[[object], Coroutine[Any, A
     return notify
 
 
+def bot_api_request(settings: Settings) -> AiohttpRequest:
+    """The request the bot's Bot API calls go through: a connection for each update worker and then some."""
+    wait = settings.telegram_timeout
+    return AiohttpRequest(
+        max(settings.update_workers * 2, 8),
+        connect_timeout=wait, read_timeout=wait, write_timeout=wait, pool_timeout=wait,
+        media_write_timeout=max(wait, 30.0),
+    )  # fmt: skip
+
+
 def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     """The PTB application talking to ``VISITBOT_TELEGRAM_API_URL`` with every handler registered."""
     settings = svc.settings
@@ -351,16 +362,10 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
         raise ValueError("VISITBOT_TELEGRAM_TOKEN is not set")
     builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_url)
     file_url = settings.telegram_file_url or settings.telegram_api_url.replace("/bot", "/file/bot")
-    wait = settings.telegram_timeout
     builder = (
         builder.base_file_url(file_url)
         .post_init(post_init)
-        .connect_timeout(wait)
-        .read_timeout(wait)
-        .write_timeout(wait)
-        .pool_timeout(wait)
-        .media_write_timeout(max(wait, 30.0))
-        .connection_pool_size(max(settings.update_workers * 2, 8))
+        .request(bot_api_request(settings))  # every call but long polling's getUpdates (PTB's own request)
         .rate_limiter(ChatPacedLimiter())
         .concurrent_updates(
             ChatOrderedProcessor(
