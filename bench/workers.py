@@ -222,6 +222,8 @@ class Driver:
         self._rotation = itertools.count()
         self._update_ids = UPDATE_IDS
         self.posted_again = 0
+        self.in_response = 0
+        """Posts answered 200 with a Bot API call as the body (Telegram would run it)."""
         """Posts that failed (no answer, or not 200) and were posted again."""
         self._session: aiohttp.ClientSession | None = None
 
@@ -242,8 +244,10 @@ class Driver:
             url = live[next(self._rotation) % len(live)]
             try:
                 async with self._session.post(url, json=update, headers={SECRET_HEADER: SECRET}) as response:
-                    await response.read()
+                    body = await response.read()
                     if response.status == 200:
+                        if body.startswith(b"{"):  # a Bot API call as the answer (a press's answerCallbackQuery)
+                            self.in_response += 1
                         return True
             except aiohttp.ClientError:
                 self.dead.add(url)
@@ -475,6 +479,10 @@ class Run:
     """CPU seconds of the workers (all of them) over the timed part."""
     bench_cpu: float = 0.0
     """CPU seconds of this process (the updates posted, the stub Bot API) over the timed part."""
+    calls: int = 0
+    """Bot API calls the workers made over the timed part."""
+    in_response: int = 0
+    """Bot API calls the workers gave as a webhook post's answer over the timed part."""
 
     @property
     def rate(self) -> float:
@@ -509,14 +517,16 @@ async def phase(
 
                 killer = asyncio.ensure_future(kill_one())
             started, cpu, worker_cpu = time.perf_counter(), time.process_time(), sum(p.cpu_seconds() for p in procs)
+            calls, in_response = api.calls, driver.in_response
             answers = await asyncio.gather(*(driver.run(c) for c in timed))
             seconds = time.perf_counter() - started
             cpu, worker_cpu = time.process_time() - cpu, sum(p.cpu_seconds() for p in procs) - worker_cpu
+            calls, in_response = api.calls - calls, driver.in_response - in_response
             if killer is not None:
                 await killer
         run = Run(
             workers, sum(answers), seconds, sum(c.finished for c in timed), sum(c.stuck for c in timed),
-            sum(c.failed for c in timed), worker_cpu=worker_cpu, bench_cpu=cpu,
+            sum(c.failed for c in timed), worker_cpu=worker_cpu, bench_cpu=cpu, calls=calls, in_response=in_response,
         )  # fmt: skip
         if kill_after is not None:
             stored = await stored_steps(url, [c.code for c in timed])
@@ -537,7 +547,10 @@ def print_run(label: str, run: Run) -> None:
     print(
         f"  {label:<34} {run.answers:>6} answers {run.seconds:>6.1f} s {run.rate:>7.1f} answers/s"
         f"  finished {run.finished}, stuck {run.stuck}, failed {run.failed};"
-        f" CPU ms/answer: workers {run.ms_per_answer(run.worker_cpu):.1f}, bench {run.ms_per_answer(run.bench_cpu):.1f}"
+        f" CPU ms/answer: workers {run.ms_per_answer(run.worker_cpu):.1f},"
+        f" bench {run.ms_per_answer(run.bench_cpu):.1f};"
+        f" Bot API calls/answer {run.calls / max(run.answers, 1):.2f}"
+        f" (+ {run.in_response / max(run.answers, 1):.2f} in the webhook's answer)"
     )
 
 

@@ -15,13 +15,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.desk import DeskReply
 from bot.desk.labels import outcome_label
 from bot.desk.timefmt import person_zone
+from bot.telegram import calls
 from bot.telegram.common import Sender, edit_or_send, services_of
 from bot.telegram.render import answered_text, keyboard, one_message, prompt_text, withdrawn_text
 from dialogs.engine import AnswerRecorded, AnswerUndone, VisitEnded
@@ -208,7 +208,7 @@ async def remove_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, messa
 async def edit_text(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, text: str) -> None:
     """Edit an earlier message's text in place (never a new message: it only annotates the past)."""
     try:
-        await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
+        await calls.edit_text(context.bot, chat_id, message_id, text)
     except TelegramError as exc:
         log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 

@@ -18,6 +18,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.app import Services
 from bot.desk.invites import INVITE_DATA
@@ -28,6 +29,7 @@ from bot.telegram import corrections as correction_commands
 from bot.telegram import flags as flag_commands
 from bot.telegram import plan as plan_commands
 from bot.telegram import relief as relief_commands
+from bot.telegram.calls import VisitBot
 from bot.telegram.common import Sender, answer_query, identify, is_answered, send, services_of, t
 from bot.telegram.delivery import ChatOrderedProcessor, ChatPacedLimiter
 from bot.telegram.digest import install as schedule_digests
@@ -326,7 +328,7 @@ def timeout_notice(settings: Settings) -> Callable[[object], Coroutine[Any, Any,
         if not isinstance(update, Update):
             return
         if update.callback_query is not None:
-            await answer_query(update.callback_query)
+            await answer_query(update.callback_query, at_once=True)
         if update.effective_chat is not None:
             await update.get_bot().send_message(
                 update.effective_chat.id, message("tg_timeout", _locale(update, settings))
@@ -340,7 +342,8 @@ def slow_press_notice(settings: Settings) -> Callable[[object], Coroutine[Any, A
 
     async def notify(update: object) -> None:
         if isinstance(update, Update) and update.callback_query is not None:
-            await answer_query(update.callback_query, message("tg_working", _locale(update, settings)))
+            # now, not in a webhook's response: that goes only once the update was handled
+            await answer_query(update.callback_query, message("tg_working", _locale(update, settings)), at_once=True)
 
     return notify
 
@@ -360,13 +363,19 @@ def build_application(svc: Services) -> Application:  # type: ignore[type-arg]
     settings = svc.settings
     if not settings.telegram_token:
         raise ValueError("VISITBOT_TELEGRAM_TOKEN is not set")
-    builder = ApplicationBuilder().token(settings.telegram_token).base_url(settings.telegram_api_url)
     file_url = settings.telegram_file_url or settings.telegram_api_url.replace("/bot", "/file/bot")
+    bot = VisitBot(
+        settings.telegram_token,
+        base_url=settings.telegram_api_url,
+        base_file_url=file_url,
+        request=bot_api_request(settings),  # every call but long polling's getUpdates
+        get_updates_request=HTTPXRequest(connection_pool_size=1),  # what ApplicationBuilder gives it
+        rate_limiter=ChatPacedLimiter(),
+    )
     builder = (
-        builder.base_file_url(file_url)
+        ApplicationBuilder()
+        .bot(bot)
         .post_init(post_init)
-        .request(bot_api_request(settings))  # every call but long polling's getUpdates (PTB's own request)
-        .rate_limiter(ChatPacedLimiter())
         .concurrent_updates(
             ChatOrderedProcessor(
                 workers=settings.update_workers,

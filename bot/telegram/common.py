@@ -7,12 +7,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services
+from bot.telegram.calls import edit_text, hold_answer, send_text
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
@@ -118,15 +118,14 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
 
 async def send(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> Message:
-    """Send HTML text, split to Telegram's length limit; the keyboard goes on the last piece."""
+) -> int:
+    """Send HTML text, split to Telegram's length limit; the keyboard goes on the last piece. The last
+    piece's message id."""
     pieces = split_text(text)
-    sent: Message | None = None
+    sent: int | None = None
     for index, piece in enumerate(pieces):
         last = index == len(pieces) - 1
-        sent = await context.bot.send_message(
-            chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
-        )
+        sent = await send_text(context.bot, chat_id, piece, markup if last else None)
     assert sent is not None
     return sent
 
@@ -141,9 +140,7 @@ async def edit_or_send(
     """Edit a message in place (or send a new one when it cannot be edited); returns its id."""
     if message_id is not None and (len(text) <= MAX_MESSAGE or visible_length(text) <= MAX_MESSAGE):
         try:
-            await context.bot.edit_message_text(
-                text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            await edit_text(context.bot, chat_id, message_id, text, markup)
             return message_id
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
@@ -151,7 +148,7 @@ async def edit_or_send(
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
         except TelegramError as exc:  # still failing after retries: a new message says the same
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
-    return (await send(context, chat_id, text, markup)).message_id
+    return await send(context, chat_id, text, markup)
 
 
 _ANSWERED: OrderedDict[str, None] = OrderedDict()
@@ -164,15 +161,21 @@ def is_answered(query: CallbackQuery) -> bool:
     return query.id in _ANSWERED
 
 
-async def answer_query(query: CallbackQuery, text: str | None = None, *, show_alert: bool = False) -> bool:
-    """Answer a button press so it stops spinning, once; False if it was answered before. The Bot API
-    call is retried on the way (:mod:`bot.telegram.delivery`); if it still fails (a redelivered query
-    too old to answer, a 502), that is no error of the visit and nothing the user is told about."""
+async def answer_query(
+    query: CallbackQuery, text: str | None = None, *, show_alert: bool = False, at_once: bool = False
+) -> bool:
+    """Answer a button press so it stops spinning, once; False if it was answered before. A press that
+    came by webhook is answered in the webhook's response (:func:`bot.telegram.calls.hold_answer`),
+    unless ``at_once``. The Bot API call is retried on the way (:mod:`bot.telegram.delivery`); if it
+    still fails (a redelivered query too old to answer, a 502), that is no error of the visit and
+    nothing the user is told about."""
     if query.id in _ANSWERED:
         return False
     _ANSWERED[query.id] = None
     while len(_ANSWERED) > _REMEMBERED:
         _ANSWERED.popitem(last=False)
+    if not at_once and hold_answer(query.id, text, show_alert=show_alert):
+        return True
     try:
         await query.answer(text, show_alert=show_alert)
     except TelegramError as exc:

@@ -152,7 +152,7 @@ async def show_reply(
     sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, turn.state.locale))
 
     async def delivered(session: AsyncSession) -> None:
-        await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent.message_id)
+        await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent)
 
     await svc.desk.write(delivered)  # in the next transaction answers share (group commit)
 

@@ -8,7 +8,8 @@ chats, in order within one, within the time limit), and the answer is
 
 - **200** once the handlers returned (their answer is committed: handlers commit before they return),
   also when a handler failed for good (bad data, a bug) and the user was told: posting it again would
-  fail again;
+  fail again. A press's 200 carries its ``answerCallbackQuery`` as the body, which Telegram runs (one
+  Bot API call fewer per press; :mod:`bot.telegram.calls`);
 - **503** when the answer could not be recorded now — the database unreachable or hung, the update given
   up after its time limit, the worker stopping — so Telegram posts it again (a duplicate is not applied
   twice: the visit desk claims each update once). After :data:`ATTEMPTS` such failures of one update in
@@ -41,7 +42,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, ExtBot
+
+from bot.telegram.calls import HeldAnswer, answer_in_response
 
 __all__ = ["ATTEMPTS", "SECRET_HEADER", "TRANSIENT_SQLSTATES", "WebhookReceiver", "retry_later", "serve_webhook"]
 
@@ -119,7 +123,24 @@ class WebhookReceiver:
             return Response(status_code=400)
         if isinstance(self.application.bot, ExtBot):
             self.application.bot.insert_callback_data(update)
-        return Response(status_code=await self.handle(update))
+        if update.callback_query is None:
+            return Response(status_code=await self.handle(update))
+        with answer_in_response(update.callback_query.id) as held:
+            status = await self.handle(update)
+        if held.call is None:
+            return Response(status_code=status)
+        if status == 200:  # Telegram runs the call given as the answer: the press stops spinning
+            return Response(json.dumps(held.call, ensure_ascii=False), media_type="application/json")
+        await self._answer_now(held)  # posted again later: its answer must not wait for that
+        return Response(status_code=status)
+
+    async def _answer_now(self, held: HeldAnswer) -> None:
+        """Send a held answer as a call of its own; a failure only leaves the button spinning a while."""
+        call = {key: value for key, value in held.call.items() if key != "method"} if held.call else {}
+        try:
+            await self.application.bot.answer_callback_query(**call)
+        except TelegramError as exc:
+            log.info("could not answer callback query %s: %s", held.query_id, exc)
 
     async def handle(self, update: Update) -> int:
         """Have the application process the update (in its chat's turn) and wait for the end: the status."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
@@ -42,6 +43,8 @@ class UpdateFeed:
         self.webhook_secret: str | None = None
         self.webhook_max_connections = 40
         self.last_error: tuple[int, str] | None = None
+        self.on_reply: Callable[[JSON], Awaitable[None]] | None = None
+        """Runs the Bot API method a webhook gave as its answer to a post."""
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -160,7 +163,15 @@ class UpdateFeed:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
         try:
             async with self._session.post(url, json=update, headers=headers) as response:
-                await response.read()
-                return response.status, None
+                body = await response.read()
+                status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             return 0, f"Connection failed: {exc}"
+        if 200 <= status < 300 and body and self.on_reply is not None:
+            try:
+                call = json.loads(body)
+            except ValueError:
+                call = None
+            if isinstance(call, dict) and isinstance(call.get("method"), str):
+                await self.on_reply(call)  # a Bot API method as the answer: Telegram runs it
+        return status, None

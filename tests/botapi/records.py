@@ -54,6 +54,8 @@ class ApiRequest:
     params: JSON
     status: int | None = None
     error: str | None = None
+    in_response: bool = False
+    """Given as the answer to a webhook post (Telegram runs it; the bot never learns how it went)."""
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,12 @@ class LoadBalancer:
         headers = {k: v for k, v in request.headers.items() if k in ("Content-Type", SECRET_HEADER)}
         try:
             async with self._session.post(self.backends[index], data=body, headers=headers) as response:
-                status = response.status
+                status, answer, kind = response.status, await response.read(), response.content_type
         except aiohttp.ClientError:
             return web.Response(status=502)
         if status == 200:
             self.accepted.append((index, int(json.loads(body)["update_id"])))
-        return web.Response(status=status)
+        return web.Response(status=status, body=answer, content_type=kind)  # a press's answer rides on it
 
 
 def officer_update(text: str) -> dict[str, object]:

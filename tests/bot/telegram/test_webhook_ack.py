@@ -103,11 +103,11 @@ class Gate:
         headers = {k: v for k, v in request.headers.items() if k in ("Content-Type", SECRET_HEADER)}
         try:
             async with self._session.post(self.backend, data=body, headers=headers) as response:
-                status = response.status
+                status, answer, kind = response.status, await response.read(), response.content_type
         except aiohttp.ClientError:
-            status = 502
+            status, answer, kind = 502, b"", "text/plain"
         self.posts.append(Post(json.loads(body), status, await self.stored()))
-        return web.Response(status=status)
+        return web.Response(status=status, body=answer, content_type=kind)  # a press's answer rides on it
 
     async def stored(self) -> tuple[str, ...]:
         """The steps with an answer in the database (a read: neither database makes it wait on the hold)."""

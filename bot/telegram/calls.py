@@ -1,0 +1,101 @@
+"""Sending and editing the bot's messages without turning Telegram's answer into objects.
+
+``Bot.send_message`` and ``Bot.edit_message_text`` build a :class:`~telegram.Message` from what
+Telegram answers — the whole message back, its chat, its sender, its keyboard button by button — and
+the bot needs only the message's id. Building it was about a fifth of PTB's share of an answer
+(``Message.de_json`` and ``TelegramObject.__setattr__`` under every send and edit, py-spy,
+2026-12-04). :class:`VisitBot` is PTB's :class:`~telegram.ext.ExtBot` with one method more,
+:meth:`VisitBot.call`: the same way in as every one of its methods (defaults, the rate limiter, the
+request, the Bot API's errors as PTB's exceptions), Telegram's answer handed back as the JSON it was.
+:func:`send_text` and :func:`edit_text` use it when the application's bot is a :class:`VisitBot`
+(``build_application`` builds one) and the typed methods on any other bot.
+
+A press is answered (``answerCallbackQuery``, the spinner stops) in the webhook's HTTP response when
+the update came by webhook (:func:`answer_in_response`): Telegram runs a Bot API method given as the
+answer to its post, one call fewer per press. The answer then goes once the update was handled (its
+answer committed, the next question shown); a press still waiting for its answer after a few seconds
+gets its "working on it" at once instead (``at_once``), and an update the webhook answers other than
+200 has its held answer sent as a call of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.ext import ExtBot
+
+__all__ = ["HeldAnswer", "VisitBot", "answer_in_response", "edit_text", "hold_answer", "send_text"]
+
+
+class VisitBot(ExtBot[None]):
+    """PTB's ExtBot plus :meth:`call`, a Bot API method whose answer stays JSON."""
+
+    async def call(self, endpoint: str, **data: object) -> Any:
+        """Call ``endpoint`` (``sendMessage``…) with ``data`` as its parameters; Telegram's ``result``,
+        not parsed (a dict for a message, True for an edit Telegram did not echo). Arguments left None
+        are not sent, PTB's defaults apply, the call passes the bot's rate limiter."""
+        return await self._post(endpoint, dict(data))
+
+
+async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
+    """Send one HTML message (within Telegram's length limit); its message id."""
+    if isinstance(bot, VisitBot):
+        sent = await bot.call("sendMessage", chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        return int(sent["message_id"])
+    return (await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)).message_id
+
+
+async def edit_text(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace the text (and the buttons: none if ``markup`` is None) of message ``message_id``."""
+    if isinstance(bot, VisitBot):
+        await bot.call(
+            "editMessageText", chat_id=chat_id, message_id=message_id, text=text,
+            parse_mode=ParseMode.HTML, reply_markup=markup,
+        )  # fmt: skip
+        return
+    await bot.edit_message_text(
+        text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+    )
+
+
+@dataclass
+class HeldAnswer:
+    """A press's answer kept for the webhook's response: the Bot API call, once the handler made it."""
+
+    query_id: str
+    call: dict[str, Any] | None = None
+
+
+_HELD: dict[str, HeldAnswer] = {}
+"""Presses being handled for a webhook post right now, by callback query id (Telegram's, unique)."""
+
+
+@contextmanager
+def answer_in_response(query_id: str) -> Iterator[HeldAnswer]:
+    """While the webhook handles this press, :func:`hold_answer` keeps its answer for the response."""
+    held = _HELD[query_id] = HeldAnswer(query_id)
+    try:
+        yield held
+    finally:
+        if _HELD.get(query_id) is held:
+            del _HELD[query_id]
+
+
+def hold_answer(query_id: str, text: str | None, *, show_alert: bool) -> bool:
+    """Keep a press's answer for the webhook's response; False when the press came otherwise (polling)."""
+    held = _HELD.get(query_id)
+    if held is None:
+        return False
+    held.call = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+    if text:
+        held.call["text"] = text
+    if show_alert:
+        held.call["show_alert"] = True
+    return True
