@@ -184,6 +184,8 @@ async def test_two_processes_on_one_postgres_serve_one_conversation(
     assert rows == len(steps), "no answer row stored twice, not even a taken-back one"
     answered = {r.params["callback_query_id"] for r in double.calls("answerCallbackQuery") if r.status == 200}
     assert len(answered) == 11
+    in_response = [r for r in double.calls("answerCallbackQuery") if r.in_response]
+    assert in_response, "presses are answered in the webhook's 200, through the load balancer"
 
 
 async def test_webhook_refuses_requests_without_the_secret_token(
