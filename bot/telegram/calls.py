@@ -29,7 +29,12 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 
-__all__ = ["HeldAnswer", "VisitBot", "answer_in_response", "edit_text", "hold_answer", "send_text"]
+from bot.telegram.render import Keyboard, as_markup
+
+Markup = InlineKeyboardMarkup | Keyboard | None
+"""A message's buttons: PTB's object, or the Bot API's JSON (:func:`bot.telegram.render.keyboard`)."""
+
+__all__ = ["HeldAnswer", "Markup", "VisitBot", "answer_in_response", "edit_text", "hold_answer", "send_text"]
 
 
 class VisitBot(ExtBot[None]):
@@ -42,17 +47,16 @@ class VisitBot(ExtBot[None]):
         return await self._post(endpoint, dict(data))
 
 
-async def send_text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
+async def send_text(bot: Bot, chat_id: int, text: str, markup: Markup = None) -> int:
     """Send one HTML message (within Telegram's length limit); its message id."""
     if isinstance(bot, VisitBot):
         sent = await bot.call("sendMessage", chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup)
         return int(sent["message_id"])
-    return (await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)).message_id
+    shown = as_markup(markup)
+    return (await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=shown)).message_id
 
 
-async def edit_text(
-    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
+async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str, markup: Markup = None) -> None:
     """Replace the text (and the buttons: none if ``markup`` is None) of message ``message_id``."""
     if isinstance(bot, VisitBot):
         await bot.call(
@@ -61,7 +65,7 @@ async def edit_text(
         )  # fmt: skip
         return
     await bot.edit_message_text(
-        text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=markup
+        text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=as_markup(markup)
     )
 
 

@@ -12,7 +12,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services
-from bot.telegram.calls import edit_text, hold_answer, send_text
+from bot.telegram.calls import Markup, edit_text, hold_answer, send_text
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
@@ -116,9 +116,7 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
     return Sender(user.id, chat.id, locale, staff, borrower, row, visit)
 
 
-async def send(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> int:
+async def send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str, markup: Markup = None) -> int:
     """Send HTML text, split to Telegram's length limit; the keyboard goes on the last piece. The last
     piece's message id."""
     pieces = split_text(text)
@@ -135,7 +133,7 @@ async def edit_or_send(
     chat_id: int,
     message_id: int | None,
     text: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: Markup = None,
 ) -> int:
     """Edit a message in place (or send a new one when it cannot be edited); returns its id."""
     if message_id is not None and (len(text) <= MAX_MESSAGE or visible_length(text) <= MAX_MESSAGE):

@@ -43,7 +43,7 @@ from bot.telegram.answered import (
     turn_text,
 )
 from bot.telegram.common import Sender, answer_query, send, services_of, t, try_edit_markup
-from bot.telegram.render import keyboard, parse_callback
+from bot.telegram.render import as_markup, keyboard, parse_callback
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
 from dialogs.i18n import register
@@ -350,7 +350,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
                 picked=picked,
             )  # fmt: skip
         current = await svc.desk.current(chat.visit_id)
-        await try_edit_markup(query, keyboard(chat.visit_id, current.turn.prompt, current.turn.state.locale, picked))
+        buttons = keyboard(chat.visit_id, current.turn.prompt, current.turn.state.locale, picked)
+        await try_edit_markup(query, as_markup(buttons))
         return None
     event: Event
     if data.kind == "m":
