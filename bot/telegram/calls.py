@@ -14,8 +14,8 @@ A press is answered (``answerCallbackQuery``, the spinner stops) in the webhook'
 the update came by webhook (:func:`answer_in_response`): Telegram runs a Bot API method given as the
 answer to its post, one call fewer per press. The answer then goes once the update was handled (its
 answer committed, the next question shown); a press still waiting for its answer after a few seconds
-gets its "working on it" at once instead (``at_once``), and an update the webhook answers other than
-200 has its held answer sent as a call of its own.
+gets it at once instead (``at_once``: its held answer, or "working on it"), and an update the webhook
+answers other than 200 has its held answer sent as a call of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +34,16 @@ from bot.telegram.render import Keyboard, as_markup
 Markup = InlineKeyboardMarkup | Keyboard | None
 """A message's buttons: PTB's object, or the Bot API's JSON (:func:`bot.telegram.render.keyboard`)."""
 
-__all__ = ["HeldAnswer", "Markup", "VisitBot", "answer_in_response", "edit_text", "hold_answer", "send_text"]
+__all__ = [
+    "HeldAnswer",
+    "Markup",
+    "VisitBot",
+    "answer_in_response",
+    "edit_text",
+    "hold_answer",
+    "release_answer",
+    "send_text",
+]
 
 
 class VisitBot(ExtBot[None]):
@@ -90,6 +99,15 @@ def answer_in_response(query_id: str) -> Iterator[HeldAnswer]:
     finally:
         if _HELD.get(query_id) is held:
             del _HELD[query_id]
+
+
+def release_answer(query_id: str) -> dict[str, Any] | None:
+    """Take a press's held answer back out of the webhook's response (to send it now); None if none is held."""
+    held = _HELD.get(query_id)
+    if held is None or held.call is None:
+        return None
+    call, held.call = held.call, None
+    return call
 
 
 def hold_answer(query_id: str, text: str | None, *, show_alert: bool) -> bool:

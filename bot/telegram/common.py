@@ -12,7 +12,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services
-from bot.telegram.calls import Markup, edit_text, hold_answer, send_text
+from bot.telegram.calls import Markup, edit_text, hold_answer, release_answer, send_text
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
@@ -164,21 +164,29 @@ async def answer_query(
 ) -> bool:
     """Answer a button press so it stops spinning, once; False if it was answered before. A press that
     came by webhook is answered in the webhook's response (:func:`bot.telegram.calls.hold_answer`),
-    unless ``at_once``. The Bot API call is retried on the way (:mod:`bot.telegram.delivery`); if it
-    still fails (a redelivered query too old to answer, a 502), that is no error of the visit and
-    nothing the user is told about."""
+    unless ``at_once`` (which also sends now an answer held for that response, should the handler be
+    slow after it). The Bot API call is retried on the way (:mod:`bot.telegram.delivery`); if it still
+    fails (a redelivered query too old to answer, a 502), that is no error of the visit and nothing the
+    user is told about."""
     if query.id in _ANSWERED:
+        held = release_answer(query.id) if at_once else None
+        if held is not None:  # answered, but only in the webhook's response, still to come: answer now
+            await _answer(query, held.get("text"), show_alert=bool(held.get("show_alert")))
         return False
     _ANSWERED[query.id] = None
     while len(_ANSWERED) > _REMEMBERED:
         _ANSWERED.popitem(last=False)
     if not at_once and hold_answer(query.id, text, show_alert=show_alert):
         return True
+    await _answer(query, text, show_alert=show_alert)
+    return True
+
+
+async def _answer(query: CallbackQuery, text: str | None, *, show_alert: bool) -> None:
     try:
         await query.answer(text, show_alert=show_alert)
     except TelegramError as exc:
         log.info("could not answer callback query %s: %s", query.id, exc)
-    return True
 
 
 async def try_edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 from telegram.ext import BaseRateLimiter, ContextTypes
 from telegram.request import BaseRequest, RequestData
@@ -17,8 +17,8 @@ from telegram.request import BaseRequest, RequestData
 from bot.app import make_services
 from bot.settings import Settings
 from bot.telegram.app import build_application
-from bot.telegram.calls import VisitBot, edit_text, send_text
-from bot.telegram.common import edit_or_send
+from bot.telegram.calls import VisitBot, answer_in_response, edit_text, send_text
+from bot.telegram.common import answer_query, edit_or_send
 
 TOKEN = "123456:testTOKEN"
 ME = {"id": 123456, "is_bot": True, "first_name": "Visit", "username": "visit_bot"}
@@ -163,3 +163,28 @@ async def test_the_application_bot_is_a_visit_bot(tmp_path: Any) -> None:
     application = build_application(make_services(settings))
     assert isinstance(application.bot, VisitBot)
     assert application.bot.rate_limiter is not None
+
+
+def pressed(bot: Bot, query_id: str) -> CallbackQuery:
+    """A press as Telegram posts it, for this bot."""
+    user = {"id": 5, "is_bot": False, "first_name": "王磊"}
+    message = {"message_id": 77, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "?"}
+    body = {"id": query_id, "from": user, "message": message, "chat_instance": "1", "data": "a:1:s:y"}
+    return CallbackQuery.de_json(body, bot)
+
+
+async def test_a_press_by_webhook_is_answered_in_the_response_unless_it_is_slow() -> None:
+    """Held for the webhook's 200; a slow handler's 'working on it' (at_once) sends the held answer now
+    instead, and the response then carries none; a press that came by polling is answered by a call."""
+    api = Recorded()
+    bot = VisitBot(TOKEN, request=api, get_updates_request=api)
+    await bot.initialize()
+    with answer_in_response("q1") as held:
+        assert await answer_query(pressed(bot, "q1"), "已记录")
+        assert held.call == {"method": "answerCallbackQuery", "callback_query_id": "q1", "text": "已记录"}
+        assert [m for m, _ in api.calls] == ["getMe"]
+        assert not await answer_query(pressed(bot, "q1"), "处理中", at_once=True), "answered once"
+        assert held.call is None
+    assert [(m, p.get("text")) for m, p in api.calls[1:]] == [("answerCallbackQuery", "已记录")]
+    assert await answer_query(pressed(bot, "q2"), "已记录")  # not by webhook
+    assert [p.get("callback_query_id") for _, p in api.calls[2:]] == ["q2"]
