@@ -222,9 +222,9 @@ class Driver:
         self._rotation = itertools.count()
         self._update_ids = UPDATE_IDS
         self.posted_again = 0
+        """Posts that failed (no answer, or not 200) and were posted again."""
         self.in_response = 0
         """Posts answered 200 with a Bot API call as the body (Telegram would run it)."""
-        """Posts that failed (no answer, or not 200) and were posted again."""
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Driver:

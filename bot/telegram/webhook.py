@@ -42,10 +42,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, ExtBot
 
-from bot.telegram.calls import HeldAnswer, answer_in_response
+from bot.telegram.calls import answer_in_response
+from bot.telegram.common import answer_query
 
 __all__ = ["ATTEMPTS", "SECRET_HEADER", "TRANSIENT_SQLSTATES", "WebhookReceiver", "retry_later", "serve_webhook"]
 
@@ -123,24 +123,17 @@ class WebhookReceiver:
             return Response(status_code=400)
         if isinstance(self.application.bot, ExtBot):
             self.application.bot.insert_callback_data(update)
-        if update.callback_query is None:
+        query = update.callback_query
+        if query is None:
             return Response(status_code=await self.handle(update))
-        with answer_in_response(update.callback_query.id) as held:
+        with answer_in_response(query.id) as held:
             status = await self.handle(update)
+            if status != 200 and held.call is not None:  # posted again later: its answer must not wait for that
+                await answer_query(query, at_once=True)  # sends the held answer now
         if held.call is None:
             return Response(status_code=status)
-        if status == 200:  # Telegram runs the call given as the answer: the press stops spinning
-            return Response(json.dumps(held.call, ensure_ascii=False), media_type="application/json")
-        await self._answer_now(held)  # posted again later: its answer must not wait for that
-        return Response(status_code=status)
-
-    async def _answer_now(self, held: HeldAnswer) -> None:
-        """Send a held answer as a call of its own; a failure only leaves the button spinning a while."""
-        call = {key: value for key, value in held.call.items() if key != "method"} if held.call else {}
-        try:
-            await self.application.bot.answer_callback_query(**call)
-        except TelegramError as exc:
-            log.info("could not answer callback query %s: %s", held.query_id, exc)
+        # Telegram runs the call given as the answer: the press stops spinning
+        return Response(json.dumps(held.call, ensure_ascii=False), media_type="application/json")
 
     async def handle(self, update: Update) -> int:
         """Have the application process the update (in its chat's turn) and wait for the end: the status."""

@@ -295,46 +295,57 @@ class BotApiDouble:
             self._signal.fire()
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
-            handler = self._methods.get(method.lower())
-            if handler is None:
-                raise ApiError(404, "Not Found")
-            await self.faults.before(method, record.params)
-            result = await handler(record.params)
         except ApiError as exc:
-            record.status, record.error = exc.status, exc.description
-            self._signal.fire()
-            return web.json_response(exc.body(), status=exc.status, dumps=_dumps)
-        except Exception as exc:  # a bug in the double: tell the bot, and fail the test on exit
-            _LOGGER.exception("Bot API double failed on %s", method)
-            self._crashes.append(f"{method}({record.params}): {exc!r}")
-            record.status, record.error = 500, f"Internal Server Error: {exc!r}"
-            body = {"ok": False, "error_code": 500, "description": record.error}
-            return web.json_response(body, status=500, dumps=_dumps)
-        record.status = 200
-        self._signal.fire()
-        return web.json_response({"ok": True, "result": result}, dumps=_dumps)
+            status, body = self._refused(record, exc)
+        except Exception as exc:
+            status, body = self._crashed(record, exc)
+        else:
+            status, body = await self._run(record, faults=True)
+        return web.json_response(body, status=status, dumps=_dumps)
 
     async def _run_in_response(self, call: JSON) -> None:
         """A method a webhook gave as its answer to a post, run as Telegram runs it: no faults injected, and
         its outcome is only logged (the bot never learns it)."""
-        params = {key: value for key, value in call.items() if key != "method"}
         record = ApiRequest(str(call["method"]), {}, in_response=True)
         self.requests.append(record)
         try:
-            record.params = coerce_params(params)
+            record.params = coerce_params({key: value for key, value in call.items() if key != "method"})
+        except ApiError as exc:
+            self._refused(record, exc)
+        else:
+            await self._run(record, faults=False)
+        self._signal.fire()
+
+    async def _run(self, record: ApiRequest, *, faults: bool) -> tuple[int, JSON]:
+        """Run a logged call's method (after the faults planned for it): the HTTP status and body it is
+        answered with, also noted on the record."""
+        try:
             handler = self._methods.get(record.method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found")
-            await handler(record.params)
+            if faults:
+                await self.faults.before(record.method, record.params)
+            result = await handler(record.params)
         except ApiError as exc:
-            record.status, record.error = exc.status, exc.description
-        except Exception as exc:  # a bug in the double: fail the test on exit
-            _LOGGER.exception("Bot API double failed on %s in a webhook's answer", record.method)
-            self._crashes.append(f"{record.method}({record.params}) in a webhook's answer: {exc!r}")
-            record.status, record.error = 500, f"Internal Server Error: {exc!r}"
-        else:
-            record.status = 200
+            return self._refused(record, exc)
+        except Exception as exc:
+            return self._crashed(record, exc)
+        record.status = 200
         self._signal.fire()
+        return 200, {"ok": True, "result": result}
+
+    def _refused(self, record: ApiRequest, exc: ApiError) -> tuple[int, JSON]:
+        """Telegram's answer to a call it refuses."""
+        record.status, record.error = exc.status, exc.description
+        self._signal.fire()
+        return exc.status, exc.body()
+
+    def _crashed(self, record: ApiRequest, exc: Exception) -> tuple[int, JSON]:
+        """A bug in the double: tell the bot, and fail the test on exit."""
+        _LOGGER.exception("Bot API double failed on %s", record.method)
+        self._crashes.append(f"{record.method}({record.params}): {exc!r}")
+        record.status, record.error = 500, f"Internal Server Error: {exc!r}"
+        return 500, {"ok": False, "error_code": 500, "description": record.error}
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
