@@ -62,7 +62,8 @@ async def sync_flags(
     stored: Sequence[RiskFlag] | None = None,
 ) -> list[FlagRaised]:
     """Make ``visit``'s live flags of ``kind`` be ``judged``; returns the flags newly raised (for alerts).
-    ``stored``: its live flags as read already (:func:`live_flags`), else they are read here."""
+    ``stored``: its live flags as read already (:func:`live_flags`), else they are read here. Nothing is
+    flushed here: the flags go with the visit's own changes (its rank among them) in one flush."""
     if stored is None:
         stored = await live_flags(session, visit.id, [kind])
     live = {flag.code: flag for flag in stored if flag.kind == kind}
@@ -79,7 +80,6 @@ async def sync_flags(
         record = FlagRaised(j.code, j.severity, j.step or "", j.note)
         await repo.add_flag(session, visit.id, record, at=now, kind=kind, evidence=j.evidence)
         raised.append(record)
-    await session.flush()
     return raised
 
 

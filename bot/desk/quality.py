@@ -121,6 +121,11 @@ def _kind(engine: VisitEngine | None, step: str) -> AnswerKind | None:
     return found.ask.kind if found is not None and found.ask is not None else None
 
 
+def _takes_photos(engine: VisitEngine) -> bool:
+    """True when the visit's script has a photo question (only a photo answer keeps a photo's hash)."""
+    return any(s.ask is not None and s.ask.kind is AnswerKind.PHOTO for s in engine.compiled.steps.values())
+
+
 def _first_option(engine: VisitEngine, step: str) -> Any:
     """The value an answer of ``step`` has when its first option (or 是 / yes) is taken."""
     ask = engine.compiled.steps[step].ask
@@ -280,7 +285,8 @@ async def judge(
     if engine is not None and len(given) >= settings.quality_min_answers:
         held.append(("all_first", Severity.MEDIUM, _all_first(given, engine, settings)))
         held.append(("copied_previous", Severity.MEDIUM, await _copied(session, visit, given, engine, settings)))
-    held.append(("photo_reused", Severity.HIGH, await _photo_reused(session, visit, settings)))
+    if engine is None or _takes_photos(engine):  # a script that asks for no photo keeps none to compare
+        held.append(("photo_reused", Severity.HIGH, await _photo_reused(session, visit, settings)))
     here = visit_location(given)
     if here is not None:
         held.append(("far_location", Severity.MEDIUM, _far(visit, here, settings)))

@@ -436,15 +436,19 @@ class VisitDesk:
                 await repo.add_flag(session, visit.id, record, at=self.clock.now())
                 reply.raised.append(record)
             elif isinstance(record, VisitEnded):  # all that ending changes on the visit goes in one UPDATE
-                # (the ORM's, at the next flush; set after the answer's INSERT, which claims the update)
-                visit.state, visit.step, visit.respondent_id = state.to_json(), None, respondent
-                lines.extend(await self._finish(session, visit, record, reply, actor, engine))
+                # (the ORM's, at the flush after judging, its rank with it; set after the answer's INSERT,
+                # which claims the update). The turn's rows so far (flags, a photo) go first: judging reads them.
+                await session.flush()
+                with session.no_autoflush:
+                    visit.state, visit.step, visit.respondent_id = state.to_json(), None, respondent
+                    lines.extend(await self._finish(session, visit, record, reply, actor, engine))
         if not ends:
             step = None if state.finished else state.step
             await repo.save_visit_progress(session, visit, state=state.to_json(), step=step, respondent_id=respondent)
         else:  # judged whole (bot.desk.judging):
             # cross-visit and quality flags, and its place in the web desk's review queue (its rank)
-            reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
+            with session.no_autoflush:  # its reads need none of the visit's pending changes (other visits, rows)
+                reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
         lines.extend(("out", line, "bot") for line in turn_lines(turn))
         # script faults met at run time (a failing condition counted as false)
         lines.extend(("note", note, "system") for note in turn.notes)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.desk import Actor, FixedClock, VisitDesk
 from bot.desk.corrections import CorrectionDesk
@@ -25,7 +25,8 @@ from dialogs.engine import Event, Skip, Submit
 from dialogs.schema import AnswerKind
 from storage import repositories as repo
 from storage.attachments import visit_attachments
-from storage.models import Borrower, User
+from storage.models import Borrower, User, Visit
+from storage.web import rank_for_review, rank_of
 from tests.desks import CALM, demo_desk
 
 WANG = Actor("officer", 1)  # 王磊: B001, B003, B005, B007 are his
@@ -289,3 +290,35 @@ async def test_two_onsite_visits_50_km_apart_five_minutes_apart(desk: VisitDesk,
     assert lines(flag) == [f"与 #{first.visit_id} 相隔 {minutes} 分钟、50 公里（需时速 {other['kmh']} 公里）"]
     # 陈静 back at the first address minutes later: she was not at the far town, so no sequence of hers
     assert (await onsite_visit(desk, clock, "B002", photo=THIRD_SHOP, where=HOME, actor=CHEN, seconds=6)).flags == {}
+
+
+async def test_the_last_answer_writes_the_judged_visit_once(desk: VisitDesk, clock: FixedClock) -> None:
+    """Finishing a visit the judges flag: its end, its measures and its place in the review queue go in one
+    UPDATE of the visit (not one before judging and one after), and a script that asks for no photo reads
+    no photos to compare; the flag and the rank are kept all the same."""
+    reply = await desk.begin("B001", actor=WANG, officer_id=1)
+    engine = desk.sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    for n, text in enumerate(PHONE_HONEST):
+        clock.advance(seconds=1)  # far too fast: too_fast holds
+        if n == len(PHONE_HONEST) - 1:
+            event.listen(engine, "before_cursor_execute", seen)
+        try:
+            reply = await desk.act(reply.visit_id, Submit(Reply(text=text)), actor=WANG, said=text)
+        finally:
+            if event.contains(engine, "before_cursor_execute", seen):
+                event.remove(engine, "before_cursor_execute", seen)
+    assert reply.turn.finished
+    visit_updates = [s for s in statements if s.startswith("UPDATE visits")]
+    assert len(visit_updates) == 1, visit_updates
+    assert "review_rank" in visit_updates[0] and "status" in visit_updates[0]
+    assert not [s for s in statements if "FROM attachments" in s], statements
+    walked_visit = await walked(desk, reply.visit_id)
+    assert set(walked_visit.flags) >= {"too_fast"}
+    async with desk.sessions() as session:
+        rank = await session.scalar(select(Visit.review_rank).where(Visit.id == reply.visit_id))
+        assert rank == await rank_for_review(session, reply.visit_id) != rank_of([])  # as its live flags rank it
