@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Visit, visit_status_is
@@ -27,18 +27,31 @@ class Remembered:
     measures: dict[str, Any]
 
 
-async def earlier_measures(session: AsyncSession, visit: Visit, *, limit: int = EARLIER) -> list[Remembered]:
-    """The borrower's visits finished before ``visit`` (by time, then id) that remembered something, newest first."""
-    at = visit.finished_at
+def _earlier(*, finished: bool, limit: int) -> Select[tuple[int, datetime | None, Any]]:
+    """The statement of :func:`earlier_measures` (``finished``: the visit has its end time, ``b_at``)."""
     query = select(Visit.id, Visit.finished_at, Visit.measures).where(
-        Visit.borrower_id == visit.borrower_id,
-        Visit.id != visit.id,
+        Visit.borrower_id == bindparam("b_borrower"),
+        Visit.id != bindparam("b_visit"),
         visit_status_is("finished"),
         Visit.finished_at.is_not(None),
     )
-    if at is not None:
-        query = query.where(or_(Visit.finished_at < at, and_(Visit.finished_at == at, Visit.id < visit.id)))
-    rows = await session.execute(query.order_by(Visit.finished_at.desc(), Visit.id.desc()).limit(limit))
+    if finished:
+        at: BindParameter[datetime] = bindparam("b_at")
+        query = query.where(or_(Visit.finished_at < at, and_(Visit.finished_at == at, Visit.id < bindparam("b_visit"))))
+    return query.order_by(Visit.finished_at.desc(), Visit.id.desc()).limit(limit)
+
+
+_EARLIER = {finished: _earlier(finished=finished, limit=EARLIER) for finished in (False, True)}
+"""Built once (a visit's end reads them): building the expression cost more than running it."""
+
+
+async def earlier_measures(session: AsyncSession, visit: Visit, *, limit: int = EARLIER) -> list[Remembered]:
+    """The borrower's visits finished before ``visit`` (by time, then id) that remembered something, newest first."""
+    at = visit.finished_at
+    finished = at is not None
+    query = _EARLIER[finished] if limit == EARLIER else _earlier(finished=finished, limit=limit)
+    params = {"b_borrower": visit.borrower_id, "b_visit": visit.id, "b_at": at}
+    rows = await session.execute(query, params)
     return [
         Remembered(visit_id, finished_at, measures)
         for visit_id, finished_at, measures in rows.all()

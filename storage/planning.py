@@ -251,10 +251,15 @@ async def entry_rows(
 
 async def open_entry(session: AsyncSession, month: str, borrower_id: int) -> PlanEntry | None:
     """The borrower's entry of ``month`` when it is not done yet."""
-    query = select(PlanEntry).where(
-        PlanEntry.month == month, PlanEntry.borrower_id == borrower_id, PlanEntry.done_at.is_(None)
-    )
-    return (await session.scalars(query)).first()
+    return (await session.scalars(_OPEN_ENTRY, {"b_month": month, "b_borrower": borrower_id})).first()
+
+
+_OPEN_ENTRY = select(PlanEntry).where(
+    PlanEntry.month == bindparam("b_month"),
+    PlanEntry.borrower_id == bindparam("b_borrower"),
+    PlanEntry.done_at.is_(None),
+)
+"""Built once (every visit's end reads it)."""
 
 
 async def add_flag(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, bindparam, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.attachments import phash_quarters
@@ -46,21 +46,24 @@ class LocatedAnswer:
     at: datetime
 
 
+_PREVIOUS = (
+    select(Visit)
+    .where(
+        Visit.borrower_id == bindparam("b_borrower"),
+        Visit.script_id == bindparam("b_script"),
+        visit_status_is("finished"),
+        Visit.id != bindparam("b_visit"),
+        Visit.started_at <= bindparam("b_started"),
+    )
+    .order_by(Visit.started_at.desc(), Visit.id.desc())
+    .limit(1)
+)
+
+
 async def previous_visit(session: AsyncSession, visit: Visit) -> Visit | None:
     """The same borrower's finished visit of the same script that started last before ``visit``."""
-    query = (
-        select(Visit)
-        .where(
-            Visit.borrower_id == visit.borrower_id,
-            Visit.script_id == visit.script_id,
-            visit_status_is("finished"),
-            Visit.id != visit.id,
-            Visit.started_at <= visit.started_at,
-        )
-        .order_by(Visit.started_at.desc(), Visit.id.desc())
-        .limit(1)
-    )
-    return await session.scalar(query)
+    params = {"b_borrower": visit.borrower_id, "b_script": visit.script_id, "b_visit": visit.id}
+    return await session.scalar(_PREVIOUS, {**params, "b_started": visit.started_at})
 
 
 async def photo_twins(session: AsyncSession, visit_id: int) -> list[PhotoTwin]:

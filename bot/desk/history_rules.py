@@ -137,12 +137,18 @@ def remember(visit: Visit, engine: VisitEngine, *, now: datetime) -> dict[str, J
     return values
 
 
-async def judge(session: AsyncSession, visit: Visit, engine: VisitEngine, *, now: datetime) -> list[Judged]:
-    """The cross-visit flags that hold on ``visit`` (its measures stored on the visit first)."""
+async def judge(
+    session: AsyncSession, visit: Visit, engine: VisitEngine, *, now: datetime, remembered: bool = False
+) -> list[Judged]:
+    """The cross-visit flags that hold on ``visit`` (its measures stored on the visit first; ``remembered``:
+    they were, just now, by :func:`remember`)."""
     from bot.desk.judging import Judged
 
     memory = engine.compiled.memory
-    values = remember(visit, engine, now=now)
+    if remembered and memory.measures and isinstance(visit.measures, dict):
+        values: dict[str, JsonValue] | None = visit.measures
+    else:
+        values = remember(visit, engine, now=now)
     if values is None or not memory.rules:
         return []
     earlier = await earlier_measures(session, visit)

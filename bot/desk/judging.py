@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
@@ -46,10 +46,13 @@ class Judged:
 
 async def live_flags(session: AsyncSession, visit_id: int, kinds: Sequence[str] | None = None) -> list[RiskFlag]:
     """A visit's live flags of these kinds (every kind when None), in one query."""
+    if kinds is None:  # every visit's end reads these: built once
+        return list((await session.scalars(_LIVE_FLAGS, {"b_visit": visit_id})).all())
     query = select(RiskFlag).where(RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None))
-    if kinds is not None:
-        query = query.where(RiskFlag.kind.in_(kinds))
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(query.where(RiskFlag.kind.in_(kinds)))).all())
+
+
+_LIVE_FLAGS = select(RiskFlag).where(RiskFlag.visit_id == bindparam("b_visit"), RiskFlag.cleared_at.is_(None))
 
 
 async def sync_flags(
@@ -91,12 +94,19 @@ async def refresh_rank(session: AsyncSession, visit: Visit) -> None:
 
 
 async def judge_visit(
-    session: AsyncSession, visit: Visit, engine: VisitEngine, settings: Settings, *, now: datetime
+    session: AsyncSession,
+    visit: Visit,
+    engine: VisitEngine,
+    settings: Settings,
+    *,
+    now: datetime,
+    remembered: bool = False,
 ) -> list[FlagRaised]:
-    """Judge a finished visit (again): history and quality flags in step, its review rank recomputed."""
+    """Judge a finished visit (again): history and quality flags in step, its review rank recomputed.
+    ``remembered``: its measures were kept just now, as it ended (not worked out a second time)."""
     from bot.desk import history_rules, quality  # each judge imports the desk's own modules
 
-    across = await history_rules.judge(session, visit, engine, now=now)
+    across = await history_rules.judge(session, visit, engine, now=now, remembered=remembered)
     made_up = await quality.judge(session, visit, settings, now=now, engine=engine)
     stored = await live_flags(session, visit.id)  # every kind, one read: both judges' and the rank's
     raised = await sync_flags(session, visit, "history", across, now=now, stored=stored)

@@ -448,7 +448,8 @@ class VisitDesk:
         else:  # judged whole (bot.desk.judging):
             # cross-visit and quality flags, and its place in the web desk's review queue (its rank)
             with session.no_autoflush:  # its reads need none of the visit's pending changes (other visits, rows)
-                reply.raised.extend(await judge_visit(session, visit, engine, self.settings, now=self.clock.now()))
+                judged = await judge_visit(session, visit, engine, self.settings, now=self.clock.now(), remembered=True)
+                reply.raised.extend(judged)
         lines.extend(("out", line, "bot") for line in turn_lines(turn))
         # script faults met at run time (a failing condition counted as false)
         lines.extend(("note", note, "system") for note in turn.notes)
