@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,3 +50,15 @@ async def services(settings: Settings, clock: Clock | None = None) -> AsyncItera
         yield svc
     finally:
         await svc.engine.dispose()
+
+
+COLLECT_EVERY = 10_000
+"""Container objects allocated (net) between two young-generation collections in the bot's process. Python's
+default, 700, made 1,339 collections (0.79 s) in a run of ``bench.telegram_path --quick`` (3,640 answers);
+10,000 made 586, most of them before the bot started (0.33 s), and an answer at 200 at once cost 6 % less
+CPU. ``gc.freeze`` on top measured nothing more."""
+
+
+def settle_heap() -> None:
+    """For the bot's process once it is set up (it then serves for hours): collect young objects less often."""
+    gc.set_threshold(COLLECT_EVERY, *gc.get_threshold()[1:])

@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.app import Services
+from bot.app import Services, settle_heap
 from bot.desk.invites import INVITE_DATA
 from bot.settings import Settings
 from bot.telegram import borrower, officer, supervisor
@@ -290,6 +290,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
             )
         except TelegramError as exc:  # e.g. the person never opened a chat with the bot
             log.info("no command menu for user %s: %s", user.id, exc)
+    settle_heap()  # set up: from here on it serves
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
