@@ -78,6 +78,14 @@ async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str, markup: 
     )
 
 
+async def answer_callback(bot: Bot, query_id: str, text: str | None, *, show_alert: bool = False) -> None:
+    """Answer a press (``answerCallbackQuery``): the button stops spinning, ``text`` shows as a toast or an alert."""
+    if isinstance(bot, VisitBot):
+        await bot.call("answerCallbackQuery", callback_query_id=query_id, text=text, show_alert=show_alert or None)
+        return
+    await bot.answer_callback_query(query_id, text, show_alert=show_alert)
+
+
 @dataclass
 class HeldAnswer:
     """A press's answer kept for the webhook's response: the Bot API call, once the handler made it."""

@@ -12,7 +12,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services
-from bot.telegram.calls import Markup, edit_text, hold_answer, release_answer, send_text
+from bot.telegram.calls import Markup, answer_callback, edit_text, hold_answer, release_answer, send_text
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
@@ -184,7 +184,7 @@ async def answer_query(
 
 async def _answer(query: CallbackQuery, text: str | None, *, show_alert: bool) -> None:
     try:
-        await query.answer(text, show_alert=show_alert)
+        await answer_callback(query.get_bot(), query.id, text, show_alert=show_alert)
     except TelegramError as exc:
         log.info("could not answer callback query %s: %s", query.id, exc)
 
