@@ -27,7 +27,7 @@ class Remembered:
     measures: dict[str, Any]
 
 
-def _earlier(*, finished: bool, limit: int) -> Select[tuple[int, datetime | None, Any]]:
+def _earlier(*, finished: bool) -> Select[tuple[int, datetime | None, Any]]:
     """The statement of :func:`earlier_measures` (``finished``: the visit has its end time, ``b_at``)."""
     query = select(Visit.id, Visit.finished_at, Visit.measures).where(
         Visit.borrower_id == bindparam("b_borrower"),
@@ -38,21 +38,20 @@ def _earlier(*, finished: bool, limit: int) -> Select[tuple[int, datetime | None
     if finished:
         at: BindParameter[datetime] = bindparam("b_at")
         query = query.where(or_(Visit.finished_at < at, and_(Visit.finished_at == at, Visit.id < bindparam("b_visit"))))
-    return query.order_by(Visit.finished_at.desc(), Visit.id.desc()).limit(limit)
+    return query.order_by(Visit.finished_at.desc(), Visit.id.desc()).limit(EARLIER)
 
 
-_EARLIER = {finished: _earlier(finished=finished, limit=EARLIER) for finished in (False, True)}
+_EARLIER = {finished: _earlier(finished=finished) for finished in (False, True)}
 """Built once (every visit's end reads one): building the judging reads' expressions on each read was
 about a third of the judging's time (py-spy, 2026-12-04)."""
 
 
-async def earlier_measures(session: AsyncSession, visit: Visit, *, limit: int = EARLIER) -> list[Remembered]:
-    """The borrower's visits finished before ``visit`` (by time, then id) that remembered something, newest first."""
+async def earlier_measures(session: AsyncSession, visit: Visit) -> list[Remembered]:
+    """The borrower's visits finished before ``visit`` (by time, then id; at most :data:`EARLIER`) that
+    remembered something, newest first."""
     at = visit.finished_at
-    finished = at is not None
-    query = _EARLIER[finished] if limit == EARLIER else _earlier(finished=finished, limit=limit)
     params = {"b_borrower": visit.borrower_id, "b_visit": visit.id, "b_at": at}
-    rows = await session.execute(query, params)
+    rows = await session.execute(_EARLIER[at is not None], params)
     return [
         Remembered(visit_id, finished_at, measures)
         for visit_id, finished_at, measures in rows.all()

@@ -485,14 +485,13 @@ async def expire_updates(session: AsyncSession, before: datetime) -> int:
 
 async def visit_answers(session: AsyncSession, visit_id: int, *, include_undone: bool = False) -> Sequence[Answer]:
     """A visit's answers in the order given."""
-    if not include_undone:  # every visit's end reads them: built once
-        return (await session.scalars(_GIVEN_ANSWERS, {"b_visit": visit_id})).all()
-    return (await session.scalars(select(Answer).where(Answer.visit_id == visit_id).order_by(Answer.id))).all()
+    query = _VISIT_ANSWERS if include_undone else _GIVEN_ANSWERS
+    return (await session.scalars(query, {"b_visit": visit_id})).all()
 
 
-_GIVEN_ANSWERS = (
-    select(Answer).where(Answer.visit_id == bindparam("b_visit"), Answer.undone_at.is_(None)).order_by(Answer.id)
-)
+_VISIT_ANSWERS = select(Answer).where(Answer.visit_id == bindparam("b_visit")).order_by(Answer.id)
+_GIVEN_ANSWERS = _VISIT_ANSWERS.where(Answer.undone_at.is_(None))
+"""Built once: every visit's end reads them."""
 
 
 async def visit_flags(session: AsyncSession, visit_id: int) -> Sequence[RiskFlag]:

@@ -46,13 +46,12 @@ class Judged:
 
 async def live_flags(session: AsyncSession, visit_id: int, kinds: Sequence[str] | None = None) -> list[RiskFlag]:
     """A visit's live flags of these kinds (every kind when None), in one query."""
-    if kinds is None:  # every visit's end reads these: built once
-        return list((await session.scalars(_LIVE_FLAGS, {"b_visit": visit_id})).all())
-    query = select(RiskFlag).where(RiskFlag.visit_id == visit_id, RiskFlag.cleared_at.is_(None))
-    return list((await session.scalars(query.where(RiskFlag.kind.in_(kinds)))).all())
+    query = _LIVE_FLAGS if kinds is None else _LIVE_FLAGS.where(RiskFlag.kind.in_(kinds))
+    return list((await session.scalars(query, {"b_visit": visit_id})).all())
 
 
 _LIVE_FLAGS = select(RiskFlag).where(RiskFlag.visit_id == bindparam("b_visit"), RiskFlag.cleared_at.is_(None))
+"""Built once: every visit's end reads them."""
 
 
 async def sync_flags(
