@@ -22,7 +22,7 @@ from bot.desk.choices import channel_for, not_offered_text, offered_outcomes
 from bot.desk.clock import Clock, SystemClock
 from bot.desk.contact import ContactWindow
 from bot.desk.errors import NotFound
-from bot.desk.facts import VisitFacts
+from bot.desk.facts import FactSources, VisitFacts, facts_context
 from bot.desk.files import FileStore, KeptFile, LocalFileStore
 from bot.desk.history_rules import remember
 from bot.desk.judging import judge_visit
@@ -360,14 +360,18 @@ class VisitDesk:
         return self.catalog.get(visit.script_id, visit.script_version, pinned_source=source)
 
     def _facts(self, visit: Visit) -> dict[str, Any]:
-        return self.facts_of(visit).context()
+        """The facts the visit's script sees, as the mapping the engine renders with (made once per distinct facts)."""
+        return facts_context(**self._fact_sources(visit))
 
     def facts_of(self, visit: Visit) -> VisitFacts:
         """The typed facts the visit's script sees."""
-        return VisitFacts.of(
-            visit.borrower,
-            visit.loan,
-            visit.officer,
+        return VisitFacts.of(**self._fact_sources(visit))
+
+    def _fact_sources(self, visit: Visit) -> FactSources:
+        return FactSources(
+            borrower=visit.borrower,
+            loan=visit.loan,
+            officer=visit.officer,
             institution=self.settings.institution,
             now=self.clock.now(),
             visit_id=visit.id or 0,

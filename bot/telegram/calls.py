@@ -28,9 +28,13 @@ from typing import Any
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import ExtBot
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.telegram.render import Keyboard, as_markup
 
+HTML = ParseMode.HTML.value
+"""``parse_mode`` as the Bot API spells it (a plain str: sent as it is, see :meth:`VisitBot.call`)."""
 Markup = InlineKeyboardMarkup | Keyboard | None
 """A message's buttons: PTB's object, or the Bot API's JSON (:func:`bot.telegram.render.keyboard`)."""
 
@@ -46,20 +50,46 @@ __all__ = [
 ]
 
 
+_PLAIN = (str, int, bool, float, dict)
+"""The types of a parameter PTB sends as it is (it converts neither these nor what a dict holds): anything
+else (a file, a date, a Telegram object, one of its string enums, a list of any of them) takes PTB's way."""
+
+
 class VisitBot(ExtBot[None]):
     """PTB's ExtBot plus :meth:`call`, a Bot API method whose answer stays JSON."""
 
     async def call(self, endpoint: str, **data: object) -> Any:
         """Call ``endpoint`` (``sendMessage``…) with ``data`` as its parameters; Telegram's ``result``,
         not parsed (a dict for a message, True for an edit Telegram did not echo). Arguments left None
-        are not sent, PTB's defaults apply, the call passes the bot's rate limiter."""
-        return await self._post(endpoint, dict(data))
+        are not sent, the call passes the bot's rate limiter.
+
+        Parameters that are all plain JSON values (str, int, bool, float, dict: what the bot's own calls
+        send) go the short way: the same rate limiter and the same request, without PTB's conversion of
+        each value (``RequestParameter.from_input``'s dozen type checks), its defaults pass (which fills in
+        only PTB's ``DEFAULT_*`` placeholders: not plain, so they take PTB's way) and its debug logging,
+        about a fifth of a call (py-spy, 2026-12-06)."""
+        params = {key: value for key, value in data.items() if value is not None}
+        if any(type(value) not in _PLAIN for value in params.values()):
+            return await self._post(endpoint, dict(data))
+        limiter = self.rate_limiter
+        if limiter is None:
+            return await self._post_plain(endpoint, params)
+        return await limiter.process_request(
+            callback=self._post_plain, args=(endpoint, params), kwargs={}, endpoint=endpoint, data=params,
+            rate_limit_args=None,
+        )  # fmt: skip
+
+    async def _post_plain(self, endpoint: str, params: dict[str, Any]) -> Any:
+        """What ``Bot._do_post`` does with parameters that need no conversion: post them, Telegram's
+        ``result`` back (its errors raised as PTB raises them, by the request's own ``post``)."""
+        request_data = RequestData([RequestParameter(key, value, None) for key, value in params.items()])
+        return await self._request[1].post(url=f"{self._base_url}/{endpoint}", request_data=request_data)
 
 
 async def send_text(bot: Bot, chat_id: int, text: str, markup: Markup = None) -> int:
     """Send one HTML message (within Telegram's length limit); its message id."""
     if isinstance(bot, VisitBot):
-        sent = await bot.call("sendMessage", chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        sent = await bot.call("sendMessage", chat_id=chat_id, text=text, parse_mode=HTML, reply_markup=markup)
         return int(sent["message_id"])
     shown = as_markup(markup)
     return (await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=shown)).message_id
@@ -70,7 +100,7 @@ async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str, markup: 
     if isinstance(bot, VisitBot):
         await bot.call(
             "editMessageText", chat_id=chat_id, message_id=message_id, text=text,
-            parse_mode=ParseMode.HTML, reply_markup=markup,
+            parse_mode=HTML, reply_markup=markup,
         )  # fmt: skip
         return
     await bot.edit_message_text(

@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
+from telegram.constants import ParseMode
 from telegram.ext import BaseRateLimiter, ContextTypes
 from telegram.request import BaseRequest, RequestData
 
@@ -120,6 +121,19 @@ async def test_the_typed_methods_send_the_same() -> None:
         await each.initialize()
         assert await send_text(each, 5, "<b>问题</b>", MARKUP) == 77
         await edit_text(each, 5, 77, "已记录", MARKUP)
+    assert lean.calls == typed.calls
+
+
+async def test_what_ptb_would_convert_goes_ptbs_way() -> None:
+    """A parameter that is no plain JSON value (PTB's keyboard object, its ParseMode enum) is converted as
+    PTB converts it; plain ones are sent the same either way (``test_the_typed_methods_send_the_same``)."""
+    lean, typed = Recorded(), Recorded()
+    bot = VisitBot(TOKEN, request=lean, get_updates_request=lean)
+    await bot.initialize()
+    await bot.call("sendMessage", chat_id=5, text="问题", reply_markup=MARKUP, parse_mode=ParseMode.HTML)
+    plain = Bot(TOKEN, request=typed, get_updates_request=typed)
+    await plain.initialize()
+    await plain.send_message(5, "问题", reply_markup=MARKUP, parse_mode=ParseMode.HTML)
     assert lean.calls == typed.calls
 
 
