@@ -53,10 +53,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.outbox_flood
 	# issue 13: the peers in their own virtualenv (.venv-anchors), then visitbot through the real Telegram
 	# path beside them (the side-by-side table with the ratios), /visit and RSS at 10,000 open visits,
+	# what one statement costs at each layer from the driver up to the ORM session (statement_floor),
 	# two webhook workers against one on PostgreSQL, a Bot API call over HTTP by the request it goes
 	# through; docs/PERFORMANCE.md says how to read them
 	$(BIN)/python -m bench.anchors
 	$(BIN)/python -m bench.telegram_path
+	$(BIN)/python -m bench.statement_floor
 	$(BIN)/python -m bench.open_visits
 	$(BIN)/python -m bench.workers
 	$(BIN)/python -m bench.bot_api_http
