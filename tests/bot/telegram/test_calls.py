@@ -10,8 +10,8 @@ from typing import Any, cast
 
 import pytest
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import BaseRateLimiter, ContextTypes
 from telegram.request import BaseRequest, RequestData
 
