@@ -12,13 +12,17 @@ configured as the app configures it and on a scratch PostgreSQL (:mod:`bench.pos
   statement as :mod:`storage.sqlite_driver` does it;
 - ``driver sql, held connection``: SQLAlchemy's ``exec_driver_sql`` on an ``AsyncConnection`` held
   throughout (no compiling, no checkout: SQLAlchemy's execution and result layers, the adapter);
-- ``core, connection``: SQLAlchemy Core on a pooled ``AsyncConnection`` (checkout and return included);
-- ``core, session``: the same statement through an ``AsyncSession`` (made, executed, closed);
+- ``text, connection``: the statement as SQLAlchemy text (no column types) on a pooled
+  ``AsyncConnection`` (checked out and returned each time);
+- ``text, session``: the same through an ``AsyncSession`` (made, executed, closed), as the bot's reads are;
+- ``core, session``: the read as a Core select of the same tables' columns, their types processed (the
+  ORM's work but the entities);
 - ``orm, session``: as the bot reads it (the ORM's entities built from the row);
 - ``session alone``: an ``AsyncSession`` made, given its connection and closed, no statement.
 
 Per statement: CPU µs of this process (both threads; one statement at a time, so the event loop does
-nothing else) and the multiple of ``driver``. ``python -m bench.statement_floor [--db sqlite|postgresql]
+nothing else; every layer called from a coroutine), the median of five rounds taken in turn, and the
+multiple of ``driver``. ``python -m bench.statement_floor [--db sqlite|postgresql]
 [--n N]``.
 """
 
@@ -27,13 +31,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import text
+from sqlalchemy import and_, bindparam, literal_column, select, text
 from sqlalchemy.engine import make_url
 
 from bench.postgres import on_each_database
@@ -43,6 +48,8 @@ from bot.desk import Actor
 from bot.settings import Settings
 from storage import repositories as repo
 from storage.chats import set_chat
+from storage.db import make_engine
+from storage.models import Borrower, ChatSession, Loan, User, Visit
 from storage.sqlite_driver import _run
 
 Step = Callable[[], Awaitable[Any]]
@@ -64,18 +71,8 @@ async def _prepare(url: str) -> tuple[int, dict[str, int]]:
     return conversation.officer_id, {"b_telegram": conversation.officer_id, "b_chat": conversation.officer_id}
 
 
-def _cpu(fn: Callable[[], Any], n: int) -> float:
-    for _ in range(min(200, n)):
-        fn()
-    start = time.process_time()
-    for _ in range(n):
-        fn()
-    return 1e6 * (time.process_time() - start) / n
-
-
-async def _acpu(step: Step, n: int) -> float:
-    for _ in range(min(200, n)):
-        await step()
+async def _timed(step: Step, n: int) -> float:
+    """CPU µs per call of ``step``, over ``n`` calls."""
     start = time.process_time()
     for _ in range(n):
         await step()
@@ -89,8 +86,29 @@ def _driver_sql(sql: str, dialect: str) -> str:
     return sql.replace(":b_chat", "$1").replace(":b_telegram", "$2")
 
 
-async def measure(url: str, n: int) -> dict[str, dict[str, float]]:
-    """CPU µs per statement at each layer, for ``select 1`` and the sender's read."""
+def _core_read() -> Any:
+    """The sender's read as a Core select of the same seven tables' columns (the ORM's joins, its column
+    types: timestamps, JSON, decimals processed as the ORM processes them), no entities."""
+    users, chats, visits = User.__table__, ChatSession.__table__, Visit.__table__
+    borrowers, loans = Borrower.__table__, Loan.__table__
+    officer, borrowers_officer = users.alias("officer"), users.alias("borrowers_officer")
+    return (
+        select(users, chats, visits, borrowers, borrowers_officer, loans, officer)
+        .select_from(users)
+        .outerjoin(chats, chats.c.chat_id == bindparam("b_chat"))
+        .outerjoin(visits, and_(visits.c.id == chats.c.visit_id, visits.c.status == literal_column("'open'")))
+        .outerjoin(borrowers, borrowers.c.id == visits.c.borrower_id)
+        .outerjoin(borrowers_officer, borrowers_officer.c.id == borrowers.c.officer_id)
+        .outerjoin(loans, loans.c.id == visits.c.loan_id)
+        .outerjoin(officer, officer.c.id == visits.c.officer_id)
+        .where(users.c.telegram_id == bindparam("b_telegram"), users.c.active.is_(True))
+    )
+
+
+async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, float]]:
+    """CPU µs per statement at each layer, for ``select 1`` and the sender's read: each layer timed in
+    ``rounds`` rounds of ``n // rounds`` statements taken in turn with the others (a machine whose speed
+    drifts drifts for all of them), the median round kept."""
     telegram_id, params = await _prepare(url)
     svc = make_services(Settings(database_url=url))
     read_sql = str(repo._STAFF_AND_CHAT.compile(svc.engine.sync_engine))  # the dialect's own SQL
@@ -99,46 +117,49 @@ async def measure(url: str, n: int) -> dict[str, dict[str, float]]:
     async with svc.reads() as session:  # the read finds what an answer's finds: the staff, the chat, its visit
         found = await repo.sender_and_chat(session, telegram_id, telegram_id)
     assert found.staff is not None and found.chat is not None and found.visit is not None
-    figures: dict[str, dict[str, float]] = {"select 1": {}, "sender's read": {}}
-    one, read = text("select 1"), text(named_sql)
+    one, read, core = text("select 1"), text(named_sql), _core_read()
+    positional = (telegram_id, telegram_id)  # b_chat, b_telegram: the same id (a private chat)
+    steps: dict[tuple[str, str], Step] = {}
+    closing: list[Callable[[], Awaitable[Any]]] = []
     try:
         if is_sqlite:
             plain = sqlite3.connect(make_url(url).database or "")
             driver_read = _driver_sql(named_sql, "sqlite")
-            figures["select 1"]["driver"] = _cpu(lambda: plain.execute("select 1").fetchall(), n)
-            figures["sender's read"]["driver"] = _cpu(
-                lambda: plain.execute(driver_read, (telegram_id, telegram_id)).fetchall(), n
-            )
-            plain.close()
+
+            async def driver_one() -> Any:
+                return plain.execute("select 1").fetchall()
+
+            async def driver_read_rows() -> Any:
+                return plain.execute(driver_read, positional).fetchall()
+
+            hopping = aiosqlite.connect(make_url(url).database or "")
+            await hopping
+            closing.append(hopping.close)
+            hop: Any = hopping._execute  # queue a function for the connection's thread (storage.sqlite_driver)
+            steps["select 1", "driver"] = driver_one
+            steps["sender's read", "driver"] = driver_read_rows
+            steps["select 1", "one hop"] = lambda: hop(_run, hopping, "select 1", None, False)
+            steps["sender's read", "one hop"] = lambda: hop(_run, hopping, driver_read, positional, False)
         else:
             raw = await asyncpg.connect(
                 make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
             )
+            closing.append(raw.close)
             driver_read = _driver_sql(named_sql, "postgresql")
-            figures["select 1"]["driver"] = await _acpu(lambda: raw.fetch("select 1"), n)
-            figures["sender's read"]["driver"] = await _acpu(
-                lambda: raw.fetch(driver_read, telegram_id, telegram_id), n
-            )
-            await raw.close()
-        if is_sqlite:
-            hopping = aiosqlite.connect(make_url(url).database or "")
-            await hopping
-            hop: Any = hopping._execute  # queue a function for the connection's thread (storage.sqlite_driver)
-            figures["select 1"]["one hop"] = await _acpu(lambda: hop(_run, hopping, "select 1", None, False), n)
-            hop_args = (hopping, driver_read, (telegram_id, telegram_id), False)
-            figures["sender's read"]["one hop"] = await _acpu(lambda: hop(_run, *hop_args), n)
-            await hopping.close()
-        layer = "driver sql, held connection"
-        positional = (telegram_id, telegram_id)  # b_chat, b_telegram: the same id (a private chat)
-        async with svc.engine.connect() as held:
-            figures["select 1"][layer] = await _acpu(lambda: held.exec_driver_sql("select 1"), n)
-            figures["sender's read"][layer] = await _acpu(lambda: held.exec_driver_sql(read_sql, positional), n)
+            steps["select 1", "driver"] = lambda: raw.fetch("select 1")
+            steps["sender's read", "driver"] = lambda: raw.fetch(driver_read, *positional)
+        holding = make_engine(url)  # an engine of its own: the app's SQLite pool has one connection
+        closing.append(holding.dispose)
+        held = await holding.connect()
+        closing.append(held.close)
+        steps["select 1", "driver sql, held connection"] = lambda: held.exec_driver_sql("select 1")
+        steps["sender's read", "driver sql, held connection"] = lambda: held.exec_driver_sql(read_sql, positional)
 
-        async def core_connection(statement: Any) -> None:
+        async def on_connection(statement: Any) -> None:
             async with svc.engine.connect() as connection:
                 (await connection.execute(statement, params)).first()
 
-        async def core_session(statement: Any) -> None:
+        async def in_session(statement: Any) -> None:
             async with svc.reads() as session:
                 (await session.execute(statement, params)).first()
 
@@ -150,14 +171,27 @@ async def measure(url: str, n: int) -> dict[str, dict[str, float]]:
             async with svc.reads() as session:
                 await session.connection()
 
-        figures["select 1"]["core, connection"] = await _acpu(lambda: core_connection(one), n)
-        figures["sender's read"]["core, connection"] = await _acpu(lambda: core_connection(read), n)
-        figures["select 1"]["core, session"] = await _acpu(lambda: core_session(one), n)
-        figures["sender's read"]["core, session"] = await _acpu(lambda: core_session(read), n)
-        figures["sender's read"]["orm, session"] = await _acpu(orm_session, n)
-        figures["select 1"]["session alone"] = await _acpu(session_alone, n)
+        steps["select 1", "text, connection"] = lambda: on_connection(one)
+        steps["sender's read", "text, connection"] = lambda: on_connection(read)
+        steps["select 1", "text, session"] = lambda: in_session(one)
+        steps["sender's read", "text, session"] = lambda: in_session(read)
+        steps["sender's read", "core, session"] = lambda: in_session(core)
+        steps["sender's read", "orm, session"] = orm_session
+        steps["select 1", "session alone"] = session_alone
+        per_round = max(1, n // rounds)
+        for step in steps.values():  # warm: statements compiled and cached, connections made
+            await _timed(step, min(200, per_round))
+        taken: dict[tuple[str, str], list[float]] = {key: [] for key in steps}
+        for _ in range(rounds):
+            for key, step in steps.items():
+                taken[key].append(await _timed(step, per_round))
     finally:
+        for close in reversed(closing):
+            await close()
         await svc.engine.dispose()
+    figures: dict[str, dict[str, float]] = {"select 1": {}, "sender's read": {}}
+    for (statement, layer), values in taken.items():
+        figures[statement][layer] = statistics.median(values)
     return figures
 
 

@@ -7,9 +7,9 @@ from bench.statement_floor import measure
 
 async def test_every_layer_is_measured_for_both_statements(database_url: str) -> None:
     figures = await measure(database_url, 3)  # it checks that the read finds the staff, the chat and its visit
-    layers = ["driver", "driver sql, held connection", "core, connection", "core, session"]
+    layers = ["driver", "driver sql, held connection", "text, connection", "text, session"]
     if database_url.startswith("sqlite"):
         layers.insert(1, "one hop")
     assert list(figures["select 1"]) == [*layers, "session alone"]
-    assert list(figures["sender's read"]) == [*layers, "orm, session"]
+    assert list(figures["sender's read"]) == [*layers, "core, session", "orm, session"]
     assert all(value > 0 for layers_of in figures.values() for value in layers_of.values())
