@@ -17,7 +17,9 @@ configured as the app configures it and on a scratch PostgreSQL (:mod:`bench.pos
 - ``text, session``: the same through an ``AsyncSession`` (made, executed, closed), as the bot's reads are;
 - ``core, session``: the read as a Core select of the same tables' columns, their types processed (the
   ORM's work but the entities);
-- ``orm, session``: as the bot reads it (the ORM's entities built from the row);
+- ``core + entities, session``: as the bot reads it since 2026-12-06 (:func:`storage.repositories.sender_and_chat`:
+  the Core row made into detached entities by the bot's own code);
+- ``orm, session``: the same read as the ORM makes it (its entities and joined loads), as the bot read it before;
 - ``session alone``: an ``AsyncSession`` made, given its connection and closed, no statement.
 
 Per statement: CPU µs of this process (both threads; one statement at a time, so the event loop does
@@ -38,8 +40,9 @@ from typing import Any
 
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import and_, bindparam, literal_column, select, text
+from sqlalchemy import and_, bindparam, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import defaultload
 
 from bench.postgres import on_each_database
 from bench.telegram_path import FIRST_OFFICER, seed
@@ -49,7 +52,7 @@ from bot.settings import Settings
 from storage import repositories as repo
 from storage.chats import set_chat
 from storage.db import make_engine
-from storage.models import Borrower, ChatSession, Loan, User, Visit
+from storage.models import Borrower, ChatSession, User, Visit, visit_status_is
 from storage.sqlite_driver import _run
 
 Step = Callable[[], Awaitable[Any]]
@@ -86,23 +89,16 @@ def _driver_sql(sql: str, dialect: str) -> str:
     return sql.replace(":b_chat", "$1").replace(":b_telegram", "$2")
 
 
-def _core_read() -> Any:
-    """The sender's read as a Core select of the same seven tables' columns (the ORM's joins, its column
-    types: timestamps, JSON, decimals processed as the ORM processes them), no entities."""
-    users, chats, visits = User.__table__, ChatSession.__table__, Visit.__table__
-    borrowers, loans = Borrower.__table__, Loan.__table__
-    officer, borrowers_officer = users.alias("officer"), users.alias("borrowers_officer")
-    return (
-        select(users, chats, visits, borrowers, borrowers_officer, loans, officer)
-        .select_from(users)
-        .outerjoin(chats, chats.c.chat_id == bindparam("b_chat"))
-        .outerjoin(visits, and_(visits.c.id == chats.c.visit_id, visits.c.status == literal_column("'open'")))
-        .outerjoin(borrowers, borrowers.c.id == visits.c.borrower_id)
-        .outerjoin(borrowers_officer, borrowers_officer.c.id == borrowers.c.officer_id)
-        .outerjoin(loans, loans.c.id == visits.c.loan_id)
-        .outerjoin(officer, officer.c.id == visits.c.officer_id)
-        .where(users.c.telegram_id == bindparam("b_telegram"), users.c.active.is_(True))
-    )
+_ORM_READ = (
+    select(User, ChatSession, Visit)
+    .select_from(User)
+    .outerjoin(ChatSession, ChatSession.chat_id == bindparam("b_chat"))
+    .outerjoin(Visit, and_(Visit.id == ChatSession.visit_id, visit_status_is("open")))
+    .where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
+    .options(defaultload(Visit.borrower).raiseload(Borrower.loans))
+)
+"""The sender's read as the ORM makes it (the visit's joined loads: borrower and theirs officer, loan,
+officer), as the bot ran it until 2026-12-06: the same SQL as ``storage.repositories._STAFF_AND_CHAT``."""
 
 
 async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, float]]:
@@ -117,7 +113,7 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
     async with svc.reads() as session:  # the read finds what an answer's finds: the staff, the chat, its visit
         found = await repo.sender_and_chat(session, telegram_id, telegram_id)
     assert found.staff is not None and found.chat is not None and found.visit is not None
-    one, read, core = text("select 1"), text(named_sql), _core_read()
+    one, read, core = text("select 1"), text(named_sql), repo._STAFF_AND_CHAT
     positional = (telegram_id, telegram_id)  # b_chat, b_telegram: the same id (a private chat)
     steps: dict[tuple[str, str], Step] = {}
     closing: list[Callable[[], Awaitable[Any]]] = []
@@ -163,7 +159,7 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
             async with svc.reads() as session:
                 (await session.execute(statement, params)).first()
 
-        async def orm_session() -> None:
+        async def as_the_bot_reads() -> None:
             async with svc.reads() as session:
                 await repo.sender_and_chat(session, telegram_id, telegram_id)
 
@@ -176,7 +172,8 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
         steps["select 1", "text, session"] = lambda: in_session(one)
         steps["sender's read", "text, session"] = lambda: in_session(read)
         steps["sender's read", "core, session"] = lambda: in_session(core)
-        steps["sender's read", "orm, session"] = orm_session
+        steps["sender's read", "core + entities, session"] = as_the_bot_reads
+        steps["sender's read", "orm, session"] = lambda: in_session(_ORM_READ)
         steps["select 1", "session alone"] = session_alone
         per_round = max(1, n // rounds)
         for step in steps.values():  # warm: statements compiled and cached, connections made
