@@ -97,7 +97,7 @@ _ORM_READ = (
     .where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
     .options(defaultload(Visit.borrower).raiseload(Borrower.loans))
 )
-"""The sender's read as the ORM makes it (the visit's joined loads: borrower and theirs officer, loan,
+"""The sender's read as the ORM makes it (the visit's joined loads: borrower and the borrower's officer, loan,
 officer), as the bot ran it until 2026-12-06: the same SQL as ``storage.repositories._STAFF_AND_CHAT``."""
 
 

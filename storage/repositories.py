@@ -171,7 +171,8 @@ def _sender_entities(row: Sequence[Any]) -> SenderRows:
     the visit as it is, revision and all), the visit's borrower, loan and officer and the borrower's
     officer loaded, one object per identity (the staff member is the visit's officer too, as one
     session's identity map makes it). Building them here costs a fraction of what the ORM's loading
-    does for seven entities (``bench.statement_floor``: "core, session" against "orm, session")."""
+    does for seven entities (``bench.statement_floor``: "core + entities, session" against "orm,
+    session"); ``tests/storage/test_sender_read.py`` holds the two reads' entities equal."""
     known: dict[tuple[type[Any], Any], Any] = {}
     made: list[Any] = []
     for part in _SENDER_LAYOUT:

@@ -361,7 +361,7 @@ class VisitDesk:
 
     def _facts(self, visit: Visit) -> dict[str, Any]:
         """The facts the visit's script sees, as the mapping the engine renders with (made once per distinct facts)."""
-        return facts_context(**self._fact_sources(visit))
+        return facts_context(self._fact_sources(visit))
 
     def facts_of(self, visit: Visit) -> VisitFacts:
         """The typed facts the visit's script sees."""

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.desk import Actor, VisitDesk
-from bot.desk.facts import VisitFacts, facts_context
+from bot.desk.facts import FactSources, VisitFacts, facts_context
 from dialogs.answers import Reply
 from dialogs.engine import Submit
 from storage.models import Borrower, Loan, User
@@ -34,16 +34,17 @@ def _people() -> tuple[Borrower, Loan, User]:
 def test_the_mapping_is_the_typed_facts_and_the_callers_own() -> None:
     borrower, loan, officer = _people()
     now = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)  # 01:00 on the 7th in Shanghai: the borrower's own day
-    made = facts_context(borrower, loan, officer, institution="某银行", now=now, visit_id=7)
-    expected = VisitFacts.of(borrower, loan, officer, institution="某银行", now=now, visit_id=7).context()
+    sources = FactSources(
+        borrower=borrower, loan=loan, officer=officer, institution="某银行", now=now, visit_id=7, channel="phone"
+    )
+    made = facts_context(sources)
+    expected = VisitFacts.of(**sources).context()
     assert made == expected and made["today"] == date(2026, 12, 7) and made["borrower"]["risk_tier"] == "low"
     made["institution"] = "changed by a caller"
-    again = facts_context(borrower, loan, officer, institution="某银行", now=now, visit_id=7)
+    again = facts_context(sources)
     assert again == expected
     loan.overdue_days = 12  # any value the facts are made of makes them anew
-    assert (
-        facts_context(borrower, loan, officer, institution="某银行", now=now, visit_id=7)["loan"]["overdue_days"] == 12
-    )
+    assert facts_context(sources)["loan"]["overdue_days"] == 12
 
 
 async def test_an_officer_renamed_mid_visit_is_named_so_at_the_next_question(desk: VisitDesk) -> None:

@@ -1,0 +1,72 @@
+"""The staff sender's read, Core made into entities by hand, leaves exactly what the ORM's read left: the
+same columns, the same relationships loaded, the same objects shared — should a model grow a relationship
+the ORM loads with it, this fails until the read loads it too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, bindparam, inspect, select
+from sqlalchemy.orm import defaultload
+
+from bot.desk import Actor, VisitDesk
+from bot.settings import Settings
+from dialogs.catalog import ScriptCatalog
+from storage import repositories as repo
+from storage.chats import point_chat_at
+from storage.db import make_engine, make_sessionmaker
+from storage.demo import link_demo_user, load_demo
+from storage.models import Borrower, ChatSession, User, Visit, visit_status_is
+
+TELEGRAM_ID = 7_100_002
+ORM_READ = (
+    select(User, ChatSession, Visit)
+    .select_from(User)
+    .outerjoin(ChatSession, ChatSession.chat_id == bindparam("b_chat"))
+    .outerjoin(Visit, and_(Visit.id == ChatSession.visit_id, visit_status_is("open")))
+    .where(User.telegram_id == bindparam("b_telegram"), User.active.is_(True))
+    .options(defaultload(Visit.borrower).raiseload(Borrower.loans))
+)
+
+
+def _shown(entity: Any) -> tuple[dict[str, Any], set[str], bool]:
+    """An entity's loaded column values, the names of its loaded relationships, whether it is detached."""
+    state = inspect(entity)
+    mapper = state.mapper
+    columns = {attr.key: state.dict[attr.key] for attr in mapper.column_attrs if attr.key in state.dict}
+    relationships = {rel.key for rel in mapper.relationships if rel.key in state.dict}
+    return columns, relationships, state.detached
+
+
+async def test_the_read_leaves_what_the_orms_read_left(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            await load_demo(session)
+            officer = await link_demo_user(session, TELEGRAM_ID, "officer")
+        desk = VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
+        started = await desk.begin("B001", actor=Actor("officer", officer.id), officer_id=officer.id)
+        async with sessions() as session, session.begin():
+            await point_chat_at(session, TELEGRAM_ID, visit_id=started.visit_id, step="identity", message_id=5)
+        async with sessions() as session:
+            ours = await repo.sender_and_chat(session, TELEGRAM_ID, TELEGRAM_ID)
+        async with sessions() as session:
+            row = (await session.execute(ORM_READ, {"b_telegram": TELEGRAM_ID, "b_chat": TELEGRAM_ID})).one()
+        orms = repo.SenderRows(row[0], None, row[1], row[2])
+    finally:
+        await engine.dispose()
+    assert ours.visit is not None and orms.visit is not None
+    pairs = [
+        (ours.staff, orms.staff),
+        (ours.chat, orms.chat),
+        (ours.visit, orms.visit),
+        (ours.visit.borrower, orms.visit.borrower),
+        (ours.visit.borrower.officer, orms.visit.borrower.officer),
+        (ours.visit.loan, orms.visit.loan),
+        (ours.visit.officer, orms.visit.officer),
+    ]
+    for mine, theirs in pairs:
+        assert _shown(mine) == _shown(theirs)
+    assert (ours.visit.officer is ours.staff) == (orms.visit.officer is orms.staff)  # one object per identity
+    assert inspect(ours.visit).key == inspect(orms.visit).key
