@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.db import table_of
+from storage.direct import Direct
 from storage.models import ChatSession, utcnow
 
 __all__ = ["chat_session", "leave_visit", "point_chat_at", "set_chat", "set_chat_message"]
@@ -37,9 +39,9 @@ async def set_chat(
 
 
 _CHATS = table_of(ChatSession)
-# Built once: the answer path runs these on every answer, and building a statement costs more than
-# running it (Core statements on the table: no ORM bookkeeping, no expression building per call).
-_POINT = (
+# Built once and run by the driver (storage.direct): the answer path runs these on every answer, and
+# SQLAlchemy's execution of a statement costs many times the database's work.
+_POINT = Direct(
     update(_CHATS)
     .where(_CHATS.c.chat_id == bindparam("b_chat"))
     .values(
@@ -58,12 +60,11 @@ async def point_chat_at(
     """Point a chat at its visit's step (one UPDATE, no read first; a chat with no row gets one):
     ``message_id`` is the message that will show that question, None when it is not delivered yet."""
     params = {"b_chat": chat_id, "b_visit": visit_id, "b_message": message_id, "b_step": step, "b_at": utcnow()}
-    result: Any = await session.execute(_POINT, params)
-    if not result.rowcount:
+    if not await direct.execute(session, _POINT, params):
         await set_chat(session, chat_id, visit_id=visit_id, message_id=message_id, step=step)
 
 
-_LEAVE = (
+_LEAVE = Direct(
     update(_CHATS)
     .where(_CHATS.c.chat_id == bindparam("b_chat"), _CHATS.c.visit_id == bindparam("b_visit"))
     .values(visit_id=None, message_id=None, step=None, picked=None, updated_at=bindparam("b_at"))
@@ -72,18 +73,20 @@ _LEAVE = (
 
 async def leave_visit(session: AsyncSession, chat_id: int, visit_id: int) -> None:
     """Detach a chat from a visit that ended, unless the chat is on another visit by now (one UPDATE)."""
-    await session.execute(_LEAVE, {"b_chat": chat_id, "b_visit": visit_id, "b_at": utcnow()})
+    await direct.execute(session, _LEAVE, {"b_chat": chat_id, "b_visit": visit_id, "b_at": utcnow()})
 
 
 _DELIVERED = {
-    stepped: update(_CHATS)
-    .where(
-        _CHATS.c.chat_id == bindparam("b_chat"),
-        _CHATS.c.visit_id == bindparam("b_visit"),
-        _CHATS.c.step == bindparam("b_step") if stepped else _CHATS.c.step.is_(None),
-        _CHATS.c.message_id.is_(None),
+    stepped: Direct(
+        update(_CHATS)
+        .where(
+            _CHATS.c.chat_id == bindparam("b_chat"),
+            _CHATS.c.visit_id == bindparam("b_visit"),
+            _CHATS.c.step == bindparam("b_step") if stepped else _CHATS.c.step.is_(None),
+            _CHATS.c.message_id.is_(None),
+        )
+        .values(message_id=bindparam("b_message"), updated_at=bindparam("b_at"))
     )
-    .values(message_id=bindparam("b_message"))
     for stepped in (True, False)
 }
 
@@ -93,7 +96,7 @@ async def set_chat_message(
 ) -> None:
     """Remember the message just sent for the chat's question, unless the chat has moved on meanwhile
     (another bot process may have taken the next answer already)."""
-    params: dict[str, Any] = {"b_chat": chat_id, "b_visit": visit_id, "b_message": message_id}
+    params: dict[str, Any] = {"b_chat": chat_id, "b_visit": visit_id, "b_message": message_id, "b_at": utcnow()}
     if step is not None:
         params["b_step"] = step
-    await session.execute(_DELIVERED[step is not None], params)
+    await direct.execute(session, _DELIVERED[step is not None], params)

@@ -20,7 +20,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from dialogs.engine import AnswerRecorded, FlagRaised
 from dialogs.errors import ScriptChanged
 from dialogs.loader import content_hash
+from storage import direct
 from storage.db import table_of
+from storage.direct import Direct
 from storage.models import (
     Answer,
     Borrower,
@@ -331,7 +333,7 @@ async def load_visit(
 
 
 _VISIT_ROWS = table_of(Visit)
-_SAVE_VISIT = (
+_SAVE_VISIT = Direct(  # run by the driver (storage.direct): on every answer
     update(_VISIT_ROWS)
     .where(_VISIT_ROWS.c.id == bindparam("b_visit"), _VISIT_ROWS.c.revision == bindparam("b_revision"))
     .values(
@@ -365,8 +367,7 @@ async def save_visit_progress(
         "b_next": visit.revision + 1,
         "b_at": now,
     }
-    result: Any = await session.execute(_SAVE_VISIT, params)
-    if result.rowcount != 1:
+    if await direct.execute(session, _SAVE_VISIT, params) != 1:
         raise StaleDataError(f"visit {visit.id} was changed meanwhile (revision {visit.revision})")
     for name, value in (("state", state), ("step", step), ("respondent_id", respondent_id)):
         set_committed_value(visit, name, value)
@@ -405,10 +406,10 @@ async def add_visit(
 
 
 _ANSWERS = table_of(Answer)
-_ADD_ANSWER = insert(_ANSWERS)
+_ADD_ANSWER = Direct(insert(_ANSWERS))  # run by the driver (storage.direct): on every answer
 _ADD_KEYED_ANSWER = {  # an answer with the update that gave it: nothing if that update gave one before
-    "sqlite": sqlite_insert(_ANSWERS).on_conflict_do_nothing(index_elements=["update_key"]),
-    "postgresql": pg_insert(_ANSWERS).on_conflict_do_nothing(index_elements=["update_key"]),
+    "sqlite": Direct(sqlite_insert(_ANSWERS).on_conflict_do_nothing(index_elements=["update_key"])),
+    "postgresql": Direct(pg_insert(_ANSWERS).on_conflict_do_nothing(index_elements=["update_key"])),
 }
 
 
@@ -443,10 +444,9 @@ async def add_answer(
         "update_key": update_key,
     }
     if update_key is None:
-        await session.execute(_ADD_ANSWER, row)
+        await direct.execute(session, _ADD_ANSWER, row)
         return True
-    result = await session.execute(_ADD_KEYED_ANSWER[session.get_bind().dialect.name], row)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return await direct.execute(session, _ADD_KEYED_ANSWER[session.get_bind().dialect.name], row) == 1
 
 
 async def add_flag(
@@ -482,7 +482,7 @@ async def add_transcript(
     session.add(TranscriptMessage(visit_id=visit_id, direction=direction, text=clean, actor=actor, at=at or utcnow()))
 
 
-_ADD_TRANSCRIPT = insert(table_of(TranscriptMessage))  # Core executemany: no ORM bulk-insert bookkeeping
+_ADD_TRANSCRIPT = Direct(insert(table_of(TranscriptMessage)))  # one executemany by the driver (storage.direct)
 
 
 async def add_transcripts(
@@ -497,7 +497,7 @@ async def add_transcripts(
         {"visit_id": visit_id, "direction": d, "text": _CONTROLS.sub("", text), "actor": actor, "at": stamp}
         for d, text, actor in lines
     ]
-    await session.execute(_ADD_TRANSCRIPT, rows)
+    await direct.execute_many(session, _ADD_TRANSCRIPT, rows)
 
 
 async def undo_answer(

@@ -1,0 +1,149 @@
+"""Statements the driver runs itself (storage.direct) send what ``session.execute`` would, in the session's
+transaction, and fail as SQLAlchemy fails: the answer path's writes skip SQLAlchemy's execution layers and
+nothing else changes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.desk import Actor, VisitDesk
+from bot.settings import Settings
+from dialogs.catalog import ScriptCatalog
+from storage import chats, direct
+from storage import repositories as repo
+from storage.db import make_engine, make_sessionmaker, table_of
+from storage.demo import link_demo_user, load_demo
+from storage.direct import Direct
+from storage.models import ChatSession, TranscriptMessage, Visit, utcnow
+
+TELEGRAM_ID = 7_100_003
+
+
+class World:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], visit_id: int, revision: int) -> None:
+        self.sessions = sessions
+        self.visit_id = visit_id
+        self.revision = revision
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    """The demo data, one visit begun, the officer's chat pointed at it."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session, session.begin():
+            await load_demo(session)
+            officer = await link_demo_user(session, TELEGRAM_ID, "officer")
+        desk = VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
+        started = await desk.begin("B001", actor=Actor("officer", officer.id), officer_id=officer.id)
+        async with sessions() as session, session.begin():
+            await chats.point_chat_at(session, TELEGRAM_ID, visit_id=started.visit_id, step="identity")
+            revision = await session.scalar(select(Visit.revision).where(Visit.id == started.visit_id))
+        yield World(sessions, started.visit_id, revision or 0)
+    finally:
+        await engine.dispose()
+
+
+def _cases(world: World, dialect: str) -> list[tuple[str, Direct, dict[str, Any], int]]:
+    """The answer path's statements, each with the parameters it is given there and the rows it changes."""
+    now = utcnow()
+    answer = {
+        "visit_id": world.visit_id, "step_id": "identity", "question": "是本人吗？", "raw": "是", "value": {"a": [1]},
+        "display": "是", "skipped": False, "answered_by": "officer", "answered_by_user_id": None,
+        "answered_at": now, "shown_in": "12", "update_key": "u:1",
+    }  # fmt: skip
+    visit = {
+        "b_visit": world.visit_id, "b_revision": world.revision, "b_state": {"step": "x", "answers": {"a": "中文"}},
+        "b_step": "x", "b_respondent": None, "b_next": world.revision + 1, "b_at": now,
+    }  # fmt: skip
+    chat = {"b_chat": TELEGRAM_ID, "b_visit": world.visit_id, "b_at": now}
+    return [
+        ("keyed answer", repo._ADD_KEYED_ANSWER[dialect], answer, 1),
+        ("answer", repo._ADD_ANSWER, {**answer, "update_key": None}, 1),
+        ("visit", repo._SAVE_VISIT, visit, 1),
+        ("visit changed meanwhile", repo._SAVE_VISIT, {**visit, "b_revision": world.revision - 1}, 0),
+        ("point", chats._POINT, {**chat, "b_message": 7, "b_step": "x"}, 1),
+        ("leave", chats._LEAVE, chat, 1),
+        ("delivered", chats._DELIVERED[True], {**chat, "b_message": 8, "b_step": "identity"}, 1),
+        ("delivered, no step", chats._DELIVERED[False], {**chat, "b_message": 8}, 0),
+    ]
+
+
+def _seen(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[tuple[str, list[Any]]], Callable[[], None]]:
+    """The statements and parameters the engine's listeners are told of, and how to stop listening."""
+    seen: list[tuple[str, list[Any]]] = []
+    engine = sessions.kw["bind"].sync_engine
+
+    def listen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, list(parameters)))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", listen)
+
+
+async def test_each_statement_sends_what_sqlalchemy_would_and_changes_the_same_rows(world: World) -> None:
+    dialect = world.sessions.kw["bind"].dialect.name
+    for name, statement, params, changed in _cases(world, dialect):
+        seen, stop = _seen(world.sessions)
+        try:
+            async with world.sessions() as session, session.begin():
+                theirs: Any = await session.execute(statement.statement, params)
+                await session.rollback()
+            async with world.sessions() as session, session.begin():
+                ours = await direct.execute(session, statement, params)
+                await session.rollback()
+        finally:
+            stop()
+        assert len(seen) == 2, (name, seen)
+        assert seen[0] == seen[1], name  # the same SQL, the same values as the driver gets them
+        assert ours == theirs.rowcount == changed, name
+
+
+async def test_the_writes_commit_and_roll_back_with_the_session(world: World) -> None:
+    lines = [("in", "是的", "officer"), ("out", "下一个问题", "bot")]
+    async with world.sessions() as session, session.begin():
+        await repo.add_transcripts(session, world.visit_id, lines)
+        await session.rollback()
+    async with world.sessions() as session:
+        before = await session.scalar(select(func.count()).select_from(TranscriptMessage))
+    async with world.sessions() as session, session.begin():
+        await repo.add_transcripts(session, world.visit_id, lines)
+        await chats.set_chat_message(session, TELEGRAM_ID, visit_id=world.visit_id, step="identity", message_id=41)
+    async with world.sessions() as session:
+        kept = (await session.scalars(select(TranscriptMessage).order_by(TranscriptMessage.id))).all()
+        row = await chats.chat_session(session, TELEGRAM_ID)
+    assert len(kept) == (before or 0) + 2
+    assert [(m.direction, m.text, m.actor) for m in kept[-2:]] == lines
+    assert row is not None and row.message_id == 41
+    assert row.updated_at is not None and abs(row.updated_at.replace(tzinfo=None) - datetime.now()) < timedelta(
+        days=1
+    )  # the statement says when it changed the row, as the model's onupdate did
+
+
+async def test_a_refused_row_raises_sqlalchemys_error_and_the_session_goes_on(world: World) -> None:
+    dialect = world.sessions.kw["bind"].dialect.name
+    statement = repo._ADD_KEYED_ANSWER[dialect]
+    _, _, good, _ = _cases(world, dialect)[0]
+    async with world.sessions() as session:
+        with pytest.raises(IntegrityError):  # no such visit
+            await direct.execute(session, statement, {**good, "visit_id": 999_999})
+        await session.rollback()
+        async with session.begin():
+            assert await direct.execute(session, statement, good) == 1
+            assert await direct.execute(session, statement, good) == 0  # a redelivery: nothing written
+
+
+def test_a_statement_that_leaves_a_column_to_python_is_refused() -> None:
+    table = table_of(ChatSession)
+    forgetful = Direct(update(table).where(table.c.chat_id == bindparam("b_chat")).values(step=bindparam("b_step")))
+    engine = make_engine("sqlite+aiosqlite:///:memory:")
+    with pytest.raises(ValueError, match="updated_at"):  # the model's onupdate would be skipped silently
+        forgetful.plan(engine.sync_engine.dialect, ("b_chat", "b_step"))
