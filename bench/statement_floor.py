@@ -17,8 +17,12 @@ configured as the app configures it and on a scratch PostgreSQL (:mod:`bench.pos
 - ``text, session``: the same through an ``AsyncSession`` (made, executed, closed), as the bot's reads are;
 - ``core, session``: the read as a Core select of the same tables' columns, their types processed (the
   ORM's work but the entities);
-- ``core + entities, session``: as the bot reads it since 2026-12-06 (:func:`storage.repositories.sender_and_chat`:
-  the Core row made into detached entities by the bot's own code);
+- ``core + entities, session``: as the bot read it on 2026-12-06 (the Core row, through ``session.execute``,
+  made into detached entities by the bot's own code);
+- ``direct, session``: the Core select run by the driver on the session's connection, its types processed
+  (:mod:`storage.direct`), no entities;
+- ``direct + entities, session``: as the bot reads it since the evening of 2026-12-06
+  (:func:`storage.repositories.sender_and_chat`);
 - ``orm, session``: the same read as the ORM makes it (its entities and joined loads), as the bot read it before;
 - ``session alone``: an ``AsyncSession`` made, given its connection and closed, no statement.
 
@@ -49,6 +53,7 @@ from bench.telegram_path import FIRST_OFFICER, seed
 from bot.app import make_services
 from bot.desk import Actor
 from bot.settings import Settings
+from storage import direct
 from storage import repositories as repo
 from storage.chats import set_chat
 from storage.db import make_engine
@@ -107,13 +112,14 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
     drifts drifts for all of them), the median round kept."""
     telegram_id, params = await _prepare(url)
     svc = make_services(Settings(database_url=url))
-    read_sql = str(repo._STAFF_AND_CHAT.compile(svc.engine.sync_engine))  # the dialect's own SQL
-    named_sql = str(repo._STAFF_AND_CHAT)
+    read_sql = str(repo._STAFF_AND_CHAT.statement.compile(svc.engine.sync_engine))  # the dialect's own SQL
+    named_sql = str(repo._STAFF_AND_CHAT.statement)
     is_sqlite = svc.engine.dialect.name == "sqlite"
     async with svc.reads() as session:  # the read finds what an answer's finds: the staff, the chat, its visit
         found = await repo.sender_and_chat(session, telegram_id, telegram_id)
     assert found.staff is not None and found.chat is not None and found.visit is not None
-    one, read, core = text("select 1"), text(named_sql), repo._STAFF_AND_CHAT
+    one, read = text("select 1"), text(named_sql)
+    core: Any = repo._STAFF_AND_CHAT.statement
     positional = (telegram_id, telegram_id)  # b_chat, b_telegram: the same id (a private chat)
     steps: dict[tuple[str, str], Step] = {}
     closing: list[Callable[[], Awaitable[Any]]] = []
@@ -159,6 +165,16 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
             async with svc.reads() as session:
                 (await session.execute(statement, params)).first()
 
+        async def core_and_entities() -> None:  # the bot's read from the morning of 2026-12-06
+            async with svc.reads() as session:
+                row = (await session.execute(core, params)).first()
+                assert row is not None
+                repo._sender_entities(row)
+
+        async def by_the_driver() -> None:
+            async with svc.reads() as session:
+                await direct.first(session, repo._STAFF_AND_CHAT, params)
+
         async def as_the_bot_reads() -> None:
             async with svc.reads() as session:
                 await repo.sender_and_chat(session, telegram_id, telegram_id)
@@ -172,7 +188,9 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
         steps["select 1", "text, session"] = lambda: in_session(one)
         steps["sender's read", "text, session"] = lambda: in_session(read)
         steps["sender's read", "core, session"] = lambda: in_session(core)
-        steps["sender's read", "core + entities, session"] = as_the_bot_reads
+        steps["sender's read", "core + entities, session"] = core_and_entities
+        steps["sender's read", "direct, session"] = by_the_driver
+        steps["sender's read", "direct + entities, session"] = as_the_bot_reads
         steps["sender's read", "orm, session"] = lambda: in_session(_ORM_READ)
         steps["select 1", "session alone"] = session_alone
         per_round = max(1, n // rounds)

@@ -35,12 +35,13 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
-__all__ = ["Direct", "execute", "execute_many"]
+__all__ = ["Direct", "execute", "execute_many", "first"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Plan:
     """A statement as the driver takes it: its SQL and, per position, the parameter's name and processor."""
 
@@ -49,6 +50,21 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: Mapping[str, Any]
     """Values that are part of the statement itself (``values(picked=None)``), sent as they are."""
+    types: tuple[TypeEngine[Any], ...]
+    """A select's columns' types, in order."""
+    results: tuple[Callable[[Any], Any] | None, ...] | None = None
+    """Their result processors (SQLite's text made a datetime, JSON parsed …), made at the first read: some
+    depend on the type the database says it sent (PostgreSQL's numeric types)."""
+
+    def processed(self, row: Sequence[Any], description: Sequence[Sequence[Any]], dialect: Dialect) -> tuple[Any, ...]:
+        """A row's values as SQLAlchemy's result would give them."""
+        results = self.results
+        if results is None:
+            results = self.results = tuple(
+                kind._cached_result_processor(dialect, column[1])
+                for kind, column in zip(self.types, description, strict=True)
+            )
+        return tuple(value if process is None else process(value) for value, process in zip(row, results, strict=True))
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         if self.fixed:
@@ -94,7 +110,8 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: list[str]) -> _Pl
         if name not in keys and (bind.required or bind.callable is not None):
             raise ValueError(f"no value for {name!r} in {statement}")
     fixed = {name: compiled.binds[name].value for name in names if name not in keys}
-    return _Plan(compiled.string, names, tuple(processors.get(name) for name in names), fixed)  # type: ignore[misc]
+    types = tuple(column.type for column in compiled._result_columns)
+    return _Plan(compiled.string, names, tuple(processors.get(name) for name in names), fixed, types)  # type: ignore[misc]
 
 
 async def _connection(session: AsyncSession) -> Connection:
@@ -118,7 +135,18 @@ async def execute(session: AsyncSession, statement: Direct, params: Mapping[str,
     """Run ``statement`` with ``params`` in the session's transaction; the rows it changed."""
     connection = await _connection(session)
     plan = statement.plan(connection.dialect, tuple(params))
-    return await _run(connection, plan, plan.arguments(params), many=False)
+    cursor = await _run(connection, plan, plan.arguments(params), many=False)
+    rowcount: int = cursor.rowcount
+    return rowcount
+
+
+async def first(session: AsyncSession, statement: Direct, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The first row ``statement`` selects, its values processed as SQLAlchemy's result would (None: no row)."""
+    connection = await _connection(session)
+    plan = statement.plan(connection.dialect, tuple(params))
+    cursor = await _run(connection, plan, plan.arguments(params), many=False)
+    row = cursor.fetchone()
+    return None if row is None else plan.processed(row, cursor.description, connection.dialect)
 
 
 async def execute_many(session: AsyncSession, statement: Direct, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -130,7 +158,8 @@ async def execute_many(session: AsyncSession, statement: Direct, rows: Sequence[
     await _run(connection, plan, [plan.arguments(row) for row in rows], many=True)
 
 
-async def _run(connection: Connection, plan: _Plan, arguments: Any, *, many: bool) -> int:
+async def _run(connection: Connection, plan: _Plan, arguments: Any, *, many: bool) -> Any:
+    """Hand the statement to the driver's cursor; the cursor, its rows fetched (a client-side cursor)."""
     sql = plan.sql
     if connection._has_events or connection.engine._has_events:
         for listener in connection.dispatch.before_cursor_execute:
@@ -151,8 +180,7 @@ async def _run(connection: Connection, plan: _Plan, arguments: Any, *, many: boo
             await cursor._execute_async(sql, arguments)
     except Exception as error:  # as SQLAlchemy raises it (and a lost connection invalidated), in its greenlet
         await _raise_as_sqlalchemy(connection, error, sql, arguments, cursor)
-    rowcount: int = cursor.rowcount
-    return rowcount
+    return cursor
 
 
 async def _raise_as_sqlalchemy(connection: Connection, error: Exception, sql: str, arguments: Any, cursor: Any) -> None:

@@ -124,7 +124,7 @@ _SENDER_PARTS: tuple[tuple[type[Any], FromClause], ...] = (
 )
 """What the staff sender's read returns, entity by entity: the model and the table (or alias) its
 columns come from, in the order the row holds them."""
-_STAFF_AND_CHAT = (
+_STAFF_AND_CHAT = Direct(
     select(*(table for _, table in _SENDER_PARTS))
     .select_from(_USERS)
     .outerjoin(_CHATS, _CHATS.c.chat_id == bindparam("b_chat"))
@@ -137,7 +137,8 @@ _STAFF_AND_CHAT = (
 )
 """The staff member writing, the chat's row, and its open visit with what the ORM loads with a visit
 (its borrower and the borrower's officer, its loan, its officer), as Core: the same joins and columns,
-their types processed as the ORM processes them, no entities built by the ORM (:func:`sender_and_chat`)."""
+their types processed as the ORM processes them, no entities built by the ORM (:func:`sender_and_chat`);
+run by the driver (storage.direct), the read every answer makes."""
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ async def sender_and_chat(session: AsyncSession, telegram_id: int, chat_id: int)
     with ``loans=False`` loads it), in one statement for staff (two for a borrower: their loans). Staff,
     nearly every answer, are read as Core and made into entities here (:func:`_sender_entities`)."""
     params = {"b_telegram": telegram_id, "b_chat": chat_id}
-    staff = (await session.execute(_STAFF_AND_CHAT, params)).first()
+    staff = await direct.first(session, _STAFF_AND_CHAT, params)
     if staff is not None:
         return _sender_entities(staff)
     borrower = (await session.execute(_BORROWER_AND_CHAT, params)).unique().first()

@@ -11,5 +11,12 @@ async def test_every_layer_is_measured_for_both_statements(database_url: str) ->
     if database_url.startswith("sqlite"):
         layers.insert(1, "one hop")
     assert list(figures["select 1"]) == [*layers, "session alone"]
-    assert list(figures["sender's read"]) == [*layers, "core, session", "core + entities, session", "orm, session"]
+    assert list(figures["sender's read"]) == [
+        *layers,
+        "core, session",
+        "core + entities, session",
+        "direct, session",
+        "direct + entities, session",
+        "orm, session",
+    ]
     assert all(value > 0 for layers_of in figures.values() for value in layers_of.values())

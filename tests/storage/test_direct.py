@@ -147,3 +147,18 @@ def test_a_statement_that_leaves_a_column_to_python_is_refused() -> None:
     engine = make_engine("sqlite+aiosqlite:///:memory:")
     with pytest.raises(ValueError, match="updated_at"):  # the model's onupdate would be skipped silently
         forgetful.plan(engine.sync_engine.dialect, ("b_chat", "b_step"))
+
+
+async def test_a_read_gives_the_row_sqlalchemys_result_gives(world: World) -> None:
+    """The sender's read (a hundred columns: datetimes, JSON, booleans, decimals) processed as SQLAlchemy's
+    result processes them; no row, None."""
+    params = {"b_telegram": TELEGRAM_ID, "b_chat": TELEGRAM_ID}
+    async with world.sessions() as session:
+        theirs = (await session.execute(repo._STAFF_AND_CHAT.statement, params)).first()
+        ours = await direct.first(session, repo._STAFF_AND_CHAT, params)
+        nobody = await direct.first(session, repo._STAFF_AND_CHAT, {**params, "b_telegram": 1})
+    assert theirs is not None and ours is not None
+    assert ours == tuple(theirs)
+    assert [type(value) for value in ours] == [type(value) for value in theirs]
+    assert any(isinstance(value, datetime) for value in ours) and any(isinstance(value, dict) for value in ours)
+    assert nobody is None
