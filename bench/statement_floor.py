@@ -40,6 +40,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from datetime import time as day_time
 from typing import Any
 
 import aiosqlite
@@ -66,7 +67,8 @@ Step = Callable[[], Awaitable[Any]]
 async def _prepare(url: str) -> tuple[int, dict[str, int]]:
     """One officer with an open visit their chat is on (what an answer finds); the read's parameters."""
     (conversation,) = await seed(url, FIRST_OFFICER, 1)
-    svc = make_services(Settings(database_url=url))
+    off = day_time(0, 0)  # the contact window off, as in bench.telegram_path: the visit starts at any hour
+    svc = make_services(Settings(database_url=url, contact_window_start=off, contact_window_end=off))
     try:
         async with svc.sessions() as session:
             staff = await repo.user_by_telegram_id(session, conversation.officer_id)
