@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from bot.app import services
 from bot.desk import Actor, Clock, VisitDesk
 from bot.settings import Settings
@@ -14,8 +16,9 @@ from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Cancel, Submit
 from dialogs.schema import Outcome
+from storage.chats import point_chat_at
 from storage.db import make_engine, make_sessionmaker
-from storage.demo import load_demo
+from storage.demo import link_demo_user, load_demo
 from storage.models import Visit
 
 
@@ -69,3 +72,18 @@ RISKY = [
 """Answers to the default phone visit whose repayment pressure raises a high-risk flag."""
 CALM = ["是本人", "记得", "好", "否", "否", "按约定用途使用", "/skip", "/skip", "否", "否", "否"]
 """Answers to the phone visit without a flag."""
+
+
+async def officer_on_a_visit(
+    sessions: async_sessionmaker[AsyncSession], database_url: str, telegram_id: int, *, message_id: int | None = None
+) -> int:
+    """The demo data, an officer linked to ``telegram_id`` with a visit of B001 begun and their chat on its
+    first question (shown in ``message_id``); the visit's id."""
+    async with sessions() as session, session.begin():
+        await load_demo(session)
+        officer = await link_demo_user(session, telegram_id, "officer")
+    desk = VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
+    started = await desk.begin("B001", actor=Actor("officer", officer.id), officer_id=officer.id)
+    async with sessions() as session, session.begin():
+        await point_chat_at(session, telegram_id, visit_id=started.visit_id, step="identity", message_id=message_id)
+    return started.visit_id

@@ -13,15 +13,12 @@ from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.desk import Actor, VisitDesk
-from bot.settings import Settings
-from dialogs.catalog import ScriptCatalog
 from storage import chats, direct
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker, table_of
-from storage.demo import link_demo_user, load_demo
 from storage.direct import Direct
 from storage.models import ChatSession, TranscriptMessage, Visit, utcnow
+from tests.desks import officer_on_a_visit
 
 TELEGRAM_ID = 7_100_003
 
@@ -39,15 +36,10 @@ async def world(database_url: str) -> AsyncIterator[World]:
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     try:
-        async with sessions() as session, session.begin():
-            await load_demo(session)
-            officer = await link_demo_user(session, TELEGRAM_ID, "officer")
-        desk = VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
-        started = await desk.begin("B001", actor=Actor("officer", officer.id), officer_id=officer.id)
-        async with sessions() as session, session.begin():
-            await chats.point_chat_at(session, TELEGRAM_ID, visit_id=started.visit_id, step="identity")
-            revision = await session.scalar(select(Visit.revision).where(Visit.id == started.visit_id))
-        yield World(sessions, started.visit_id, revision or 0)
+        visit_id = await officer_on_a_visit(sessions, database_url, TELEGRAM_ID)
+        async with sessions() as session:
+            revision = await session.scalar(select(Visit.revision).where(Visit.id == visit_id))
+        yield World(sessions, visit_id, revision or 0)
     finally:
         await engine.dispose()
 

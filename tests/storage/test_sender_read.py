@@ -9,13 +9,9 @@ from typing import Any
 from sqlalchemy import inspect
 
 from bench.statement_floor import _ORM_READ
-from bot.desk import Actor, VisitDesk
-from bot.settings import Settings
-from dialogs.catalog import ScriptCatalog
 from storage import repositories as repo
-from storage.chats import point_chat_at
 from storage.db import make_engine, make_sessionmaker
-from storage.demo import link_demo_user, load_demo
+from tests.desks import officer_on_a_visit
 
 TELEGRAM_ID = 7_100_002
 ORM_READ = _ORM_READ  # the ORM's read as the bot ran it before, kept as bench.statement_floor's baseline
@@ -34,13 +30,7 @@ async def test_the_read_leaves_what_the_orms_read_left(database_url: str) -> Non
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     try:
-        async with sessions() as session, session.begin():
-            await load_demo(session)
-            officer = await link_demo_user(session, TELEGRAM_ID, "officer")
-        desk = VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
-        started = await desk.begin("B001", actor=Actor("officer", officer.id), officer_id=officer.id)
-        async with sessions() as session, session.begin():
-            await point_chat_at(session, TELEGRAM_ID, visit_id=started.visit_id, step="identity", message_id=5)
+        await officer_on_a_visit(sessions, database_url, TELEGRAM_ID, message_id=5)
         async with sessions() as session:
             ours = await repo.sender_and_chat(session, TELEGRAM_ID, TELEGRAM_ID)
         async with sessions() as session:
