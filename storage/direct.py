@@ -23,6 +23,12 @@ compiled (:class:`ValueError`), never sent without them. SQLite statements go th
 ``storage.sqlite_driver`` (one thread hop, none once the transaction holds the write lock); PostgreSQL
 statements through SQLAlchemy's asyncpg adapter's own cursor (its prepared-statement cache, its
 transaction begun on first use, its translation of asyncpg's errors).
+
+It relies on a few of SQLAlchemy's private names, stable through 2.0 and 2.1: the compiler's
+``_bind_processors`` and ``_result_columns``, the connection's ``_handle_dbapi_exception``, and the async
+adapters' cursor coroutines (``_execute_async``, ``_prepare_and_execute`` …);
+``tests/storage/test_direct.py`` compares every statement of the answer path with ``session.execute``'s,
+so a change in any of them fails there first.
 """
 
 from __future__ import annotations
