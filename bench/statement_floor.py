@@ -56,7 +56,7 @@ from bot.desk import Actor
 from bot.settings import Settings
 from storage import direct
 from storage import repositories as repo
-from storage.chats import set_chat
+from storage.chats import set_chat, set_shown
 from storage.db import make_engine
 from storage.models import Borrower, ChatSession, User, Visit, visit_status_is
 from storage.sqlite_driver import _run
@@ -75,7 +75,8 @@ async def _prepare(url: str) -> tuple[int, dict[str, int]]:
         assert staff is not None
         started = await svc.desk.begin(conversation.code, actor=Actor("officer", staff.id), officer_id=staff.id)
         async with svc.sessions() as session, session.begin():
-            await set_chat(session, conversation.officer_id, visit_id=started.visit_id, message_id=1, step="identity")
+            await set_chat(session, conversation.officer_id, visit_id=started.visit_id)
+            await set_shown(session, conversation.officer_id, visit_id=started.visit_id, step="identity", message_id=1)
     finally:
         await svc.engine.dispose()
     return conversation.officer_id, {"b_telegram": conversation.officer_id, "b_chat": conversation.officer_id}

@@ -278,6 +278,13 @@ class Visit(Base):
     measures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What the script says to remember of this visit for the next (``remember:``), set when it finishes:
     cross-visit risk rules compare a visit's measures with the borrower's earlier visits' ones."""
+    shown_in: Mapped[str | None] = mapped_column(String(64))
+    """Where the question of step ``shown_step`` is on screen: the front-end's own reference (Telegram's:
+    ``tg:<chat>:<message>``), opaque to the core. Written with the answer that moves the visit when the
+    next question's place is known then (a press edits the pressed message), else once it is delivered."""
+    shown_step: Mapped[str | None] = mapped_column(String(40))
+    """The step whose question ``shown_in`` shows: the visit's current question is on screen there only
+    while this is its ``step`` (any write that moves the visit without saying where invalidates it)."""
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012 - SQLAlchemy's declared type
 
@@ -422,14 +429,12 @@ class Task(Base):
 
 
 class ChatSession(Base):
-    """Which visit a Telegram chat is on, and the question message to edit in place."""
+    """Which visit a Telegram chat is on (where its question shows is the visit's: ``Visit.shown_in``)."""
 
     __tablename__ = "chat_sessions"
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="SET NULL"))
-    message_id: Mapped[int | None] = mapped_column(BigInteger)
-    step: Mapped[str | None] = mapped_column(String(40))
     picked: Mapped[list[str] | None] = mapped_column(JSON)
     """Options ticked so far on a multiple-choice question answered with buttons."""
     mode: Mapped[str | None] = mapped_column(String(16))

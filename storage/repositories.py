@@ -334,29 +334,48 @@ async def load_visit(
 
 
 _VISIT_ROWS = table_of(Visit)
-_SAVE_VISIT = Direct(  # run by the driver (storage.direct): on every answer
-    update(_VISIT_ROWS)
-    .where(_VISIT_ROWS.c.id == bindparam("b_visit"), _VISIT_ROWS.c.revision == bindparam("b_revision"))
-    .values(
-        state=bindparam("b_state"),
-        step=bindparam("b_step"),
-        respondent_id=bindparam("b_respondent"),
-        revision=bindparam("b_next"),
-        updated_at=bindparam("b_at"),
+_PROGRESS: dict[str, Any] = {
+    "state": bindparam("b_state"),
+    "step": bindparam("b_step"),
+    "respondent_id": bindparam("b_respondent"),
+    "revision": bindparam("b_next"),
+    "updated_at": bindparam("b_at"),
+}
+_SAVE_VISIT = {  # run by the driver (storage.direct): on every answer; True: it says where the next question shows
+    shown: Direct(
+        update(_VISIT_ROWS)
+        .where(_VISIT_ROWS.c.id == bindparam("b_visit"), _VISIT_ROWS.c.revision == bindparam("b_revision"))
+        .values(
+            **_PROGRESS,
+            **({"shown_in": bindparam("b_shown_in"), "shown_step": bindparam("b_shown_step")} if shown else {}),
+        )
     )
-)
+    for shown in (False, True)
+}
 
 
 async def save_visit_progress(
-    session: AsyncSession, visit: Visit, *, state: dict[str, Any], step: str | None, respondent_id: int | None
+    session: AsyncSession,
+    visit: Visit,
+    *,
+    state: dict[str, Any],
+    step: str | None,
+    respondent_id: int | None,
+    shown: tuple[str, str] | None = None,
 ) -> None:
     """Keep where a visit stands after an answer: one UPDATE of its state, guarded by its revision as the
     ORM's version counter guards every write of a visit (a concurrent write raises ``StaleDataError``).
+    ``shown``: where the question of ``step`` will be on screen (the front-end's reference, and ``step``),
+    kept in the same UPDATE (else what the visit says of its screen stays: about an earlier step).
 
     The loaded ``visit`` is brought up to date without being marked changed, so nothing is flushed
     again. A visit with other changes pending goes through the ORM (one UPDATE for all of them)."""
+    values: dict[str, Any] = {"state": state, "step": step, "respondent_id": respondent_id}
+    if shown is not None:
+        values["shown_in"], values["shown_step"] = shown
     if session.is_modified(visit):
-        visit.state, visit.step, visit.respondent_id = state, step, respondent_id
+        for name, value in values.items():
+            setattr(visit, name, value)
         return
     now = utcnow()
     params = {
@@ -368,9 +387,11 @@ async def save_visit_progress(
         "b_next": visit.revision + 1,
         "b_at": now,
     }
-    if await direct.execute(session, _SAVE_VISIT, params) != 1:
+    if shown is not None:
+        params["b_shown_in"], params["b_shown_step"] = shown
+    if await direct.execute(session, _SAVE_VISIT[shown is not None], params) != 1:
         raise StaleDataError(f"visit {visit.id} was changed meanwhile (revision {visit.revision})")
-    for name, value in (("state", state), ("step", step), ("respondent_id", respondent_id)):
+    for name, value in values.items():
         set_committed_value(visit, name, value)
     set_committed_value(visit, "revision", visit.revision + 1)
     set_committed_value(visit, "updated_at", now)

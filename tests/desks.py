@@ -16,7 +16,7 @@ from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Cancel, Submit
 from dialogs.schema import Outcome
-from storage.chats import point_chat_at
+from storage.chats import point_chat_at, set_shown
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import link_demo_user, load_demo
 from storage.models import Visit
@@ -85,5 +85,7 @@ async def officer_on_a_visit(
     desk = VisitDesk(sessions, ScriptCatalog(), Settings(database_url=database_url))
     started = await desk.begin("B001", actor=Actor("officer", officer.id), officer_id=officer.id)
     async with sessions() as session, session.begin():
-        await point_chat_at(session, telegram_id, visit_id=started.visit_id, step="identity", message_id=message_id)
+        await point_chat_at(session, telegram_id, visit_id=started.visit_id)
+        if message_id is not None:
+            await set_shown(session, telegram_id, visit_id=started.visit_id, step="identity", message_id=message_id)
     return started.visit_id

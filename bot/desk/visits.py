@@ -238,6 +238,7 @@ class VisitDesk:
         shown_in: str | None = None,
         applied: Callable[[AsyncSession, DeskReply], Awaitable[None]] | None = None,
         seen: Visit | None = None,
+        shows: Callable[[DeskReply], str | None] | None = None,
     ) -> DeskReply:
         """Apply one input to a visit once; ``expect_step`` refuses input meant for an earlier question.
 
@@ -247,6 +248,10 @@ class VisitDesk:
 
         ``shown_in`` says where the question answered is on screen (a Telegram message id): it is kept
         with the answer, so ``/back`` can edit that message from any process, after any restart.
+
+        ``shows``: where the next question will be on screen, when the front-end knows it before showing it
+        (a press edits the pressed message): given the reply, the front-end's reference (or None: not
+        known yet). It is kept in the visit's own write (``Visit.shown_in``), costing no statement.
 
         An update seen before (same ``update_key``) is not applied again. Input comes from people
         (a button's data can be forged): ending a visit by hand takes only an outcome this actor is
@@ -299,7 +304,9 @@ class VisitDesk:
                 return as_it_stands(duplicate=True)
             # an answer is its update's claim: its INSERT, the first write, finds a redelivery
             keyed = update_key if answers else None
-            stored = await self._store(session, engine, visit, reply, actor, attachment, shown_in, said=said, key=keyed)
+            stored = await self._store(
+                session, engine, visit, reply, actor, attachment, shown_in, said=said, key=keyed, shows=shows
+            )
             if not stored:
                 return as_it_stands(duplicate=True)
             if applied is not None:
@@ -390,8 +397,11 @@ class VisitDesk:
         *,
         said: str | None = None,
         key: str | None = None,
+        shows: Callable[[DeskReply], str | None] | None = None,
     ) -> bool:
-        """Keep what the turn recorded; ``said`` is the input as given (its transcript line, first).
+        """Keep what the turn recorded; ``said`` is the input as given (its transcript line, first);
+        ``shows``: where the next question will be on screen, asked once the reply is complete (what an
+        undo took back, …) and kept with the visit (:meth:`act`).
 
         ``key``: the update whose answer the turn's first record is; False, with nothing written, when an
         answer holds that key already (a redelivery). The transcript lines of one input go in one
@@ -448,7 +458,11 @@ class VisitDesk:
                     lines.extend(await self._finish(session, visit, record, reply, actor, engine))
         if not ends:
             step = None if state.finished else state.step
-            await repo.save_visit_progress(session, visit, state=state.to_json(), step=step, respondent_id=respondent)
+            where = shows(reply) if shows is not None else None
+            on_screen = (where, step) if where is not None and step is not None else None
+            await repo.save_visit_progress(
+                session, visit, state=state.to_json(), step=step, respondent_id=respondent, shown=on_screen
+            )
         else:  # judged whole (bot.desk.judging):
             # cross-visit and quality flags, and its place in the web desk's review queue (its rank)
             with session.no_autoflush:  # its reads need none of the visit's pending changes (other visits, rows)
@@ -463,6 +477,8 @@ class VisitDesk:
             window=ContactWindow(self.settings.contact_window_start, self.settings.contact_window_end),
         )  # fmt: skip
         await repo.flush_changes(session)  # an error of this input's rows shows here, not at the batch's commit
+        if ends and shows is not None:  # the front-end decides what shows the end (on screen: nothing to keep)
+            shows(reply)
         return True
 
     async def _attach(

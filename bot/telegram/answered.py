@@ -1,8 +1,8 @@
 """What a Telegram chat shows once a visit input is applied, in as few Bot API calls as it can.
 
 A press shows what it did in the pressed message: one edit turns the answered question into the answer
-and the next question (or the visit's end), and the chat points at that message in the answer's own
-transaction (:class:`Pointing`), so nothing is left to commit once it is shown. When that would not fit
+and the next question (or the visit's end), and the visit says that message shows its next question in
+the answer's own write (:class:`Pointing`), so nothing is left to commit once it is shown. When that would not fit
 one message, or for any other input, the next question comes in a new message (bot.telegram.visits) and
 the question handled is edited as needed (:func:`mark_handled`).
 """
@@ -26,7 +26,7 @@ from bot.telegram.common import Sender, edit_or_send, services_of
 from bot.telegram.render import answered_text, keyboard, one_message, prompt_text, withdrawn_text
 from dialogs.engine import AnswerRecorded, AnswerUndone, VisitEnded
 from dialogs.i18n import message, register
-from storage.chats import chat_session, leave_visit, point_chat_at, set_chat
+from storage.chats import leave_visit, move_shown, point_chat_at, screen_ref
 
 __all__ = [
     "Pointing",
@@ -69,31 +69,51 @@ def refused(reply: DeskReply, step: str | None) -> bool:
 
 
 class Pointing:
-    """Points the chat at the next step in the transaction that records the answer (none of its own);
-    an answer refused at ``step`` leaves the chat showing that question.
+    """What moves with an input in the transaction that records it (none of its own): where the next
+    question shows (:meth:`where`, kept with the visit's write), the ticks cleared (``picked``: some were
+    ticked), and the chat leaving a visit that ended (``left``). An input refused at ``step`` leaves all
+    as it was: the chat still shows that question.
 
-    For a press (``pressed``: the question message pressed) it also decides, with the answer, what that
-    message shows next (``shows``: the answer and the next question, rendered by ``render``), so the chat
-    points at that message at once and needs no second commit once it is shown; ``shows`` stays None
-    when the next question goes in a new message instead (too long for one, or not a press)."""
+    For a press (``pressed``: the question message pressed) it decides, with the answer, what that
+    message shows next (``shows``: the answer and the next question, rendered by ``render``), so the
+    visit says at once that the message shows its next question and needs no second commit once it is
+    shown; ``shows`` stays None when the next question goes in a new message instead (too long for one,
+    or not a press): the visit's question is on screen once that message is delivered."""
 
     def __init__(
-        self, chat_id: int, step: str | None, pressed: int | None, render: Callable[[DeskReply], str | None]
+        self,
+        chat_id: int,
+        step: str | None,
+        pressed: int | None,
+        render: Callable[[DeskReply], str | None],
+        *,
+        picked: bool = False,
     ) -> None:
         self.chat_id = chat_id
         self.step = step
         self.pressed = pressed
         self.render = render
+        self.picked = picked
         self.shows: str | None = None
+        self.left = False
+
+    def where(self, reply: DeskReply) -> str | None:
+        """Where the reply's next question will be on screen, when known now (the pressed message)."""
+        self.shows = None  # (a transaction run again decides again)
+        if self.pressed is None or refused(reply, self.step):
+            return None
+        self.shows = self.render(reply)
+        return screen_ref(self.chat_id, self.pressed) if self.shows is not None else None
 
     async def __call__(self, session: AsyncSession, reply: DeskReply) -> None:
-        self.shows = None  # (a transaction run again decides again)
+        self.left = False
         if refused(reply, self.step):
             return
-        if self.pressed is not None:
-            self.shows = self.render(reply)
-        shown_in = self.pressed if self.shows is not None else None
-        await point_chat_at(session, self.chat_id, visit_id=reply.visit_id, step=shown_step(reply), message_id=shown_in)
+        if reply.turn.finished:
+            await leave_visit(session, self.chat_id, reply.visit_id)
+            self.left = True
+        elif self.picked:
+            await point_chat_at(session, self.chat_id, visit_id=reply.visit_id)
 
 
 def turn_text(context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, *, header: str = "") -> str:
@@ -165,12 +185,18 @@ def _remember_edit(chat_id: int, message_id: int, step: str | None) -> None:
 
 
 async def show_in_pressed(
-    context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, pressed: int, text: str
+    context: ContextTypes.DEFAULT_TYPE,
+    sender: Sender,
+    reply: DeskReply,
+    pressed: int,
+    text: str,
+    *,
+    left: bool = False,
 ) -> None:
     """Edit the pressed question message to show the answer and what comes next (one Bot API call); the
-    chat already points at it. Should the edit fail (too old, deleted …), a new message says the same
-    and the chat points there instead; should that fail too, the chat shows no question, so the next
-    input shows it again."""
+    visit says already that it shows there. Should the edit fail (too old, deleted …), a new message says
+    the same and the visit says so instead; should that fail too, no message shows its question, so the
+    next input shows it again. ``left``: the visit ended and the chat left it with the input."""
     turn = reply.turn
     markup = None if turn.finished else keyboard(reply.visit_id, turn.prompt, turn.state.locale)
     try:
@@ -180,7 +206,8 @@ async def show_in_pressed(
         raise
     _remember_edit(sender.chat_id, shown, shown_step(reply))
     if turn.finished:
-        await close_chat(context, sender.chat_id, reply.visit_id)
+        if not left:
+            await close_chat(context, sender.chat_id, reply.visit_id)
     elif shown != pressed:
         await repoint(context, sender.chat_id, reply, pressed, shown)
 
@@ -188,13 +215,13 @@ async def show_in_pressed(
 async def repoint(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply, was: int, now: int | None
 ) -> None:
-    """The chat's question moved from message ``was`` to ``now`` (None: it reached no message), unless the
-    chat has moved on meanwhile."""
+    """The visit's question moved from message ``was`` to ``now`` (None: it reached no message), unless the
+    visit has moved on meanwhile."""
+    step = shown_step(reply)
+    if step is None:
+        return
     async with services_of(context).sessions() as session, session.begin():
-        chat = await chat_session(session, chat_id)
-        step = shown_step(reply)
-        if chat is not None and chat.visit_id == reply.visit_id and chat.step == step and chat.message_id == was:
-            await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=now, step=step)
+        await move_shown(session, chat_id, visit_id=reply.visit_id, step=step, was=was, now=now)
 
 
 async def remove_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int) -> None:

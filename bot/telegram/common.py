@@ -16,7 +16,8 @@ from bot.telegram.calls import Markup, answer_callback, edit_text, hold_answer, 
 from bot.telegram.render import MAX_MESSAGE, split_text, visible_length
 from dialogs.i18n import message, normalize_locale, register
 from storage import repositories as repo
-from storage.models import Borrower, ChatSession, User, Visit
+from storage.chats import ChatView
+from storage.models import Borrower, User, Visit
 
 __all__ = [
     "Sender",
@@ -62,9 +63,9 @@ class Sender:
     locale: str
     user: User | None
     borrower: Borrower | None
-    chat: ChatSession | None = field(default=None, compare=False)
-    """The chat's session row as the update found it (read with the sender, in the same statement), for an
-    answer or a press; None for commands, which read it themselves when they need it."""
+    chat: ChatView | None = field(default=None, compare=False)
+    """The chat as the update found it (its row and its visit read with the sender, in the same statement),
+    for an answer or a press; None for commands, which read it themselves when they need it."""
     visit: Visit | None = field(default=None, compare=False)
     """The open visit the chat is on, read with the chat (an answer or a press; else None): the desk
     records the answer against it once its revision shows nothing changed it since (``VisitDesk.act``)."""
@@ -102,7 +103,8 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
     async with svc.reads() as session:  # no transaction of its own on PostgreSQL: no BEGIN, no ROLLBACK
         if answering:  # the sender, the chat's row and its visit in one statement
             rows = await repo.sender_and_chat(session, user.id, chat.id)
-            staff, borrower, row, visit = rows.staff, rows.borrower, rows.chat, rows.visit
+            staff, borrower, visit = rows.staff, rows.borrower, rows.visit
+            row = ChatView.of(chat.id, rows.chat, visit)
         else:
             row = visit = None
             staff = await repo.user_by_telegram_id(session, user.id)

@@ -1,19 +1,21 @@
 """Running a visit in a Telegram chat (officer or borrower): show questions, take answers, edit in place.
 
-The visit in the database is the truth; the chat row only says which visit the chat is on, which
-step's question is being shown and — once it was delivered — the message showing it. An answer is
-applied only to the question the person was shown: a typed answer needs that message delivered
-and its step to be the visit's current one; a button carries its own step. Anything else (a send
-that failed, a crash between the commit and the send) makes the next input show the current question
-again, recording nothing.
+The visit in the database is the truth; the chat row only says which visit the chat is on. Where the
+visit's current question is on screen is the visit's own (``Visit.shown_in``: a message of this chat,
+for the step ``Visit.shown_step``), written with the answer that moved it when that place is known then,
+else once the new message is delivered (:class:`storage.chats.ChatView` reads the two together). An
+answer is applied only to the question the person was shown: a typed answer needs the visit's current
+question on screen in the chat; a button carries its own step. Anything else (a send that failed, a
+crash between the commit and the send, the visit moved on by another front-end) makes the next input
+show the current question again, recording nothing.
 
 One answer costs one Bot API call that counts against Telegram's messages per second: a press edits
-the pressed message to show the answer and the next question (the chat points at that message in
-the answer's own transaction, as its id is known before), a typed answer (it shows in the person's own
-message) gets the next question in a new message. The answers themselves are kept in the transcript.
-(A bot process killed between an answer's commit and the edit leaves the pressed message showing the
-old question while the chat points at it for the next: a press on it records nothing twice and edits
-that message to show the visit's question.)
+the pressed message to show the answer and the next question (the visit says so in the answer's own
+UPDATE, as the message's id is known before: the answer writes no chat row), a typed answer (it shows
+in the person's own message) gets the next question in a new message. The answers themselves are kept
+in the transcript. (A bot process killed between an answer's commit and the edit leaves the pressed
+message showing the old question while the visit says it shows the next: a press on it records nothing
+twice and edits that message to show the visit's question.)
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from bot.telegram.answered import (
     refused,
     remove_buttons,
     show_in_pressed,
-    shown_step,
     turn_text,
 )
 from bot.telegram.common import Sender, answer_query, send, services_of, t, try_edit_markup
@@ -47,8 +48,8 @@ from bot.telegram.render import as_markup, keyboard, parse_callback
 from dialogs.answers import Reply
 from dialogs.engine import AnswerRecorded, AnswerUndone, Back, Event, Skip, Submit, VisitEnded
 from dialogs.i18n import register
-from storage.chats import chat_session, set_chat, set_chat_message
-from storage.models import ChatSession, utcnow
+from storage.chats import ChatView, chat_view, set_chat, set_shown
+from storage.models import utcnow
 
 __all__ = ["actor_of", "on_button", "on_input", "remove_buttons", "reshow", "run_event", "show_reply", "update_key"]
 
@@ -101,13 +102,13 @@ def update_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return f"tg:{context.bot.id}:{update.update_id}"
 
 
-async def load_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> ChatSession | None:
-    """The chat's session row."""
+async def load_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> ChatView | None:
+    """The chat as it stands: its visit, and where that visit's question shows."""
     async with services_of(context).sessions() as session:
-        return await chat_session(session, chat_id)
+        return await chat_view(session, chat_id)
 
 
-async def shown_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, step: str | None) -> ChatSession | None:
+async def shown_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, step: str | None) -> ChatView | None:
     """The chat row once it shows ``step``'s question, else as it is after a short wait.
 
     With several bot processes, one may be delivering the question while another takes the next
@@ -125,19 +126,26 @@ async def shown_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, step: str
 
 
 async def point_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: DeskReply) -> None:
-    """Point the chat at the visit's current step, its question not delivered yet."""
+    """Put the chat on the reply's visit (where its question shows is the visit's: :func:`show_reply`)."""
     async with services_of(context).sessions() as session, session.begin():
-        await set_chat(session, chat_id, visit_id=reply.visit_id, message_id=None, step=shown_step(reply))
+        await set_chat(session, chat_id, visit_id=reply.visit_id)
 
 
 async def show_reply(
-    context: ContextTypes.DEFAULT_TYPE, sender: Sender, reply: DeskReply, *, header: str = "", pointed: bool = False
+    context: ContextTypes.DEFAULT_TYPE,
+    sender: Sender,
+    reply: DeskReply,
+    *,
+    header: str = "",
+    pointed: bool = False,
+    left: bool = False,
 ) -> None:
-    """Send the turn as a new question message and, once delivered, remember it (or close the chat's visit).
+    """Send the turn as a new question message and, once delivered, remember it with the visit (or close
+    the chat's visit).
 
-    The chat is pointed at the new step before the send (so another bot process taking the next
-    press finds the chat there), but counts as showing it only after the send succeeded
-    (``pointed``: the caller did the first part already).
+    The chat is put on the visit before the send (so another bot process taking the next input finds
+    the chat there), but shows its question only once the send succeeded (``pointed``: the chat is on
+    it already; ``left``: the visit ended and the chat left it already, with its last input).
     """
     svc = services_of(context)
     turn = reply.turn
@@ -146,13 +154,16 @@ async def show_reply(
         await point_chat(context, sender.chat_id, reply)
     if turn.finished:
         await send(context, sender.chat_id, text)
-        await close_chat(context, sender.chat_id, reply.visit_id)
+        if not left:
+            await close_chat(context, sender.chat_id, reply.visit_id)
         return
     step = turn.prompt.step if turn.prompt else None
     sent = await send(context, sender.chat_id, text, keyboard(reply.visit_id, turn.prompt, turn.state.locale))
+    if step is None:
+        return
 
     async def delivered(session: AsyncSession) -> None:
-        await set_chat_message(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent)
+        await set_shown(session, sender.chat_id, visit_id=reply.visit_id, step=step, message_id=sent)
 
     await svc.desk.write(delivered)  # in the next transaction answers share (group commit)
 
@@ -192,7 +203,7 @@ async def run_event(
     query: CallbackQuery | None = None,
     needs_shown: bool = True,
     attachment: KeptFile | None = None,
-    chat: ChatSession | None = None,
+    chat: ChatView | None = None,
 ) -> DeskReply | None:
     """Apply an input to the chat's visit and show what comes next, in one Bot API call where it can.
 
@@ -206,13 +217,16 @@ async def run_event(
         return None
     step = expect_step or chat.step
     question_message = pressed or chat.message_id
-    # the chat moves to the next step with the answer, in its transaction (for a press: to the pressed message)
-    pointing = Pointing(sender.chat_id, step, pressed, lambda reply: pressed_text(context, sender, reply))
+    # where the next question shows goes with the answer, in its transaction (for a press: the pressed message)
+    pointing = Pointing(
+        sender.chat_id, step, pressed, lambda reply: pressed_text(context, sender, reply), picked=bool(chat.picked)
+    )
     seen = sender.visit if sender.visit is not None and sender.visit.id == chat.visit_id else None
     reply = await services_of(context).desk.act(
         chat.visit_id, event, actor=actor_of(sender), said=said, update_key=update_key(update, context),
         expect_step=step, attachment=attachment,
         shown_in=str(question_message) if question_message is not None else None, applied=pointing, seen=seen,
+        shows=pointing.where,
     )  # fmt: skip
     alerted = False
     if query is not None:
@@ -220,15 +234,15 @@ async def run_event(
         alerted = await answer_query(query, text, show_alert=alert)  # False: answered while it waited
     if await _not_applied(context, sender, reply, step, pressed=alerted):
         return reply
-    # The input is committed, and the chat pointed at the next step with it. From here on, whatever
+    # The input is committed, and where its next question shows with it. From here on, whatever
     # fails, the chat re-derives from the visit.
     # alerts and tasks were queued with the input (bot.desk.alerts); the commit woke the outbox worker
     if pressed is not None and pointing.shows is not None:
-        await show_in_pressed(context, sender, reply, pressed, pointing.shows)
+        await show_in_pressed(context, sender, reply, pressed, pointing.shows, left=pointing.left)
         return reply
     if question_message is not None:
         await mark_handled(context, sender.chat_id, reply, question_message, pressed=pressed is not None)
-    await show_reply(context, sender, reply, pointed=True)
+    await show_reply(context, sender, reply, pointed=True, left=pointing.left)
     return reply
 
 
@@ -238,8 +252,8 @@ async def _chat_for_input(
     query: CallbackQuery | None,
     *,
     needs_shown: bool,
-    chat: ChatSession | None = None,
-) -> ChatSession | None:
+    chat: ChatView | None = None,
+) -> ChatView | None:
     """The chat an input applies to; None when there is no visit or (``needs_shown``) its question never
     reached the chat, after saying so or showing the question again, recording nothing."""
     if chat is None:
@@ -345,10 +359,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE, sender: 
         picked = list(chat.picked or [])
         picked = [p for p in picked if p != data.value] if data.value in picked else [*picked, data.value]
         async with svc.sessions() as session, session.begin():
-            await set_chat(
-                session, sender.chat_id, visit_id=chat.visit_id, message_id=chat.message_id, step=chat.step,
-                picked=picked,
-            )  # fmt: skip
+            await set_chat(session, sender.chat_id, visit_id=chat.visit_id, picked=picked)
         current = await svc.desk.current(chat.visit_id)
         buttons = keyboard(chat.visit_id, current.turn.prompt, current.turn.state.locale, picked)
         await try_edit_markup(query, as_markup(buttons))

@@ -57,15 +57,19 @@ def _cases(world: World, dialect: str) -> list[tuple[str, Direct, dict[str, Any]
         "b_step": "x", "b_respondent": None, "b_next": world.revision + 1, "b_at": now,
     }  # fmt: skip
     chat = {"b_chat": TELEGRAM_ID, "b_visit": world.visit_id, "b_at": now}
+    shown = {"b_visit": world.visit_id, "b_step": "identity", "b_shown_in": "tg:1:8", "b_shown_step": "identity"}
+    pressed = {**visit, "b_shown_in": "tg:1:7", "b_shown_step": "x"}
     return [
         ("keyed answer", repo._ADD_KEYED_ANSWER[dialect], answer, 1),
         ("answer", repo._ADD_ANSWER, {**answer, "update_key": None}, 1),
-        ("visit", repo._SAVE_VISIT, visit, 1),
-        ("visit changed meanwhile", repo._SAVE_VISIT, {**visit, "b_revision": world.revision - 1}, 0),
-        ("point", chats._POINT, {**chat, "b_message": 7, "b_step": "x"}, 1),
+        ("visit", repo._SAVE_VISIT[False], visit, 1),
+        ("visit changed meanwhile", repo._SAVE_VISIT[False], {**visit, "b_revision": world.revision - 1}, 0),
+        ("visit and where it shows", repo._SAVE_VISIT[True], pressed, 1),
+        ("point", chats._POINT, chat, 1),
         ("leave", chats._LEAVE, chat, 1),
-        ("delivered", chats._DELIVERED[True], {**chat, "b_message": 8, "b_step": "identity"}, 1),
-        ("delivered, no step", chats._DELIVERED[False], {**chat, "b_message": 8}, 0),
+        ("delivered", chats._SHOWN, shown, 1),
+        ("delivered, the visit moved on", chats._SHOWN, {**shown, "b_step": "x"}, 0),
+        ("moved", chats._MOVE_SHOWN, {**shown, "b_was": "tg:1:8", "b_shown_in": None}, 0),
     ]
 
 
@@ -108,13 +112,17 @@ async def test_the_writes_commit_and_roll_back_with_the_session(world: World) ->
         before = await session.scalar(select(func.count()).select_from(TranscriptMessage))
     async with world.sessions() as session, session.begin():
         await repo.add_transcripts(session, world.visit_id, lines)
-        await chats.set_chat_message(session, TELEGRAM_ID, visit_id=world.visit_id, step="identity", message_id=41)
+        await chats.set_shown(session, TELEGRAM_ID, visit_id=world.visit_id, step="identity", message_id=41)
+        await chats.leave_visit(session, TELEGRAM_ID, world.visit_id)
     async with world.sessions() as session:
         kept = (await session.scalars(select(TranscriptMessage).order_by(TranscriptMessage.id))).all()
-        row = await chats.chat_session(session, TELEGRAM_ID)
+        visit = await session.get(Visit, world.visit_id)
+        row = await session.get(ChatSession, TELEGRAM_ID)
     assert len(kept) == (before or 0) + 2
     assert [(m.direction, m.text, m.actor) for m in kept[-2:]] == lines
-    assert row is not None and row.message_id == 41
+    assert visit is not None and (visit.shown_in, visit.shown_step) == (f"tg:{TELEGRAM_ID}:41", "identity")
+    assert visit.revision == world.revision  # where its question shows is no change of the visit
+    assert row is not None and row.visit_id is None
     assert row.updated_at is not None and abs(row.updated_at.replace(tzinfo=None) - datetime.now()) < timedelta(
         days=1
     )  # the statement says when it changed the row, as the model's onupdate did
@@ -135,7 +143,7 @@ async def test_a_refused_row_raises_sqlalchemys_error_and_the_session_goes_on(wo
 
 def test_a_statement_that_leaves_a_column_to_python_is_refused() -> None:
     table = table_of(ChatSession)
-    forgetful = Direct(update(table).where(table.c.chat_id == bindparam("b_chat")).values(step=bindparam("b_step")))
+    forgetful = Direct(update(table).where(table.c.chat_id == bindparam("b_chat")).values(picked=bindparam("b_step")))
     engine = make_engine("sqlite+aiosqlite:///:memory:")
     with pytest.raises(ValueError, match="updated_at"):  # the model's onupdate would be skipped silently
         forgetful.plan(engine.sync_engine.dialect, ("b_chat", "b_step"))

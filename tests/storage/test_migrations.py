@@ -90,3 +90,48 @@ def test_upgrading_keeps_recorded_visits(sqlite_url: str) -> None:
     assert asyncio.run(fill_and_count(True)) == 1
     command.upgrade(config, "head")
     assert asyncio.run(fill_and_count(False)) == 1
+
+
+def test_a_chat_showing_its_visits_question_keeps_showing_it_through_0015(database_url: str) -> None:
+    """0015 moves where a visit's question shows from the chat's row to the visit's: a chat that showed its
+    visit's current question still does (and back again on a downgrade); one pointed at another step does not."""
+    config = alembic_config(database_url)
+    command.downgrade(config, "0014")
+
+    async def run(sql: str) -> list[tuple[object, ...]]:
+        engine = make_engine(database_url)
+        async with engine.begin() as conn:
+            rows = [tuple(row) for row in (await conn.exec_driver_sql(sql)).all()] if sql.startswith("SELECT") else []
+            if not sql.startswith("SELECT"):
+                await conn.exec_driver_sql(sql)
+        await engine.dispose()
+        return rows
+
+    asyncio.run(
+        run(
+            "INSERT INTO borrowers (id, code, name, risk_tier, timezone, locale, created_at) VALUES"
+            " (1, 'B1', '张三', 'low', 'Asia/Shanghai', 'zh-CN', '2026-11-01 00:00:00'),"
+            " (2, 'B2', '李四', 'low', 'Asia/Shanghai', 'zh-CN', '2026-11-01 00:00:00')"
+        )
+    )
+    for visit in (1, 2):
+        asyncio.run(
+            run(
+                "INSERT INTO visits (id, borrower_id, script_id, script_version, channel, locale, state, step, status,"
+                f" started_at, updated_at, revision) VALUES ({visit}, {visit}, 's', 1, 'phone', 'zh-CN', '{{}}',"
+                " 'identity', 'open', '2026-11-01 00:00:00', '2026-11-01 00:00:00', 3)"
+            )
+        )
+    asyncio.run(
+        run(
+            "INSERT INTO chat_sessions (chat_id, visit_id, message_id, step, updated_at) VALUES"
+            " (7001, 1, 41, 'identity', '2026-11-01 00:00:00'), (7002, 2, 42, 'intro', '2026-11-01 00:00:00')"
+        )
+    )
+    command.upgrade(config, "head")
+    shown = asyncio.run(run("SELECT id, shown_in, shown_step, revision FROM visits ORDER BY id"))
+    assert shown == [(1, "tg:7001:41", "identity", 3), (2, None, None, 3)]
+    command.downgrade(config, "0014")
+    chats = asyncio.run(run("SELECT chat_id, visit_id, message_id, step FROM chat_sessions ORDER BY chat_id"))
+    assert chats == [(7001, 1, 41, "identity"), (7002, 2, None, "identity")]
+    command.upgrade(config, "head")

@@ -22,10 +22,10 @@ from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
 from dialogs.engine import Back, Submit
 from storage import repositories as repo
-from storage.chats import chat_session, leave_visit, set_chat
+from storage.chats import leave_visit, set_chat
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
-from storage.models import Answer, Loan, ProcessedUpdate, TranscriptMessage, Visit
+from storage.models import Answer, ChatSession, Loan, ProcessedUpdate, TranscriptMessage, Visit
 
 OFFICER = Actor("officer", 1)
 
@@ -292,12 +292,12 @@ async def test_a_chat_leaves_only_the_visit_that_ended(desk: VisitDesk) -> None:
     ended = (await desk.begin("B001", actor=Actor("officer", 1), officer_id=None)).visit_id
     other = (await desk.begin("B002", actor=Actor("officer", 1), officer_id=None)).visit_id
     async with desk.sessions() as session, session.begin():
-        await set_chat(session, 7001, visit_id=other, message_id=41, step="identity", picked=["a"])
-        await set_chat(session, 7002, visit_id=ended, message_id=42, step=None, picked=["b"])
+        await set_chat(session, 7001, visit_id=other, picked=["a"])
+        await set_chat(session, 7002, visit_id=ended, picked=["b"])
     async with desk.sessions() as session, session.begin():
         await leave_visit(session, 7001, ended)
         await leave_visit(session, 7002, ended)
     async with desk.sessions() as session:
-        moved_on, left = await chat_session(session, 7001), await chat_session(session, 7002)
-    assert moved_on is not None and (moved_on.visit_id, moved_on.message_id, moved_on.step) == (other, 41, "identity")
-    assert left is not None and (left.visit_id, left.message_id, left.step, left.picked) == (None, None, None, None)
+        moved_on, left = await session.get(ChatSession, 7001), await session.get(ChatSession, 7002)
+    assert moved_on is not None and (moved_on.visit_id, moved_on.picked) == (other, ["a"])
+    assert left is not None and (left.visit_id, left.picked) == (None, None)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from storage.db import make_engine
-from storage.models import Answer, Borrower, ChatSession, Visit
+from storage.chats import chat_view
+from storage.db import make_engine, make_sessionmaker
+from storage.models import Answer, Borrower, Visit
 from tests.botapi import BotApiDouble, FakeUser
 from tests.botapi.people import Intent, Person
 
@@ -116,8 +117,8 @@ async def chat_shows(database_url: str, chat_id: int, message_id: int) -> bool:
     """Whether the bot has noted that this message shows the chat's question (a read: WAL never waits)."""
     engine = make_engine(database_url)
     try:
-        async with engine.connect() as conn:
-            query = select(ChatSession.message_id).where(ChatSession.chat_id == chat_id)
-            return (await conn.execute(query)).scalar() == message_id
+        async with make_sessionmaker(engine)() as session:
+            chat = await chat_view(session, chat_id)
+            return chat is not None and chat.message_id == message_id
     finally:
         await engine.dispose()

@@ -9,6 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.desk import Actor, VisitDesk
+from bot.settings import Settings
+from dialogs.answers import Reply
+from dialogs.catalog import ScriptCatalog
+from dialogs.engine import Submit
+from storage.db import make_engine, make_sessionmaker
 from tests.bot.telegram.harness import OFFICER_ID, cli, running
 from tests.botapi import BotApiDouble, BotMessage, FakeUser
 from tests.botapi.people import prompt_of
@@ -183,3 +189,35 @@ async def test_a_hung_database_times_out_and_nothing_is_half_recorded(
         await question(officer, "还记得吗", timeout=40)
         await asyncio.to_thread(bot.stop)
     assert [step for step, _ in await answers(env, 1)] == ["identity"]
+
+
+async def answer_elsewhere(database_url: str, visit_id: int, step: str, text: str) -> None:
+    """Answer the visit's current question as another front-end would (the console, on the same database)."""
+    engine = make_engine(database_url)
+    try:
+        desk = VisitDesk(make_sessionmaker(engine), ScriptCatalog(), Settings(database_url=database_url))
+        reply = await desk.act(
+            visit_id, Submit(Reply(text=text)), actor=Actor("officer", None), said=text, expect_step=step
+        )
+        assert not reply.stale and not reply.turn.error, reply
+    finally:
+        await engine.dispose()
+
+
+async def test_a_visit_moved_on_elsewhere_takes_no_typed_answer_for_a_question_not_shown(
+    double: BotApiDouble, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The chat shows the products question; the visit is answered elsewhere meanwhile: the officer's typed
+    answer is not recorded against the next question, which the chat never showed; that one is shown, and
+    then answered."""
+    officer = double.user(OFFICER_ID, "王磊")
+    async with running(env, tmp_path / "bot.log") as bot:
+        await officer_to_products(officer)
+        await answer_elsewhere(env["VISITBOT_DATABASE_URL"], 1, "products", "知道经营贷")
+        await officer.send("只做经营贷")  # for the products question still on screen
+        again = await question(officer, "需要")
+        assert RESHOWN in (again.text or ""), again
+        await officer.send("想要续贷")
+        await question(officer, "续贷的打算")
+        await asyncio.to_thread(bot.stop)
+    assert [raw for step, raw in await answers(env, 1) if step in ("products", "needs")] == ["知道经营贷", "想要续贷"]
