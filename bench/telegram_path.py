@@ -471,6 +471,10 @@ def print_anchors(rows: list[dict[str, Any]], anchors_path: Path) -> None:
         checks.append(("rps_1000 ÷ rps_200 ≥ 1.0", ratio, None if ratio is None else ratio >= 1.0))
         p99 = row.get("p99_ms_200")
         checks.append(("p99 at 200 < 250 ms", p99, None if p99 is None else p99 < 250))
+        sql = row.get("sql_per_answer")  # one at a time: the most an answer costs, shared by none
+        checks.append(("SQL statements per answer ≤ 5", sql, None if sql is None else sql <= 5))
+        commits = row.get("commits_per_answer")  # transactions that write (a read's is apart: see the table)
+        checks.append(("commits per answer ≤ 1.0", commits, None if commits is None else commits <= 1.0))
         for label, value, met in checks:
             verdict = "?" if met is None else ("met" if met else "UNMET")
             print(f"  {row['name']:<28} {label:<42} {cell(value, '8.2f')}  {verdict}")
