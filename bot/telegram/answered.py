@@ -2,9 +2,9 @@
 
 A press shows what it did in the pressed message: one edit turns the answered question into the answer
 and the next question (or the visit's end), and the visit says that message shows its next question in
-the answer's own write (:class:`Pointing`), so nothing is left to commit once it is shown. When that would not fit
-one message, or for any other input, the next question comes in a new message (bot.telegram.visits) and
-the question handled is edited as needed (:func:`mark_handled`).
+the answer's own write (:class:`Pointing`), so nothing is left to commit once it is shown. When that
+would not fit one message, or for any other input, the next question comes in a new message
+(bot.telegram.visits) and the question handled is edited as needed (:func:`mark_handled`).
 """
 
 from __future__ import annotations
