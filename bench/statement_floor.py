@@ -21,10 +21,12 @@ configured as the app configures it and on a scratch PostgreSQL (:mod:`bench.pos
   made into detached entities by the bot's own code);
 - ``direct, session``: the Core select run by the driver on the session's connection, its types processed
   (:mod:`storage.direct`), no entities;
-- ``direct + entities, session``: as the bot reads it since the evening of 2026-12-06
-  (:func:`storage.repositories.sender_and_chat`);
+- ``direct + entities, session``: as the bot read it on the evening of 2026-12-06;
+- ``direct + entities, connection``: as the bot reads it since the night of 2026-12-06, on a pooled
+  ``AsyncConnection`` and no session (:func:`storage.repositories.sender_and_chat`);
 - ``orm, session``: the same read as the ORM makes it (its entities and joined loads), as the bot read it before;
-- ``session alone``: an ``AsyncSession`` made, given its connection and closed, no statement.
+- ``session alone``: an ``AsyncSession`` made, given its connection and closed, no statement;
+- ``connection alone``: an ``AsyncConnection`` checked out and returned, no statement.
 
 Per statement: CPU µs of this process (both threads; one statement at a time, so the event loop does
 nothing else; every layer called from a coroutine), the median of five rounds taken in turn, and the
@@ -118,8 +120,8 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
     read_sql = str(repo._STAFF_AND_CHAT.statement.compile(svc.engine.sync_engine))  # the dialect's own SQL
     named_sql = str(repo._STAFF_AND_CHAT.statement)
     is_sqlite = svc.engine.dialect.name == "sqlite"
-    async with svc.reads() as session:  # the read finds what an answer's finds: the staff, the chat, its visit
-        found = await repo.sender_and_chat(session, telegram_id, telegram_id)
+    async with svc.reading.connect() as connection:  # the read finds what an answer's: staff, chat, visit
+        found = await repo.sender_and_chat(connection, telegram_id, telegram_id)
     assert found.staff is not None and found.chat is not None and found.visit is not None
     one, read = text("select 1"), text(named_sql)
     core: Any = repo._STAFF_AND_CHAT.statement
@@ -178,9 +180,19 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
             async with svc.reads() as session:
                 await direct.first(session, repo._STAFF_AND_CHAT, params)
 
-        async def as_the_bot_reads() -> None:
+        async def entities_in_a_session() -> None:  # the bot's read from the evening of 2026-12-06
             async with svc.reads() as session:
-                await repo.sender_and_chat(session, telegram_id, telegram_id)
+                row = await direct.first(session, repo._STAFF_AND_CHAT, params)
+                assert row is not None
+                repo._sender_entities(row)
+
+        async def as_the_bot_reads() -> None:
+            async with svc.reading.connect() as connection:
+                await repo.sender_and_chat(connection, telegram_id, telegram_id)
+
+        async def connection_alone() -> None:
+            async with svc.reading.connect() as connection:
+                assert connection.sync_connection is not None
 
         async def session_alone() -> None:
             async with svc.reads() as session:
@@ -193,9 +205,11 @@ async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, floa
         steps["sender's read", "core, session"] = lambda: in_session(core)
         steps["sender's read", "core + entities, session"] = core_and_entities
         steps["sender's read", "direct, session"] = by_the_driver
-        steps["sender's read", "direct + entities, session"] = as_the_bot_reads
+        steps["sender's read", "direct + entities, session"] = entities_in_a_session
+        steps["sender's read", "direct + entities, connection"] = as_the_bot_reads
         steps["sender's read", "orm, session"] = lambda: in_session(_ORM_READ)
         steps["select 1", "session alone"] = session_alone
+        steps["select 1", "connection alone"] = connection_alone
         per_round = max(1, n // rounds)
         for step in steps.values():  # warm: statements compiled and cached, connections made
             await _timed(step, min(200, per_round))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.desk import Clock, SystemClock, VisitDesk
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
-from storage.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from storage.db import make_engine, make_read_engine, make_read_sessionmaker, make_sessionmaker
 
 __all__ = ["Services", "make_services", "services"]
 
@@ -30,6 +30,9 @@ class Services:
     clock: Clock
     reads: async_sessionmaker[AsyncSession]
     """Sessions for one-statement reads outside any transaction (:func:`storage.db.make_read_sessionmaker`)."""
+    reading: AsyncEngine
+    """The engine of those reads, for one with no session at all (:func:`storage.db.make_read_engine`: who
+    sent an answer, read on a connection straight from the pool)."""
 
 
 def make_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -39,7 +42,8 @@ def make_services(settings: Settings, clock: Clock | None = None) -> Services:
     catalog = ScriptCatalog(Path(settings.scripts_dir) if settings.scripts_dir else None)
     clock = clock or SystemClock()
     desk = VisitDesk(sessions, catalog, settings, clock)
-    return Services(settings, engine, sessions, catalog, desk, clock, make_read_sessionmaker(engine))
+    reads, reading = make_read_sessionmaker(engine), make_read_engine(engine)
+    return Services(settings, engine, sessions, catalog, desk, clock, reads, reading)
 
 
 @asynccontextmanager

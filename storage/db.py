@@ -30,6 +30,7 @@ __all__ = [
     "database_problem",
     "is_sqlite",
     "make_engine",
+    "make_read_engine",
     "make_read_sessionmaker",
     "make_sessionmaker",
     "sqlite_file_problem",
@@ -184,13 +185,19 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a read of a statement or two that needs no snapshot of its own (who sent an update):
+def make_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for a read of a statement or two that needs no snapshot of its own (who sent an update):
     on PostgreSQL in autocommit, so the read costs no ``BEGIN`` and no ``ROLLBACK`` round trip; on SQLite
-    the usual sessions (sqlite3 begins no transaction for a read anyway, and switching would cost calls)."""
+    the engine itself (sqlite3 begins no transaction for a read anyway, and switching would cost calls).
+    The same pool either way."""
     if engine.dialect.name != "postgresql":
-        return make_sessionmaker(engine)
-    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on :func:`make_read_engine` (a read that needs the ORM: who sent a command)."""
+    return async_sessionmaker(make_read_engine(engine), expire_on_commit=False)
 
 
 def createdb_command(url: str | URL) -> str:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
@@ -137,6 +137,14 @@ async def _connection(session: AsyncSession) -> Connection:
 _HELD = "storage.direct.connection"
 
 
+def _held(connection: AsyncConnection) -> Connection:
+    """The connection an ``AsyncConnection`` holds (it was started: ``async with engine.connect()``)."""
+    held = connection.sync_connection
+    if held is None:
+        raise RuntimeError("the connection is not started or closed")
+    return held
+
+
 async def execute(session: AsyncSession, statement: Direct, params: Mapping[str, Any]) -> int:
     """Run ``statement`` with ``params`` in the session's transaction; the rows it changed."""
     connection = await _connection(session)
@@ -146,9 +154,13 @@ async def execute(session: AsyncSession, statement: Direct, params: Mapping[str,
     return rowcount
 
 
-async def first(session: AsyncSession, statement: Direct, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """The first row ``statement`` selects, its values processed as SQLAlchemy's result would (None: no row)."""
-    connection = await _connection(session)
+async def first(
+    on: AsyncSession | AsyncConnection, statement: Direct, params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row ``statement`` selects, its values processed as SQLAlchemy's result would (None: no row):
+    in the session's transaction, or on a connection of its own (no session, no transaction begun: a read
+    of one statement, which needs no snapshot but its own)."""
+    connection = await _connection(on) if isinstance(on, AsyncSession) else _held(on)
     plan = statement.plan(connection.dialect, tuple(params))
     cursor = await _run(connection, plan, plan.arguments(params), many=False)
     row = cursor.fetchone()

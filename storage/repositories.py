@@ -12,7 +12,7 @@ from sqlalchemy import FromClause, and_, bindparam, delete, func, insert, or_, s
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import defaultload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -221,16 +221,19 @@ class SenderRows:
     """As read here: a later transaction must check its revision before relying on it (the desk does)."""
 
 
-async def sender_and_chat(session: AsyncSession, telegram_id: int, chat_id: int) -> SenderRows:
+async def sender_and_chat(connection: AsyncConnection, telegram_id: int, chat_id: int) -> SenderRows:
     """Who writes from this Telegram account (the active staff member, else the linked borrower), the chat's
     session row and the open visit it is on (with its borrower, loan and officer, as :func:`load_visit`
-    with ``loans=False`` loads it), in one statement for staff (two for a borrower: their loans). Staff,
-    nearly every answer, are read as Core and made into entities here (:func:`_sender_entities`)."""
+    with ``loans=False`` loads it), in one statement for staff (two for a borrower: their loans), on a
+    connection outside any transaction. Staff, nearly every answer, are read by the driver, with no
+    session (about 80 µs less, ``bench.statement_floor``), and made into entities here
+    (:func:`_sender_entities`); a borrower through the ORM, in a session on the same connection."""
     params = {"b_telegram": telegram_id, "b_chat": chat_id}
-    staff = await direct.first(session, _STAFF_AND_CHAT, params)
+    staff = await direct.first(connection, _STAFF_AND_CHAT, params)
     if staff is not None:
         return _sender_entities(staff)
-    borrower = (await session.execute(_BORROWER_AND_CHAT, params)).unique().first()
+    async with AsyncSession(connection, expire_on_commit=False) as session:
+        borrower = (await session.execute(_BORROWER_AND_CHAT, params)).unique().first()
     if borrower is not None:
         return SenderRows(None, borrower[0], borrower[1], borrower[2])
     return SenderRows()

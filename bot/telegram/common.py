@@ -100,13 +100,14 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sender
     answering = update.callback_query is not None or (
         incoming is not None and not (incoming.text or "").startswith("/")
     )  # an answer or a press reads the chat's row as well: one read for both
-    async with svc.reads() as session:  # no transaction of its own on PostgreSQL: no BEGIN, no ROLLBACK
-        if answering:  # the sender, the chat's row and its visit in one statement
-            rows = await repo.sender_and_chat(session, user.id, chat.id)
-            staff, borrower, visit = rows.staff, rows.borrower, rows.visit
-            row = ChatView.of(chat.id, rows.chat, visit)
-        else:
-            row = visit = None
+    if answering:  # the sender, the chat's row and its visit in one statement, on a connection of its own
+        async with svc.reading.connect() as connection:  # no session, no transaction: no BEGIN, no ROLLBACK
+            rows = await repo.sender_and_chat(connection, user.id, chat.id)
+        staff, borrower, visit = rows.staff, rows.borrower, rows.visit
+        row = ChatView.of(chat.id, rows.chat, visit)
+    else:
+        row = visit = None
+        async with svc.reads() as session:  # no transaction of its own on PostgreSQL: no BEGIN, no ROLLBACK
             staff = await repo.user_by_telegram_id(session, user.id)
             borrower = None if staff is not None else await repo.borrower_by_telegram_id(session, user.id)
     if staff is not None and staff.locale:

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from bench.statement_floor import _ORM_READ
 from storage import repositories as repo
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_engine, make_read_engine, make_sessionmaker
 from tests.desks import officer_on_a_visit
 
 TELEGRAM_ID = 7_100_002
@@ -31,8 +31,8 @@ async def test_the_read_leaves_what_the_orms_read_left(database_url: str) -> Non
     sessions = make_sessionmaker(engine)
     try:
         await officer_on_a_visit(sessions, database_url, TELEGRAM_ID, message_id=5)
-        async with sessions() as session:
-            ours = await repo.sender_and_chat(session, TELEGRAM_ID, TELEGRAM_ID)
+        async with engine.connect() as connection:  # as Telegram reads who sent an answer
+            ours = await repo.sender_and_chat(connection, TELEGRAM_ID, TELEGRAM_ID)
         async with sessions() as session:
             row = (await session.execute(ORM_READ, {"b_telegram": TELEGRAM_ID, "b_chat": TELEGRAM_ID})).one()
         orms = repo.SenderRows(row[0], None, row[1], row[2])
@@ -52,3 +52,26 @@ async def test_the_read_leaves_what_the_orms_read_left(database_url: str) -> Non
         assert _shown(mine) == _shown(theirs)
     assert (ours.visit.officer is ours.staff) == (orms.visit.officer is orms.staff)  # one object per identity
     assert inspect(ours.visit).key == inspect(orms.visit).key
+
+
+async def test_a_borrower_and_a_stranger_are_read_on_the_same_connection(database_url: str) -> None:
+    """Who is not staff: the linked borrower (through the ORM, on the read's connection, in no transaction of
+    its own), else no one; the connection stays usable for the next read."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        await officer_on_a_visit(sessions, database_url, TELEGRAM_ID)
+        async with sessions() as session, session.begin():
+            borrower = await repo.borrower_by_code(session, "B002")
+            assert borrower is not None
+            borrower.telegram_id = TELEGRAM_ID + 1
+        async with make_read_engine(engine).connect() as connection:
+            linked = await repo.sender_and_chat(connection, TELEGRAM_ID + 1, TELEGRAM_ID + 1)
+            nobody = await repo.sender_and_chat(connection, TELEGRAM_ID + 2, TELEGRAM_ID + 2)
+            staff = await repo.sender_and_chat(connection, TELEGRAM_ID, TELEGRAM_ID)
+    finally:
+        await engine.dispose()
+    assert linked.borrower is not None and linked.borrower.code == "B002" and linked.staff is None
+    assert linked.chat is None and linked.visit is None  # the borrower's chat is on no visit
+    assert nobody == repo.SenderRows()
+    assert staff.staff is not None and staff.visit is not None

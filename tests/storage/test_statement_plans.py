@@ -88,8 +88,8 @@ async def test_an_answers_statements_are_compiled_once_not_on_every_answer(
     for text in RISKY:
         async with sessions() as session, session.begin():  # the chat on the visit
             await point_chat_at(session, TELEGRAM_ID, visit_id=reply.visit_id)
-        async with sessions() as session:  # as Telegram reads who sent an answer
-            rows = await repo.sender_and_chat(session, TELEGRAM_ID, TELEGRAM_ID)
+        async with engine.connect() as connection:  # as Telegram reads who sent an answer
+            rows = await repo.sender_and_chat(connection, TELEGRAM_ID, TELEGRAM_ID)
         assert rows.visit is not None and rows.visit.id == reply.visit_id
         event = Submit(Reply(text=text))
         reply = await desk.act(reply.visit_id, event, actor=actor, said=text, seen=rows.visit)
