@@ -3,10 +3,11 @@ a visit walked through the core as another front-end would run it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import services
@@ -89,3 +90,19 @@ async def officer_on_a_visit(
         if message_id is not None:
             await set_shown(session, telegram_id, visit_id=started.visit_id, step="identity", message_id=message_id)
     return started.visit_id
+
+
+@contextmanager
+def statements_seen(sessions: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
+    """The SQL of every statement the sessions' engine runs inside the block (an executemany counts once)."""
+    statements: list[str] = []
+    engine = sessions.kw["bind"].sync_engine
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

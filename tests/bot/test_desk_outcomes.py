@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from bot.desk import Actor, FixedClock, VisitDesk
 from bot.desk.choices import (
@@ -27,7 +27,7 @@ from dialogs.schema import Outcome
 from storage import repositories as repo
 from storage.models import Borrower, Loan, Visit
 from storage.visit_picks import pick_list
-from tests.desks import demo_desk, visit_row
+from tests.desks import demo_desk, statements_seen, visit_row
 
 OFFICER = Actor("officer", 1)
 MORNING = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -225,18 +225,9 @@ async def test_the_pick_list_is_one_query_that_never_scans_every_visit(any_desk:
     finished = await desk.begin("B003", actor=OFFICER, officer_id=1)
     await desk.act(finished.visit_id, Cancel(Outcome.REFUSED), actor=OFFICER, said="/cancel refused")
     await desk.begin("B002", actor=Actor("officer", 2), officer_id=2)  # 陈静's borrower
-    statements: list[str] = []
-    engine = desk.sessions.kw["bind"].sync_engine
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_seen(desk.sessions) as statements:
         async with desk.sessions() as session:
             rows = await pick_list(session, officer_id=1)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert [r.borrower.code for r in rows] == ["B001", "B007", "B005", "B003"]  # open, unvisited (risky first), seen
     marks = {r.borrower.code: (r.open_visit_id, r.open_script_id, r.last_started is not None) for r in rows}
     assert marks["B001"] == (own.visit_id, "onsite_visit", True)

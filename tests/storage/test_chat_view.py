@@ -5,10 +5,9 @@ without saying where its next question shows leaves the chat showing no question
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk import Actor, VisitDesk
@@ -19,7 +18,7 @@ from dialogs.engine import Submit
 from storage.chats import ChatView, chat_view, message_in, move_shown, screen_ref, set_shown
 from storage.db import make_engine, make_sessionmaker
 from storage.models import User, Visit
-from tests.desks import officer_on_a_visit
+from tests.desks import officer_on_a_visit, statements_seen
 
 CHAT = 7_100_005
 
@@ -64,20 +63,11 @@ def test_a_reference_names_a_message_of_its_own_chat_only() -> None:
 
 async def test_a_press_says_where_the_next_question_shows_and_writes_no_chat_row(world: World) -> None:
     assert (await world.chat()).step == "identity" and (await world.chat()).message_id == 5
-    statements: list[str] = []
-    engine = world.sessions.kw["bind"].sync_engine
-
-    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with statements_seen(world.sessions) as statements:
         reply = await world.desk.act(
             world.visit_id, Submit(Reply(option="self")), actor=world.actor, said="是本人", expect_step="identity",
             shows=lambda reply: screen_ref(CHAT, 5),
         )  # fmt: skip
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
     assert reply.turn.prompt is not None
     after = await world.chat()
     assert (after.step, after.message_id) == (reply.turn.prompt.step, 5)  # the pressed message shows it
