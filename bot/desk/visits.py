@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -339,11 +340,12 @@ class VisitDesk:
             raise NotFound(exc.text(locale)) from exc
 
     async def _visit_for_input(self, session: AsyncSession, visit_id: int, seen: Visit | None) -> Visit:
-        """The visit an input applies to: ``seen`` taken into the session as it was read (no statement; its
-        revision guards every write of it), else read and locked here. A visit the session holds already
-        (another input of the same batch wrote it) is read again."""
+        """The visit an input applies to: ``seen`` as it was read, detached (no statement; its revision guards
+        its one write, :func:`storage.repositories.save_visit_progress`; it is taken into the session only
+        to end it, :meth:`_store`), else read and locked here. A visit the session holds already (another
+        input of the same batch ended it) is read again."""
         if seen is not None and session.identity_key(Visit, visit_id) not in session.identity_map:
-            return await session.merge(seen, load=False)
+            return seen
         return await self._visit(session, visit_id, for_update=True, loans=False)
 
     async def _visit(
@@ -413,6 +415,8 @@ class VisitDesk:
         if actor.kind == "borrower" and actor.telegram_id is not None:  # who answered (bot.desk.history_rules)
             respondent = actor.telegram_id
         ends = any(isinstance(record, VisitEnded) for record in turn.records)
+        if ends and sa_inspect(visit).detached:  # ending it changes it (and its borrower) through the ORM
+            visit = await session.merge(visit, load=False)
         for record in turn.records:
             if isinstance(record, AnswerRecorded):
                 added = await repo.add_answer(

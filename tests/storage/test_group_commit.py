@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -17,7 +17,8 @@ from bot.desk import Actor, NotFound, VisitDesk
 from bot.settings import Settings
 from dialogs.answers import Reply
 from dialogs.catalog import ScriptCatalog
-from dialogs.engine import Submit
+from dialogs.engine import Cancel, Submit
+from dialogs.schema import Outcome
 from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from storage.demo import load_demo
@@ -195,6 +196,22 @@ async def test_an_input_given_with_the_visit_as_read_before_costs_no_read_of_it(
     read = [s for s in taken if s.lstrip().upper().startswith("SELECT") and "FROM visits" in s]
     assert read == [], read  # the visit is written (the answer's progress), not read again
     assert any(s.lstrip().startswith("UPDATE visits") for s in taken)
+
+
+async def test_an_input_given_with_the_visit_as_read_before_writes_it_and_ends_it(desk: VisitDesk) -> None:
+    """The visit as the front-end read it is written as it is, never taken into the session's identity map;
+    an input that ends it ends it through the ORM (its status, outcome and review rank, in one UPDATE), and
+    the front-end's copy stays its own."""
+    visit_id = (await desk.begin(CODES[0], actor=OFFICER, officer_id=None)).visit_id
+    seen = await seen_now(desk, visit_id)
+    answered = await desk.act(visit_id, Submit(Reply(text="1")), actor=OFFICER, said="1", seen=seen)
+    assert answered.turn.error is None and inspect(seen).detached
+    assert seen.revision == (await seen_now(desk, visit_id)).revision  # brought up to date with its write
+    ended = await desk.act(visit_id, Cancel(Outcome.REFUSED), actor=OFFICER, said="/cancel refused", seen=seen)
+    assert ended.turn.finished and inspect(seen).detached
+    row = await seen_now(desk, visit_id)
+    assert (row.status, row.outcome, row.step) == ("finished", "refused", None) and row.review_rank is not None
+    assert await answers_of(desk, visit_id) == ["identity"]
 
 
 async def test_an_input_given_with_the_visit_as_it_was_before_a_change_sees_the_change(desk: VisitDesk) -> None:
