@@ -156,15 +156,16 @@ async def leave_visit(session: AsyncSession, chat_id: int, visit_id: int) -> Non
 _SHOWN = Direct(
     update(_VISITS)
     .where(_VISITS.c.id == bindparam("b_visit"), _VISITS.c.step == bindparam("b_step"), visit_status_is("open"))
-    .values(shown_in=bindparam("b_shown_in"), shown_step=bindparam("b_shown_step"), updated_at=_VISITS.c.updated_at)
+    .values(shown_in=bindparam("b_shown_in"), shown_step=_VISITS.c.step, updated_at=_VISITS.c.updated_at)
 )
-"""Where the question shows, not a change of the visit: its revision and its ``updated_at`` stay."""
+"""Where the question shows (of the step it is guarded to be), not a change of the visit: its revision and its
+``updated_at`` stay."""
 
 
 async def set_shown(session: AsyncSession, chat_id: int, *, visit_id: int, step: str, message_id: int) -> None:
     """Remember the message just sent with ``step``'s question, unless the visit has moved on meanwhile
     (another bot process may have taken the next answer already)."""
-    params = {"b_visit": visit_id, "b_step": step, "b_shown_in": screen_ref(chat_id, message_id), "b_shown_step": step}
+    params = {"b_visit": visit_id, "b_step": step, "b_shown_in": screen_ref(chat_id, message_id)}
     await direct.execute(session, _SHOWN, params)
 
 
@@ -173,7 +174,7 @@ _MOVE_SHOWN = Direct(
     .where(
         _VISITS.c.id == bindparam("b_visit"),
         _VISITS.c.step == bindparam("b_step"),
-        _VISITS.c.shown_step == bindparam("b_shown_step"),
+        _VISITS.c.shown_step == _VISITS.c.step,
         _VISITS.c.shown_in == bindparam("b_was"),
         visit_status_is("open"),
     )
@@ -189,7 +190,6 @@ async def move_shown(
     params = {
         "b_visit": visit_id,
         "b_step": step,
-        "b_shown_step": step,
         "b_was": screen_ref(chat_id, was),
         "b_shown_in": screen_ref(chat_id, now) if now is not None else None,
     }
