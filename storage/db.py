@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, InvalidRequestError
@@ -29,6 +31,8 @@ __all__ = [
     "createdb_command",
     "database_problem",
     "is_sqlite",
+    "json_dumps",
+    "json_loads",
     "make_engine",
     "make_read_engine",
     "make_read_sessionmaker",
@@ -112,13 +116,37 @@ def table_of(model: type[Any]) -> Table:
     return table
 
 
+def json_dumps(value: Any) -> str:
+    """A JSON column's text: orjson's (a visit's state is written on every answer; orjson takes a tenth of
+    the standard library's time), the standard library's for what orjson refuses (an integer beyond 64 bits,
+    a key neither a string nor a number) so that what was stored before still is. Unlike ``json.dumps``,
+    CJK text is kept as it is (not ``\\u`` escapes) and a float NaN is written ``null`` (PostgreSQL refuses
+    ``NaN`` in JSON anyway)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """A JSON column's value: orjson's parse, the standard library's for what only it reads (``NaN``, which
+    ``json.dumps`` wrote before :func:`json_dumps`)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine that never puts statement parameters (personal data) in errors or logs.
 
     SQLite gets WAL with ``synchronous=FULL`` (:data:`SQLITE_SYNCHRONOUS`), a busy timeout, foreign keys
     and one connection. PostgreSQL connections are pinged before use only after a rest (:data:`IDLE_PING`).
+    JSON columns are written and read with orjson (:func:`json_dumps`, :func:`json_loads`).
     """
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", json_loads)
     if is_sqlite(url):
         parsed = make_url(url)
         if parsed.database in (None, "", ":memory:"):
