@@ -44,7 +44,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util.concurrency import greenlet_spawn
 
-__all__ = ["Direct", "execute", "execute_many", "first"]
+__all__ = ["Direct", "execute", "execute_many", "first", "rows"]
 
 
 @dataclass(slots=True)
@@ -165,6 +165,18 @@ async def first(
     cursor = await _run(connection, plan, plan.arguments(params), many=False)
     row = cursor.fetchone()
     return None if row is None else plan.processed(row, cursor.description, connection.dialect)
+
+
+async def rows(
+    on: AsyncSession | AsyncConnection, statement: Direct, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Every row ``statement`` selects, processed as :func:`first` processes one (in the session's transaction,
+    or on a connection of its own)."""
+    connection = await _connection(on) if isinstance(on, AsyncSession) else _held(on)
+    plan = statement.plan(connection.dialect, tuple(params))
+    cursor = await _run(connection, plan, plan.arguments(params), many=False)
+    description, dialect = cursor.description, connection.dialect
+    return [plan.processed(row, description, dialect) for row in cursor.fetchall()]
 
 
 async def execute_many(session: AsyncSession, statement: Direct, rows: Sequence[Mapping[str, Any]]) -> None:

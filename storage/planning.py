@@ -14,7 +14,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import table_of
+from storage.direct import Direct
 from storage.models import Base, Borrower, Dispute, Loan, PlanEntry, Repayment, User, Visit, WatchFlag
+from storage.repositories import entities
 
 __all__ = [
     "OPEN_LOAN",
@@ -250,14 +253,21 @@ async def entry_rows(
 
 
 async def open_entry(session: AsyncSession, month: str, borrower_id: int) -> PlanEntry | None:
-    """The borrower's entry of ``month`` when it is not done yet."""
-    return (await session.scalars(_OPEN_ENTRY, {"b_month": month, "b_borrower": borrower_id})).first()
+    """The borrower's entry of ``month`` when it is not done yet, in the session (its visit marks it done):
+    read by the driver (``repositories.entities``), every visit's end reads it."""
+    found = await entities(session, PlanEntry, _OPEN_ENTRY, {"b_month": month, "b_borrower": borrower_id})
+    return found[0] if found else None
 
 
-_OPEN_ENTRY = select(PlanEntry).where(
-    PlanEntry.month == bindparam("b_month"),
-    PlanEntry.borrower_id == bindparam("b_borrower"),
-    PlanEntry.done_at.is_(None),
+_ENTRIES = table_of(PlanEntry)
+_OPEN_ENTRY = Direct(
+    select(_ENTRIES)
+    .where(
+        _ENTRIES.c.month == bindparam("b_month"),
+        _ENTRIES.c.borrower_id == bindparam("b_borrower"),
+        _ENTRIES.c.done_at.is_(None),
+    )
+    .limit(1)
 )
 """Built once (every visit's end reads it)."""
 

@@ -11,10 +11,21 @@ from typing import Any
 from sqlalchemy import Text, bindparam, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
 from storage.attachments import phash_quarters
+from storage.db import table_of
+from storage.direct import Direct
 from storage.models import Answer, Attachment, Borrower, Visit, visit_status_is
 
-__all__ = ["LocatedAnswer", "PhotoTwin", "located_answers", "photo_twins", "previous_visit", "visit_location"]
+__all__ = [
+    "Earlier",
+    "LocatedAnswer",
+    "PhotoTwin",
+    "located_answers",
+    "photo_twins",
+    "previous_visit",
+    "visit_location",
+]
 
 CANDIDATES = 200
 """Look-alike photos read per photo at most (those sharing a quarter of its hash), nearest kept."""
@@ -46,24 +57,35 @@ class LocatedAnswer:
     at: datetime
 
 
-_PREVIOUS = (
-    select(Visit)
+_VISITS = table_of(Visit)
+_PREVIOUS = Direct(
+    select(_VISITS.c.id, _VISITS.c.started_at)
     .where(
-        Visit.borrower_id == bindparam("b_borrower"),
-        Visit.script_id == bindparam("b_script"),
+        _VISITS.c.borrower_id == bindparam("b_borrower"),
+        _VISITS.c.script_id == bindparam("b_script"),
         visit_status_is("finished"),
-        Visit.id != bindparam("b_visit"),
-        Visit.started_at <= bindparam("b_started"),
+        _VISITS.c.id != bindparam("b_visit"),
+        _VISITS.c.started_at <= bindparam("b_started"),
     )
-    .order_by(Visit.started_at.desc(), Visit.id.desc())
+    .order_by(_VISITS.c.started_at.desc(), _VISITS.c.id.desc())
     .limit(1)
 )
+"""Built once, run by the driver (every visit's end reads it): the id and start of the visit before."""
 
 
-async def previous_visit(session: AsyncSession, visit: Visit) -> Visit | None:
+@dataclass(frozen=True)
+class Earlier:
+    """The visit before: which, and when it started."""
+
+    id: int
+    started_at: datetime
+
+
+async def previous_visit(session: AsyncSession, visit: Visit) -> Earlier | None:
     """The same borrower's finished visit of the same script that started last before ``visit``."""
     params = {"b_borrower": visit.borrower_id, "b_script": visit.script_id, "b_visit": visit.id}
-    return await session.scalar(_PREVIOUS, {**params, "b_started": visit.started_at})
+    row = await direct.first(session, _PREVIOUS, {**params, "b_started": visit.started_at})
+    return None if row is None else Earlier(row[0], row[1])
 
 
 async def photo_twins(session: AsyncSession, visit_id: int) -> list[PhotoTwin]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import FromClause, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import defaultload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from dialogs.engine import AnswerRecorded, FlagRaised
 from dialogs.errors import ScriptChanged
@@ -50,12 +51,15 @@ __all__ = [
     "borrower_by_code",
     "borrower_by_telegram_id",
     "claim_update",
+    "entities",
     "expire_updates",
     "find_borrowers",
     "flush_changes",
+    "given_answers",
     "list_borrowers",
     "list_users",
     "list_visits",
+    "live_flags",
     "load_visit",
     "open_visit_for",
     "pin_script",
@@ -598,6 +602,87 @@ async def visit_answers(session: AsyncSession, visit_id: int, *, include_undone:
 _VISIT_ANSWERS = select(Answer).where(Answer.visit_id == bindparam("b_visit")).order_by(Answer.id)
 _GIVEN_ANSWERS = _VISIT_ANSWERS.where(Answer.undone_at.is_(None))
 """Built once: every visit's end reads them."""
+_GIVEN_ANSWER_ROWS = Direct(
+    select(_ANSWERS)
+    .where(_ANSWERS.c.visit_id == bindparam("b_visit"), _ANSWERS.c.undone_at.is_(None))
+    .order_by(_ANSWERS.c.id)
+)
+_FLAGS = table_of(RiskFlag)
+_LIVE_FLAG_ROWS = Direct(
+    select(_FLAGS).where(_FLAGS.c.visit_id == bindparam("b_visit"), _FLAGS.c.cleared_at.is_(None)).order_by(_FLAGS.c.id)
+)
+
+
+async def live_flags(session: AsyncSession, visit_id: int) -> list[RiskFlag]:
+    """A visit's live flags (none cleared), in the session (a judge clears or updates them): read by the
+    driver (:func:`entities`), every visit's end reads them."""
+    return await entities(session, RiskFlag, _LIVE_FLAG_ROWS, {"b_visit": visit_id})
+
+
+async def given_answers(session: AsyncSession, visit_id: int) -> list[Answer]:
+    """A visit's answers in the order given (none undone), as :func:`visit_answers` finds them, for a reader
+    that only reads them (the judges at a visit's end): read by the driver and made into detached entities
+    (:func:`entities`), about a quarter of the ORM's cost for a visit's dozen answers."""
+    return await entities(session, Answer, _GIVEN_ANSWER_ROWS, {"b_visit": visit_id}, attach=False)
+
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a row of every column of a model's table becomes an entity."""
+
+    keys: tuple[str, ...]
+    """The attribute each column loads, in the table's order."""
+    identity: int
+    """The primary key's place among them."""
+    manager: Any
+
+
+_LAYOUTS: dict[type[Any], _Layout] = {}
+
+
+def _layout(model: type[Any]) -> _Layout:
+    layout = _LAYOUTS.get(model)
+    if layout is None:
+        mapper = sa_inspect(model)
+        if mapper.relationships:  # the ORM would load or leave them; these entities would know nothing of them
+            raise ValueError(f"{model.__name__} has relationships: read it through the ORM")
+        table = table_of(model)
+        keys = tuple(mapper.get_property_by_column(column).key for column in table.c)
+        identity = next(index for index, column in enumerate(table.c) if column.primary_key)
+        layout = _LAYOUTS[model] = _Layout(keys, identity, mapper.class_manager)
+    return layout
+
+
+async def entities(
+    session: AsyncSession, model: type[M], statement: Direct, params: Mapping[str, Any], *, attach: bool = True
+) -> list[M]:
+    """What the ORM's read of ``model`` (a model without relationships) gives, for a ``statement`` selecting
+    every column of its table, run by the driver: the session's pending changes flushed first, as the ORM's
+    autoflush would (unless autoflush is off); an object the session holds already, as it is; else a new
+    one, every column loaded and committed, in the session as persistent (``attach``: its changes are then
+    flushed as the ORM's would be) or detached (for a reader that only reads). A read of a dozen rows costs a
+    quarter of the ORM's (no compiled-cache lookup, no execution context, no loading machinery)."""
+    if session.sync_session.autoflush:
+        await flush_changes(session)
+    layout = _layout(model)
+    found = await direct.rows(session, statement, params)
+    identity_map = session.sync_session.identity_map
+    made: list[M] = []
+    for row in found:
+        held = identity_map.get(identity_key(model, row[layout.identity]))
+        if held is not None:
+            made.append(held)
+            continue
+        entity = layout.manager.new_instance()
+        entity.__dict__.update(zip(layout.keys, row, strict=True))
+        make_transient_to_detached(entity)
+        if attach:
+            session.add(entity)
+        made.append(entity)
+    return made
 
 
 async def visit_flags(session: AsyncSession, visit_id: int) -> Sequence[RiskFlag]:

@@ -45,13 +45,15 @@ class Judged:
 
 
 async def live_flags(session: AsyncSession, visit_id: int, kinds: Sequence[str] | None = None) -> list[RiskFlag]:
-    """A visit's live flags of these kinds (every kind when None), in one query."""
-    query = _LIVE_FLAGS if kinds is None else _LIVE_FLAGS.where(RiskFlag.kind.in_(kinds))
+    """A visit's live flags of these kinds (every kind when None: read by the driver, every visit's end
+    reads them), in one query."""
+    if kinds is None:
+        return await repo.live_flags(session, visit_id)
+    query = _LIVE_FLAGS.where(RiskFlag.kind.in_(kinds))
     return list((await session.scalars(query, {"b_visit": visit_id})).all())
 
 
 _LIVE_FLAGS = select(RiskFlag).where(RiskFlag.visit_id == bindparam("b_visit"), RiskFlag.cleared_at.is_(None))
-"""Built once: every visit's end reads them."""
 
 
 async def sync_flags(

@@ -182,7 +182,7 @@ async def _copied(
     before = await previous_visit(session, visit)
     if before is None:
         return None
-    theirs = {a.step_id: a for a in _given(await repo.visit_answers(session, before.id))}
+    theirs = {a.step_id: a for a in _given(await repo.given_answers(session, before.id))}
     common = [a for a in given if a.step_id in theirs]
     if len(common) < settings.quality_min_answers or any(a.value != theirs[a.step_id].value for a in common):
         return None
@@ -277,7 +277,7 @@ async def judge(
     """The quality flags that hold on a finished ``visit`` (``engine``, its script, tells the answers' kinds)."""
     from bot.desk.judging import Judged
 
-    answers = list(await repo.visit_answers(session, visit.id))
+    answers = await repo.given_answers(session, visit.id)
     given = _given(answers)
     locale = visit.locale
     held: list[tuple[str, Severity, dict[str, Any] | None]] = []
