@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import direct
+from storage.db import table_of
+from storage.direct import Direct
 from storage.models import Visit, visit_status_is
 
 __all__ = ["EARLIER", "Remembered", "earlier_measures"]
@@ -27,33 +30,42 @@ class Remembered:
     measures: dict[str, Any]
 
 
-def _earlier(*, finished: bool) -> Select[tuple[int, datetime | None, Any]]:
+_VISITS = table_of(Visit)
+
+
+def _earlier(*, finished: bool) -> Direct:
     """The statement of :func:`earlier_measures` (``finished``: the visit has its end time, ``b_at``)."""
-    query = select(Visit.id, Visit.finished_at, Visit.measures).where(
-        Visit.borrower_id == bindparam("b_borrower"),
-        Visit.id != bindparam("b_visit"),
+    visits = _VISITS.c
+    query = select(visits.id, visits.finished_at, visits.measures).where(
+        visits.borrower_id == bindparam("b_borrower"),
+        visits.id != bindparam("b_visit"),
         visit_status_is("finished"),
-        Visit.finished_at.is_not(None),
+        visits.finished_at.is_not(None),
     )
     if finished:
         at: BindParameter[datetime] = bindparam("b_at")
-        query = query.where(or_(Visit.finished_at < at, and_(Visit.finished_at == at, Visit.id < bindparam("b_visit"))))
-    return query.order_by(Visit.finished_at.desc(), Visit.id.desc()).limit(EARLIER)
+        query = query.where(
+            or_(visits.finished_at < at, and_(visits.finished_at == at, visits.id < bindparam("b_visit")))
+        )
+    return Direct(query.order_by(visits.finished_at.desc(), visits.id.desc()).limit(EARLIER))
 
 
 _EARLIER = {finished: _earlier(finished=finished) for finished in (False, True)}
 """Built once (every visit's end reads one): building the judging reads' expressions on each read was
-about a third of the judging's time (py-spy, 2026-12-04)."""
+about a third of the judging's time (py-spy, 2026-12-04); run by the driver (``storage.direct``)."""
 
 
 async def earlier_measures(session: AsyncSession, visit: Visit) -> list[Remembered]:
     """The borrower's visits finished before ``visit`` (by time, then id; at most :data:`EARLIER`) that
-    remembered something, newest first."""
+    remembered something, newest first. The session's pending changes are flushed first, as the ORM's
+    autoflush would (unless autoflush is off)."""
+    if session.sync_session.autoflush and (session.new or session.dirty or session.deleted):
+        await session.flush()
     at = visit.finished_at
-    params = {"b_borrower": visit.borrower_id, "b_visit": visit.id, "b_at": at}
-    rows = await session.execute(_EARLIER[at is not None], params)
+    params = {"b_borrower": visit.borrower_id, "b_visit": visit.id}
+    rows = await direct.rows(session, _EARLIER[at is not None], {**params, "b_at": at} if at is not None else params)
     return [
         Remembered(visit_id, finished_at, measures)
-        for visit_id, finished_at, measures in rows.all()
+        for visit_id, finished_at, measures in rows
         if isinstance(measures, dict) and measures and finished_at is not None
     ]
