@@ -14,6 +14,7 @@ from storage import direct
 from storage.db import table_of
 from storage.direct import Direct
 from storage.models import Visit, visit_status_is
+from storage.repositories import autoflush
 
 __all__ = ["EARLIER", "Remembered", "earlier_measures"]
 
@@ -59,8 +60,7 @@ async def earlier_measures(session: AsyncSession, visit: Visit) -> list[Remember
     """The borrower's visits finished before ``visit`` (by time, then id; at most :data:`EARLIER`) that
     remembered something, newest first. The session's pending changes are flushed first, as the ORM's
     autoflush would (unless autoflush is off)."""
-    if session.sync_session.autoflush and (session.new or session.dirty or session.deleted):
-        await session.flush()
+    await autoflush(session)
     at = visit.finished_at
     params = {"b_borrower": visit.borrower_id, "b_visit": visit.id}
     rows = await direct.rows(session, _EARLIER[at is not None], {**params, "b_at": at} if at is not None else params)
