@@ -207,11 +207,13 @@ class Turn:
 
 
 class VisitEngine:
-    """Runs one compiled script; stateless, so one instance serves every visit."""
+    """Runs one compiled script; stateless (but for a memo of the last state's decoded answers), so one
+    instance serves every visit."""
 
     def __init__(self, compiled: CompiledScript) -> None:
         self.compiled = compiled
         self.script = compiled.script
+        self._memo: tuple[VisitState, dict[str, JsonValue], dict[str, Any]] | None = None
 
     # -- public API ---------------------------------------------------------------------------
     def start(self, facts: dict[str, Any], locale: str) -> Turn:
@@ -383,13 +385,25 @@ class VisitEngine:
         return value if isinstance(value, str) else None
 
     def _context(self, state: VisitState, facts: dict[str, Any], step_id: str, answer: Any = None) -> dict[str, Any]:
+        step_ask = self.compiled.steps[step_id].ask
+        decoded = decode_value(step_ask, answer) if step_ask is not None and answer is not None else answer
+        return self.compiled.context(step_id, facts, self._decoded(state), state.locale, decoded)
+
+    def _decoded(self, state: VisitState) -> dict[str, Any]:
+        """Every step's answer as conditions compare it (None where unanswered): a fresh dict each time.
+
+        A turn asks for it three or four times over one state; the last state's decoding is kept and
+        reused while its answers are unchanged (a single entry, read and replaced whole, so visits
+        interleaved on one engine only miss it)."""
+        memo = self._memo
+        if memo is not None and memo[0] is state and memo[1] == state.answers:
+            return dict(memo[2])
         answers: dict[str, Any] = dict.fromkeys(self.compiled.steps)
         for key, value in state.answers.items():
             ask = self.compiled.steps[key].ask
             answers[key] = decode_value(ask, value) if ask is not None and value is not None else value
-        step_ask = self.compiled.steps[step_id].ask
-        decoded = decode_value(step_ask, answer) if step_ask is not None and answer is not None else answer
-        return self.compiled.context(step_id, facts, answers, state.locale, decoded)
+        self._memo = (state, dict(state.answers), answers)
+        return dict(answers)
 
     def _prompt(self, state: VisitState, facts: dict[str, Any]) -> Prompt:
         step = self.compiled.steps[state.step]

@@ -239,3 +239,64 @@ def test_a_minimal_script_runs() -> None:
     assert turn.prompt is not None and "¥50,000" in turn.prompt.text
     turn = say(engine, turn, "60%")
     assert turn.state.outcome == "completed" and turn.state.flags[0]["flag"] == "big"
+
+
+def test_one_engine_serving_interleaved_visits_and_corrections_answers_as_a_fresh_one(engine: VisitEngine) -> None:
+    """The engine keeps the last state's decoded answers between the calls of a turn: visits taking
+    turns on it, and an answer corrected in place, still see their own answers as they are now."""
+
+    def fresh() -> VisitEngine:
+        return VisitEngine(engine.compiled)
+
+    shared = [engine.start(facts(), "zh-CN"), engine.start(facts(), "zh-CN")]
+    alone = [fresh().start(facts(), "zh-CN"), fresh().start(facts(), "zh-CN")]
+    paths = [("1", "记得", "差", "销量下滑", "压力很大", "有", "8万"), ("1", "1", "好", "有", "8万", "民间借贷", "否")]
+    for texts in zip(*paths, strict=True):
+        for n, text in enumerate(texts):
+            shared[n] = engine.handle(shared[n].state, facts(), Submit(Reply(text=text)), now=NOW)
+            alone[n] = fresh().handle(alone[n].state, facts(), Submit(Reply(text=text)), now=NOW)
+            assert shared[n].error is None, (text, shared[n].error)
+            assert (shared[n].prompt, shared[n].records, shared[n].state) == (
+                alone[n].prompt,
+                alone[n].records,
+                alone[n].state,
+            )
+    state = shared[0].state
+    assert any(flag.flag == "business_worse" for flag in engine.standing_flags(state, facts()))
+    state.answers["business_status"] = "good"  # corrected in place, as the desk corrects an answer
+    standing = engine.standing_flags(state, facts())
+    assert standing == fresh().standing_flags(state, facts())
+    assert not any(flag.flag == "business_worse" for flag in standing)
+
+
+ECHO = """
+id: echo
+version: 1
+title: {zh-CN: 复述, en: Echo}
+identity_step: share
+steps:
+  - id: share
+    say: {zh-CN: "占比多少？", en: "What share?"}
+    ask: {kind: percent}
+    next:
+      - {goto: check, confirms_identity: true}
+  - id: check
+    say: {zh-CN: "您说的是{{ answers.share }}%，对吗？", en: "You said {{ answers.share }}%, right?"}
+    ask: {kind: yesno}
+    risk:
+      - {flag: big_share, severity: low, when: "answers.share > 50"}
+  - id: done
+    outcome: completed
+"""
+
+
+def test_a_question_shows_the_answer_just_given_and_each_visit_its_own() -> None:
+    engine = VisitEngine(compile_script(parse_script(ECHO, source="echo.yaml"), ECHO))
+    low, high = engine.start(facts(), "en"), engine.start(facts(), "en")
+    low = say(engine, low, "10%")
+    high = say(engine, high, "90%")
+    assert low.prompt is not None and low.prompt.text == "You said 10%, right?"
+    assert high.prompt is not None and high.prompt.text == "You said 90%, right?"
+    assert say(engine, low, "yes").state.flags == []
+    high.state.answers["share"] = "40"  # corrected in place before the last answer
+    assert say(engine, high, "yes").state.flags == []
