@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -13,8 +13,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import defaultload, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import defaultload
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
@@ -146,6 +146,23 @@ their types processed as the ORM processes them, no entities built by the ORM (:
 run by the driver (storage.direct), the read every answer makes."""
 
 
+def _as_read(entity: Any, key: tuple[Any, ...], unloaded: tuple[str, ...]) -> None:
+    """Make a fresh entity, its columns put in its ``__dict__``, what ``make_transient_to_detached`` makes
+    of it at a third of its cost: detached with its identity ``key``, the attributes it was not given
+    (``unloaded``: its relationships) marked unloaded as that marks them. A fresh entity has no history to
+    commit, and its identity is known without asking the mapper."""
+    state = instance_state(entity)
+    state.key = key
+    if unloaded:
+        state._expire_attributes(state.dict, unloaded)
+
+
+def _unloaded(model: type[Any], given: Iterable[str]) -> tuple[str, ...]:
+    """The attributes of ``model`` an entity given only ``given`` leaves unloaded."""
+    loaded = set(given)
+    return tuple(key for key in sa_inspect(model).class_manager if key not in loaded)
+
+
 @dataclass(frozen=True)
 class _Part:
     """Where one entity of the sender's read is in its row."""
@@ -156,6 +173,17 @@ class _Part:
     """The attribute each of those columns loads."""
     identity: int
     """The primary key's place among them."""
+    kind: type[Any]
+    """The class its identity key names."""
+    unloaded: tuple[str, ...]
+    """What the read leaves unloaded (relationships it does not set)."""
+
+
+_SENDER_RELATIONSHIPS: dict[type[Any], tuple[str, ...]] = {
+    Borrower: ("officer",),
+    Visit: ("borrower", "loan", "officer"),
+}
+"""The relationships :func:`_sender_entities` sets, by model."""
 
 
 def _parts() -> tuple[_Part, ...]:
@@ -165,7 +193,9 @@ def _parts() -> tuple[_Part, ...]:
         base = table_of(model)
         keys = tuple(mapper.get_property_by_column(base.c[column.key]).key for column in table.c)
         identity = next(index for index, column in enumerate(table.c) if column.primary_key)
-        parts.append(_Part(model, slice(start, start + len(keys)), keys, identity))
+        unloaded = _unloaded(model, (*keys, *_SENDER_RELATIONSHIPS.get(model, ())))
+        kind = identity_key(model, 0)[0]
+        parts.append(_Part(model, slice(start, start + len(keys)), keys, identity, kind, unloaded))
         start += len(keys)
     return tuple(parts)
 
@@ -181,7 +211,7 @@ def _sender_entities(row: Sequence[Any]) -> SenderRows:
     session's identity map makes it). Building them here costs a fraction of what the ORM's loading
     does for seven entities (``bench.statement_floor``: "core + entities, session" against "orm,
     session"); ``tests/storage/test_sender_read.py`` holds the two reads' entities equal."""
-    known: dict[tuple[type[Any], Any], Any] = {}
+    known: dict[tuple[type[Any], Any], tuple[Any, _Part]] = {}
     made: list[Any] = []
     for part in _SENDER_LAYOUT:
         values = row[part.columns]
@@ -189,18 +219,19 @@ def _sender_entities(row: Sequence[Any]) -> SenderRows:
         if identity is None:  # the outer join found none
             made.append(None)
             continue
-        entity = known.get((part.model, identity))
+        entity, _ = known.get((part.model, identity)) or (None, part)
         if entity is None:
-            entity = known[part.model, identity] = sa_inspect(part.model).class_manager.new_instance()
+            entity = sa_inspect(part.model).class_manager.new_instance()
             entity.__dict__.update(zip(part.keys, values, strict=True))
+            known[part.model, identity] = entity, part
         made.append(entity)
     staff, chat, visit, borrower, borrowers_officer, loan, officer = made
     if borrower is not None:
         borrower.__dict__["officer"] = borrowers_officer
     if visit is not None:
         visit.__dict__.update(borrower=borrower, loan=loan, officer=officer)
-    for entity in known.values():
-        make_transient_to_detached(entity)  # Borrower.loans stays unloaded (the ORM's read raised on it)
+    for (_, identity), (entity, part) in known.items():
+        _as_read(entity, (part.kind, (identity,), None), part.unloaded)  # Borrower.loans stays unloaded
     return SenderRows(staff, None, chat, visit)
 
 
@@ -646,6 +677,10 @@ class _Layout:
     identity: int
     """The primary key's place among them."""
     manager: Any
+    kind: type[Any]
+    """The class its identity key names."""
+    unloaded: tuple[str, ...]
+    """Attributes no column loads (none, for a model without relationships, unless it grows some)."""
 
 
 _LAYOUTS: dict[type[Any], _Layout] = {}
@@ -660,7 +695,8 @@ def _layout(model: type[Any]) -> _Layout:
         table = table_of(model)
         keys = tuple(mapper.get_property_by_column(column).key for column in table.c)
         identity = next(index for index, column in enumerate(table.c) if column.primary_key)
-        layout = _LAYOUTS[model] = _Layout(keys, identity, mapper.class_manager)
+        kind, unloaded = identity_key(model, 0)[0], _unloaded(model, keys)
+        layout = _LAYOUTS[model] = _Layout(keys, identity, mapper.class_manager, kind, unloaded)
     return layout
 
 
@@ -679,13 +715,14 @@ async def entities(
     identity_map = session.sync_session.identity_map
     made: list[M] = []
     for row in found:
-        held = identity_map.get(identity_key(model, row[layout.identity]))
+        key = (layout.kind, (row[layout.identity],), None)
+        held = identity_map.get(key)
         if held is not None:
             made.append(held)
             continue
         entity = layout.manager.new_instance()
         entity.__dict__.update(zip(layout.keys, row, strict=True))
-        make_transient_to_detached(entity)
+        _as_read(entity, key, layout.unloaded)
         if attach:
             session.add(entity)
         made.append(entity)

@@ -27,6 +27,12 @@ def _columns(answer: Answer) -> dict[str, Any]:
     return {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs}
 
 
+def _kept(entity: Any) -> tuple[Any, ...]:
+    """What the ORM keeps of an entity: its identity key, what it holds unloaded or expired, its history."""
+    state = inspect(entity)
+    return state.key, state.unloaded, state.expired_attributes, dict(state.committed_state), state.modified
+
+
 def _answer(visit_id: int, step: str, value: Any, **extra: Any) -> Answer:
     return Answer(
         visit_id=visit_id, step_id=step, question=f"{step}?", raw=str(value), value=value, display=str(value),
@@ -57,6 +63,7 @@ async def test_the_judges_read_finds_what_the_orm_finds(database_url: str) -> No
         await engine.dispose()
     assert [a.step_id for a in ours] == ["identity", "business_status", "needs"]
     assert [_columns(a) for a in ours] == [_columns(a) for a in orms]
+    assert [_kept(a) for a in ours] == [_kept(a) for a in orms]
     assert ours[1].value == {"picked": ["ok", "新店"]} and ours[0].answered_at.tzinfo is not None
 
 

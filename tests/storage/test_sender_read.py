@@ -17,13 +17,15 @@ TELEGRAM_ID = 7_100_002
 ORM_READ = _ORM_READ  # the ORM's read as the bot ran it before, kept as bench.statement_floor's baseline
 
 
-def _shown(entity: Any) -> tuple[dict[str, Any], set[str], bool]:
-    """An entity's loaded column values, the names of its loaded relationships, whether it is detached."""
+def _shown(entity: Any) -> tuple[Any, ...]:
+    """An entity's loaded column values, the names of its loaded relationships, whether it is detached, and
+    what the ORM keeps of it: its identity key, what it holds unloaded or expired, its history."""
     state = inspect(entity)
     mapper = state.mapper
     columns = {attr.key: state.dict[attr.key] for attr in mapper.column_attrs if attr.key in state.dict}
     relationships = {rel.key for rel in mapper.relationships if rel.key in state.dict}
-    return columns, relationships, state.detached
+    kept = (state.key, state.unloaded, state.expired_attributes, dict(state.committed_state), state.modified)
+    return columns, relationships, state.detached, kept
 
 
 async def test_the_read_leaves_what_the_orms_read_left(database_url: str) -> None:
