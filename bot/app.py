@@ -14,6 +14,7 @@ from bot.desk import Clock, SystemClock, VisitDesk
 from bot.settings import Settings
 from dialogs.catalog import ScriptCatalog
 from storage.db import make_engine, make_read_engine, make_read_sessionmaker, make_sessionmaker
+from storage.group_commit import POSTGRES_WRITERS
 
 __all__ = ["Services", "make_services", "services"]
 
@@ -35,9 +36,20 @@ class Services:
     sent an answer, read on a connection straight from the pool)."""
 
 
+JOBS_CONNECTIONS = 4
+"""Connections a bot process's other work may hold besides its updates and its batches (the outbox, the
+reminders, a command's read)."""
+
+
+def connections_for(settings: Settings) -> int:
+    """The PostgreSQL connections a bot process keeps open: one for each update worker (its read of who
+    sent the update), one for each group-commit batch in flight, and the jobs' (:data:`JOBS_CONNECTIONS`)."""
+    return settings.update_workers + POSTGRES_WRITERS + JOBS_CONNECTIONS
+
+
 def make_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Build the services for ``settings`` (dispose of ``engine`` when done)."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connections=connections_for(settings))
     sessions = make_sessionmaker(engine)
     catalog = ScriptCatalog(Path(settings.scripts_dir) if settings.scripts_dir else None)
     clock = clock or SystemClock()
