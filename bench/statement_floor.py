@@ -108,7 +108,8 @@ _ORM_READ = (
     .options(defaultload(Visit.borrower).raiseload(Borrower.loans))
 )
 """The sender's read as the ORM makes it (the visit's joined loads: borrower and the borrower's officer, loan,
-officer), as the bot ran it until 2026-12-06: the same SQL as ``storage.repositories._STAFF_AND_CHAT``."""
+officer), as the bot ran it until 2026-12-06: the joins of ``storage.repositories._STAFF_AND_CHAT`` (which
+leaves a visit not open out after the read, not in the join)."""
 
 
 async def measure(url: str, n: int, rounds: int = 5) -> dict[str, dict[str, float]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import direct
@@ -99,11 +99,15 @@ _VIEW = (
         _VISITS.c.shown_in,
         _VISITS.c.shown_step,
         _VISITS.c.updated_at,
+        _VISITS.c.status,
     )
     .select_from(_CHATS)
-    .outerjoin(_VISITS, and_(_VISITS.c.id == _CHATS.c.visit_id, visit_status_is("open")))
+    .outerjoin(_VISITS, _VISITS.c.id == _CHATS.c.visit_id)
     .where(_CHATS.c.chat_id == bindparam("b_chat"))
 )
+"""A chat's row and its visit, joined by the visit's id alone (one not open is left out in :func:`chat_view`):
+joined with ``status = 'open'`` too, PostgreSQL's generic plan may scan the partial index of open visits
+(see ``storage.repositories._STAFF_AND_CHAT``)."""
 
 
 async def chat_view(session: AsyncSession, chat_id: int) -> ChatView | None:
@@ -111,7 +115,10 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView | None:
     row = (await session.execute(_VIEW, {"b_chat": chat_id})).first()
     if row is None:
         return None
-    return ChatView.made(chat_id, *row)
+    visit_id, picked, chat_at, step, shown_in, shown_step, visit_at, status = row
+    if status != "open":  # the chat's visit ended (or there is none): no step, nothing shown
+        step = shown_in = shown_step = visit_at = None
+    return ChatView.made(chat_id, visit_id, picked, chat_at, step, shown_in, shown_step, visit_at)
 
 
 async def set_chat(
