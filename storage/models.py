@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     case,
+    func,
     literal_column,
     text,
 )
@@ -183,6 +184,9 @@ entries, whatever the size of the book. A change here is a change of the two ind
 
 Index("ix_borrowers_pick", *BORROWER_PICK_ORDER)
 Index("ix_borrowers_officer_pick", Borrower.officer_id, *BORROWER_PICK_ORDER)
+Index("ix_borrowers_code_upper", func.upper(Borrower.code))
+"""``/visit <code>`` finds the borrower by their code in any case (``upper(code) = …``): by this index, not by
+reading every borrower of the book (migration 0016)."""
 
 
 class Loan(Base):

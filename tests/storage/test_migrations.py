@@ -14,9 +14,10 @@ from storage.db import make_engine
 from storage.migrate import alembic_config
 from storage.models import Base
 
-EXPRESSION_INDEXES = {"ix_borrowers_pick", "ix_borrowers_officer_pick"}
-"""Indexes on expressions (the ``/visit`` pick list's order), which autogenerate cannot compare: SQLite's are not
-reflected at all, PostgreSQL's CASE reads back pretty-printed over several lines. Checked by name instead."""
+EXPRESSION_INDEXES = {"ix_borrowers_pick", "ix_borrowers_officer_pick", "ix_borrowers_code_upper"}
+"""Indexes on expressions (the ``/visit`` pick list's order, a code in any case), which autogenerate cannot
+compare: SQLite's are not reflected at all, PostgreSQL's CASE reads back pretty-printed over several lines.
+Checked by name instead."""
 
 
 def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage import repositories as repo
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Borrower, User, Visit
 from storage.visit_picks import TIER_RANK, pick_list
@@ -236,3 +237,34 @@ async def test_the_list_is_read_in_index_order_never_sorted(sqlite_url: str) -> 
     assert "SCAN borrowers USING INDEX ix_borrowers_pick" in plans["everyone"], plans
     assert any("USING INDEX ix_borrowers_officer_pick (officer_id=?)" in step for step in plans["officer"]), plans
     assert not any("TEMP B-TREE" in step for plan in plans.values() for step in plan), plans
+
+
+async def test_a_borrower_is_found_by_code_in_any_case_from_the_index(database_url: str) -> None:
+    """``/visit c07`` finds C07 by the index on ``upper(code)``, not by reading every borrower of the book
+    (PostgreSQL told to avoid a scan of the whole table where it can: on a small table it would rather read it)."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: object, *args: object) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        await seed(sessions)
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        async with sessions() as session:
+            found = await repo.borrower_by_code(session, " c07 ")
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        statement, parameters = next(s for s in statements if "upper(borrowers.code)" in s[0])
+        async with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[arg-type]
+                plan = [str(row[-1]) for row in rows]
+            else:
+                await conn.exec_driver_sql("SET enable_seqscan = off")
+                rows = await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)  # type: ignore[arg-type]
+                plan = [str(row[0]) for row in rows]
+    finally:
+        await engine.dispose()
+    assert found is not None and found.code == "C07"
+    assert any("ix_borrowers_code_upper" in step for step in plan), plan
